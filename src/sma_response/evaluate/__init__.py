@@ -1,0 +1,3 @@
+"""Predictions to metrics with uncertainty."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Fitted models and features to SHAP values."""
+
+from __future__ import annotations

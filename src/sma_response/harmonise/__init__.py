@@ -1,0 +1,3 @@
+"""Registry exports to harmonised common-data-model tables."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Predictions, SHAP values and provenance to per-patient reports."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""MLflow run handling; the only subpackage that imports mlflow."""
+
+from __future__ import annotations
