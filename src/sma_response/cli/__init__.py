@@ -1,0 +1,3 @@
+"""Thin Hydra entry points (console scripts)."""
+
+from __future__ import annotations

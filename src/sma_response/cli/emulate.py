@@ -1,0 +1,36 @@
+"""``sma-emulate``: emulate published SMA trials and print emulated vs published values."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from sma_response.cli._display import calibration_console_table
+from sma_response.conf.resolvers import CONFIG_DIR, register_resolvers
+from sma_response.pipelines.emulate import run_emulation
+from sma_response.simulate.trials import TrialSpecError
+
+register_resolvers()
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="emulate")
+def main(cfg: DictConfig) -> None:
+    """Emulate the trials named by ``trial`` and print the calibration table."""
+    trial = OmegaConf.to_object(cfg.trial) if OmegaConf.is_list(cfg.trial) else cfg.trial
+    try:
+        table = run_emulation(
+            Path(cfg.trials_dir), trial=trial, seed=cfg.seed, n_per_arm=cfg.n_per_arm
+        )
+    except TrialSpecError as err:
+        sys.stderr.write(f"sma-emulate: error: {err}\n")
+        sys.exit(2)
+    n_out = calibration_console_table(table)
+    if cfg.strict and n_out:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""Table schemas for every hand-off between stages (pandera), starting with the common data model.
+
+The common data model (CDM, ``DESIGN.md`` section 4) is what harmonisation produces from every
+registry export and what every later stage trusts:
+
+* all times are ages in days (float; partial dates are imputed by a documented rule);
+* ``patient_id`` is a pseudonymous key (a keyed hash of registry and local id): no names, record
+  numbers or full dates ever reach these tables; birth year is the only calendar information;
+* ``linked_id`` groups records of one person found in several registries (equal to
+  ``patient_id`` for unlinked records), so that no split can put one person on both sides.
+
+Each table is a :class:`pandera.pandas.DataFrameModel`; ``validate_cdm`` checks all tables and
+the rules that span tables (treatment after birth, assessments within life, keys that exist).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+SMA_TYPE_CODES = ("0", "1", "2", "3", "3a", "3b", "4")  # "3" = type 3, subtype unknown
+THERAPY_CODES = ("nusinersen", "risdiplam", "onasemnogene")
+SCALE_CODES = ("chop_intend", "hine2", "hfmse", "rhs", "rulm", "mfm32", "6mwt")
+MILESTONE_CODES = ("head_control", "sitting", "standing", "walking")
+EVENT_CODES = (
+    "death",
+    "permanent_ventilation",
+    "feeding_tube",
+    "scoliosis_surgery",
+    "loss_of_ambulation",
+)
+SCALE_RANGES: dict[str, tuple[float, float]] = {
+    "chop_intend": (0, 64),
+    "hine2": (0, 26),
+    "hfmse": (0, 66),
+    "rhs": (0, 69),
+    "rulm": (0, 37),
+    "mfm32": (0, 100),
+    "6mwt": (0, 900),
+}
+#: Oldest plausible age in the registries (days): 110 years.
+MAX_AGE_DAYS = 110 * 365.25
+PATIENT_ID_PATTERN = r"^[0-9a-f]{16}$"
+
+
+class _CDMConfig:
+    strict = True
+    coerce = True
+
+
+class Patients(pa.DataFrameModel):
+    """One row per registry record of a patient."""
+
+    patient_id: Series[str] = pa.Field(unique=True, str_matches=PATIENT_ID_PATTERN)
+    linked_id: Series[str] = pa.Field(str_matches=PATIENT_ID_PATTERN)
+    registry: Series[str]
+    region: Series[str]
+    sex: Series[pd.StringDtype] = pa.Field(isin=["F", "M"], nullable=True)
+    birth_year: Series[pd.Int64Dtype] = pa.Field(ge=1900, le=2100)
+    sma_type: Series[pd.StringDtype] = pa.Field(isin=list(SMA_TYPE_CODES), nullable=True)
+    smn2_copies: Series[pd.Int64Dtype] = pa.Field(ge=1, le=8, nullable=True)
+    onset_age_days: Series[pd.Float64Dtype] = pa.Field(ge=0, le=MAX_AGE_DAYS, nullable=True)
+    diagnosis_age_days: Series[pd.Float64Dtype] = pa.Field(ge=0, le=MAX_AGE_DAYS, nullable=True)
+    presymptomatic: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    reporter: Series[str] = pa.Field(isin=["clinician", "patient"])
+
+    class Config(_CDMConfig):
+        """Strict: no extra column (an identifier could hide in one)."""
+
+
+class Treatments(pa.DataFrameModel):
+    """One row per therapy course."""
+
+    patient_id: Series[str] = pa.Field(str_matches=PATIENT_ID_PATTERN)
+    therapy: Series[str] = pa.Field(isin=list(THERAPY_CODES))
+    start_age_days: Series[float] = pa.Field(ge=0, le=MAX_AGE_DAYS)
+    stop_age_days: Series[pd.Float64Dtype] = pa.Field(ge=0, le=MAX_AGE_DAYS, nullable=True)
+
+    class Config(_CDMConfig):
+        """Strict and coercing."""
+
+    @pa.dataframe_check
+    def stop_after_start(cls, df: pd.DataFrame) -> Series[bool]:
+        """Check that a course stops at or after it starts."""
+        return df["stop_age_days"].isna() | (df["stop_age_days"] >= df["start_age_days"])
+
+
+class Assessments(pa.DataFrameModel):
+    """One row per motor-scale score."""
+
+    patient_id: Series[str] = pa.Field(str_matches=PATIENT_ID_PATTERN)
+    age_days: Series[float] = pa.Field(ge=0, le=MAX_AGE_DAYS)
+    scale: Series[str] = pa.Field(isin=list(SCALE_CODES))
+    score: Series[float]
+
+    class Config(_CDMConfig):
+        """Strict and coercing."""
+
+    @pa.dataframe_check
+    def score_in_scale_range(cls, df: pd.DataFrame) -> Series[bool]:
+        """Check that each score lies within its scale's range."""
+        lo = df["scale"].map({k: v[0] for k, v in SCALE_RANGES.items()})
+        hi = df["scale"].map({k: v[1] for k, v in SCALE_RANGES.items()})
+        return (df["score"] >= lo) & (df["score"] <= hi)
+
+
+class Milestones(pa.DataFrameModel):
+    """Motor milestone status at a visit: currently able, and ever achieved where recorded."""
+
+    patient_id: Series[str] = pa.Field(str_matches=PATIENT_ID_PATTERN)
+    age_days: Series[float] = pa.Field(ge=0, le=MAX_AGE_DAYS)
+    milestone: Series[str] = pa.Field(isin=list(MILESTONE_CODES))
+    able: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    ever: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+
+    class Config(_CDMConfig):
+        """Strict and coercing."""
+
+
+class Events(pa.DataFrameModel):
+    """One row per clinical event."""
+
+    patient_id: Series[str] = pa.Field(str_matches=PATIENT_ID_PATTERN)
+    event: Series[str] = pa.Field(isin=list(EVENT_CODES))
+    age_days: Series[float] = pa.Field(ge=0, le=MAX_AGE_DAYS)
+
+    class Config(_CDMConfig):
+        """Strict and coercing."""
+
+
+class ClinicalStatus(pa.DataFrameModel):
+    """Clinical status at a visit."""
+
+    patient_id: Series[str] = pa.Field(str_matches=PATIENT_ID_PATTERN)
+    age_days: Series[float] = pa.Field(ge=0, le=MAX_AGE_DAYS)
+    ventilation_hours_per_day: Series[pd.Float64Dtype] = pa.Field(ge=0, le=24, nullable=True)
+    feeding_tube: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    scoliosis_surgery: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    ambulant: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    weight_kg: Series[pd.Float64Dtype] = pa.Field(gt=0, le=250, nullable=True)
+
+    class Config(_CDMConfig):
+        """Strict and coercing."""
+
+
+CDM_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
+    "patients": Patients,
+    "treatments": Treatments,
+    "assessments": Assessments,
+    "milestones": Milestones,
+    "events": Events,
+    "clinical_status": ClinicalStatus,
+}
+
+
+def validate_cdm(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Validate every CDM table and the rules that span tables.
+
+    Parameters
+    ----------
+    tables
+        ``{name: DataFrame}`` for every name in :data:`CDM_SCHEMAS`.
+
+    Returns
+    -------
+    dict
+        The validated (type-coerced) tables.
+
+    Raises
+    ------
+    pandera.errors.SchemaErrors
+        Listing every violation of a table schema (lazy validation).
+    ValueError
+        If a cross-table rule fails: unknown ``patient_id`` in a child table, or a time
+        outside the patient's life (before birth is impossible by construction; after death).
+    """
+    missing = set(CDM_SCHEMAS) - set(tables)
+    if missing:
+        msg = f"CDM is missing tables: {sorted(missing)}"
+        raise ValueError(msg)
+    out = {name: schema.validate(tables[name], lazy=True) for name, schema in CDM_SCHEMAS.items()}
+    known = set(out["patients"]["patient_id"])
+    for name in ("treatments", "assessments", "milestones", "events", "clinical_status"):
+        unknown = set(out[name]["patient_id"]) - known
+        if unknown:
+            msg = f"CDM table {name}: {len(unknown)} patient_id values not in patients"
+            raise ValueError(msg)
+    deaths = (
+        out["events"].loc[out["events"]["event"] == "death"].groupby("patient_id")["age_days"].min()
+    )
+    for name, col in (("assessments", "age_days"), ("treatments", "start_age_days")):
+        table = out[name]
+        death = table["patient_id"].map(deaths)
+        after = (table[col] > death + 1.0).fillna(value=False)
+        if after.any():
+            msg = f"CDM table {name}: {int(after.sum())} rows dated after the patient's death"
+            raise ValueError(msg)
+    return out
