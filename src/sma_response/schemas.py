@@ -46,11 +46,6 @@ MAX_AGE_DAYS = 110 * 365.25
 PATIENT_ID_PATTERN = r"^[0-9a-f]{16}$"
 
 
-class _CDMConfig:
-    strict = True
-    coerce = True
-
-
 class Patients(pa.DataFrameModel):
     """One row per registry record of a patient."""
 
@@ -67,8 +62,11 @@ class Patients(pa.DataFrameModel):
     presymptomatic: Series[pd.BooleanDtype] = pa.Field(nullable=True)
     reporter: Series[str] = pa.Field(isin=["clinician", "patient"])
 
-    class Config(_CDMConfig):
+    class Config:
         """Strict: no extra column (an identifier could hide in one)."""
+
+        strict = True
+        coerce = True
 
 
 class Treatments(pa.DataFrameModel):
@@ -79,11 +77,14 @@ class Treatments(pa.DataFrameModel):
     start_age_days: Series[float] = pa.Field(ge=0, le=MAX_AGE_DAYS)
     stop_age_days: Series[pd.Float64Dtype] = pa.Field(ge=0, le=MAX_AGE_DAYS, nullable=True)
 
-    class Config(_CDMConfig):
+    class Config:
         """Strict and coercing."""
 
+        strict = True
+        coerce = True
+
     @pa.dataframe_check
-    def stop_after_start(cls, df: pd.DataFrame) -> Series[bool]:
+    def stop_after_start(cls, df: pd.DataFrame) -> pd.Series:
         """Check that a course stops at or after it starts."""
         return df["stop_age_days"].isna() | (df["stop_age_days"] >= df["start_age_days"])
 
@@ -96,15 +97,18 @@ class Assessments(pa.DataFrameModel):
     scale: Series[str] = pa.Field(isin=list(SCALE_CODES))
     score: Series[float]
 
-    class Config(_CDMConfig):
+    class Config:
         """Strict and coercing."""
 
+        strict = True
+        coerce = True
+
     @pa.dataframe_check
-    def score_in_scale_range(cls, df: pd.DataFrame) -> Series[bool]:
+    def score_in_scale_range(cls, df: pd.DataFrame) -> pd.Series:
         """Check that each score lies within its scale's range."""
-        lo = df["scale"].map({k: v[0] for k, v in SCALE_RANGES.items()})
-        hi = df["scale"].map({k: v[1] for k, v in SCALE_RANGES.items()})
-        return (df["score"] >= lo) & (df["score"] <= hi)
+        lo = df["scale"].map({k: float(v[0]) for k, v in SCALE_RANGES.items()}).astype(float)
+        hi = df["scale"].map({k: float(v[1]) for k, v in SCALE_RANGES.items()}).astype(float)
+        return (df["score"].astype(float) >= lo) & (df["score"].astype(float) <= hi)
 
 
 class Milestones(pa.DataFrameModel):
@@ -116,8 +120,11 @@ class Milestones(pa.DataFrameModel):
     able: Series[pd.BooleanDtype] = pa.Field(nullable=True)
     ever: Series[pd.BooleanDtype] = pa.Field(nullable=True)
 
-    class Config(_CDMConfig):
+    class Config:
         """Strict and coercing."""
+
+        strict = True
+        coerce = True
 
 
 class Events(pa.DataFrameModel):
@@ -127,8 +134,11 @@ class Events(pa.DataFrameModel):
     event: Series[str] = pa.Field(isin=list(EVENT_CODES))
     age_days: Series[float] = pa.Field(ge=0, le=MAX_AGE_DAYS)
 
-    class Config(_CDMConfig):
+    class Config:
         """Strict and coercing."""
+
+        strict = True
+        coerce = True
 
 
 class ClinicalStatus(pa.DataFrameModel):
@@ -142,8 +152,11 @@ class ClinicalStatus(pa.DataFrameModel):
     ambulant: Series[pd.BooleanDtype] = pa.Field(nullable=True)
     weight_kg: Series[pd.Float64Dtype] = pa.Field(gt=0, le=250, nullable=True)
 
-    class Config(_CDMConfig):
+    class Config:
         """Strict and coercing."""
+
+        strict = True
+        coerce = True
 
 
 CDM_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
@@ -188,14 +201,96 @@ def validate_cdm(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         if unknown:
             msg = f"CDM table {name}: {len(unknown)} patient_id values not in patients"
             raise ValueError(msg)
-    deaths = (
-        out["events"].loc[out["events"]["event"] == "death"].groupby("patient_id")["age_days"].min()
-    )
+    events = out["events"]
+    deaths = events.loc[events["event"] == "death"].groupby("patient_id")["age_days"].min()
     for name, col in (("assessments", "age_days"), ("treatments", "start_age_days")):
         table = out[name]
-        death = table["patient_id"].map(deaths)
-        after = (table[col] > death + 1.0).fillna(value=False)
+        death = table["patient_id"].map(deaths).astype(float).to_numpy()
+        after = table[col].astype(float).to_numpy() > death + 1.0
         if after.any():
             msg = f"CDM table {name}: {int(after.sum())} rows dated after the patient's death"
             raise ValueError(msg)
     return out
+
+
+# ----------------------------------------------------------------------------- modelling hand-offs
+# Small schemas for the tables passed between cohort, models and evaluate (STYLE rule 5).
+# ``index_id`` is ``<patient_id>#<line>``: one index event (a therapy start) of one patient record.
+
+INDEX_ID_PATTERN = r"^[0-9a-f]{16}#[0-9]+$"
+PRIOR_THERAPY_CODES = ("none", *THERAPY_CODES)
+
+
+class Cohort(pa.DataFrameModel):
+    """One row per index event (``cohort.build_cohort``)."""
+
+    index_id: Series[str] = pa.Field(unique=True, str_matches=INDEX_ID_PATTERN)
+    patient_id: Series[str] = pa.Field(str_matches=PATIENT_ID_PATTERN)
+    linked_id: Series[str] = pa.Field(str_matches=PATIENT_ID_PATTERN)
+    registry: Series[str]
+    region: Series[str]
+    index_age_days: Series[float] = pa.Field(ge=0, le=MAX_AGE_DAYS)
+    therapy: Series[str] = pa.Field(isin=list(THERAPY_CODES))
+    line: Series[int] = pa.Field(ge=1)
+    prior_therapy: Series[str] = pa.Field(isin=list(PRIOR_THERAPY_CODES))
+
+    class Config:
+        """Strict and coercing."""
+
+        strict = True
+        coerce = True
+
+
+class Targets(pa.DataFrameModel):
+    """The label of each labelled index event (``cohort.define_target``)."""
+
+    index_id: Series[str] = pa.Field(unique=True, str_matches=INDEX_ID_PATTERN)
+    target: Series[float]
+    primary_scale: Series[str] = pa.Field(isin=[*SCALE_CODES, "milestones"])
+    baseline_score: Series[float]
+    outcome_score: Series[float]
+    outcome_age_days: Series[float] = pa.Field(ge=0, le=MAX_AGE_DAYS)
+
+    class Config:
+        """Strict and coercing."""
+
+        strict = True
+        coerce = True
+
+
+class Splits(pa.DataFrameModel):
+    """Validation folds (``models.assign_splits``): the fold in which a row is held out.
+
+    ``fold`` is ``-1`` for rows never held out (the training part of a hold-out split).
+    """
+
+    index_id: Series[str] = pa.Field(str_matches=INDEX_ID_PATTERN)
+    repeat: Series[int] = pa.Field(ge=0)
+    fold: Series[int] = pa.Field(ge=-1)
+
+    class Config:
+        """Strict and coercing; one row per index event and repeat."""
+
+        strict = True
+        coerce = True
+        unique = ("index_id", "repeat")
+
+
+class Predictions(pa.DataFrameModel):
+    """Out-of-fold (or held-out) predictions (``models.fit_cv``).
+
+    ``y_pred`` is the predicted probability of the positive class for classification.
+    Not strict: callers may add columns (e.g. the oracle's prediction) beside these.
+    """
+
+    index_id: Series[str] = pa.Field(str_matches=INDEX_ID_PATTERN)
+    repeat: Series[int] = pa.Field(ge=0)
+    fold: Series[int] = pa.Field(ge=0)
+    y_true: Series[float]
+    y_pred: Series[float]
+
+    class Config:
+        """Coercing; one row per index event and repeat."""
+
+        coerce = True
+        unique = ("index_id", "repeat")

@@ -1,0 +1,117 @@
+"""Percentile bootstrap confidence intervals for metric functions (explicit ``rng``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import numpy as np
+
+__all__ = ["MetricFn", "bootstrap_ci", "bootstrap_indices"]
+
+log = logging.getLogger(__name__)
+
+MetricFn = Callable[[np.ndarray, np.ndarray], dict[str, float]]
+
+
+def bootstrap_indices(
+    n: int, *, rng: np.random.Generator, strata: np.ndarray | None = None
+) -> np.ndarray:
+    """Row indices of one bootstrap resample (within each stratum when ``strata`` is given).
+
+    Stratified resampling keeps the number of rows of each stratum (e.g. events and non-events)
+    fixed, so every resample of a classification has both classes.
+
+    Parameters
+    ----------
+    n
+        Number of rows.
+    rng
+        Random generator (consumed).
+    strata
+        Optional stratum label per row.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n`` indices in ``[0, n)``, sorted by stratum.
+
+    Examples
+    --------
+    >>> strata = np.array([0, 0, 1, 1])
+    >>> strata[bootstrap_indices(4, rng=np.random.default_rng(0), strata=strata)].tolist()
+    [0, 0, 1, 1]
+    """
+    if strata is None:
+        return rng.integers(0, n, size=n)
+    strata = np.asarray(strata)
+    parts = []
+    for level in np.unique(strata):
+        members = np.flatnonzero(strata == level)
+        parts.append(members[rng.integers(0, len(members), size=len(members))])
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+
+def bootstrap_ci(
+    metric_fn: MetricFn,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    n_boot: int = 200,
+    alpha: float = 0.05,
+    strata: np.ndarray | None = None,
+) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap interval of every metric ``metric_fn`` returns.
+
+    Parameters
+    ----------
+    metric_fn
+        ``(y_true, y_pred) -> {name: value}``; a NaN value (a degenerate resample, e.g. a
+        slope that does not exist) is left out of that metric's percentiles.
+    y_true, y_pred
+        Observed and predicted values, one per row.
+    rng
+        Random generator (consumed; pass a fresh seeded one for reproducible intervals).
+    n_boot
+        Number of resamples.
+    alpha
+        Two-sided level: the interval spans the ``alpha/2`` and ``1 - alpha/2`` percentiles.
+    strata
+        Resample within these strata (see :func:`bootstrap_indices`).
+
+    Returns
+    -------
+    dict
+        ``{name: (low, high)}``; ``(nan, nan)`` where fewer than half the resamples gave a
+        value, or when ``n_boot`` is 0.
+
+    Examples
+    --------
+    >>> def mean(y, p):
+    ...     return {"mean": float(np.mean(y))}
+    >>> y = np.arange(100.0)
+    >>> lo, hi = bootstrap_ci(mean, y, y, rng=np.random.default_rng(0), n_boot=100)["mean"]
+    >>> bool(lo < 49.5 < hi)
+    True
+    """
+    y_true = np.asarray(y_true, dtype=float)
+    y_pred = np.asarray(y_pred, dtype=float)
+    names = list(metric_fn(y_true, y_pred))
+    if n_boot <= 0 or len(y_true) == 0:
+        return dict.fromkeys(names, (np.nan, np.nan))
+    draws = np.full((n_boot, len(names)), np.nan)
+    for b in range(n_boot):
+        idx = bootstrap_indices(len(y_true), rng=rng, strata=strata)
+        values = metric_fn(y_true[idx], y_pred[idx])
+        draws[b] = [values.get(name, np.nan) for name in names]
+    out: dict[str, tuple[float, float]] = {}
+    for j, name in enumerate(names):
+        valid = draws[:, j][np.isfinite(draws[:, j])]
+        if len(valid) < n_boot / 2:
+            log.debug("bootstrap_ci: %s defined in only %d/%d resamples", name, len(valid), n_boot)
+            out[name] = (np.nan, np.nan)
+            continue
+        lo, hi = np.percentile(valid, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+        out[name] = (float(lo), float(hi))
+    return out
