@@ -4,7 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from sma_response._utils.io import atomic_path, atomic_write_bytes, atomic_write_text
+from sma_response._utils.io import (
+    atomic_directory,
+    atomic_path,
+    atomic_write_bytes,
+    atomic_write_text,
+)
 
 
 class Boom(RuntimeError):
@@ -109,3 +114,36 @@ def test_missing_parent_folder(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="parent folder"):
         atomic_write_bytes(tmp_path / "missing" / "x.bin", b"")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_directory_creates_and_replaces(tmp_path: Path) -> None:
+    target = tmp_path / "dataset"
+    with atomic_directory(target) as tmp:
+        (tmp / "a.txt").write_text("1", encoding="utf-8")
+    assert sorted(p.name for p in target.iterdir()) == ["a.txt"]
+    with atomic_directory(target) as tmp:
+        (tmp / "b.txt").write_text("2", encoding="utf-8")
+    # The old content is gone, not merged; no temporary siblings are left.
+    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["dataset"]
+
+
+def test_atomic_directory_crash_keeps_old_folder(tmp_path: Path) -> None:
+    target = tmp_path / "dataset"
+    target.mkdir()
+    (target / "old.txt").write_text("old", encoding="utf-8")
+
+    def write_then_fail() -> None:
+        with atomic_directory(target) as tmp:
+            (tmp / "half.txt").write_text("half", encoding="utf-8")
+            raise Boom
+
+    with pytest.raises(Boom):
+        write_then_fail()
+    assert sorted(p.name for p in target.iterdir()) == ["old.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["dataset"]
+
+
+def test_atomic_directory_needs_parent(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError), atomic_directory(tmp_path / "missing" / "dataset"):
+        pass

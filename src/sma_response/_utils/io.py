@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_directory", "atomic_path", "atomic_write_bytes", "atomic_write_text"]
 
 
 @contextlib.contextmanager
@@ -121,3 +122,58 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, *, encoding: str 
     'héllo\n'
     """
     return atomic_write_bytes(path, text.encode(encoding))
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield an empty temporary folder that replaces the folder ``path`` when the block succeeds.
+
+    The block fills the temporary folder (a hidden sibling of ``path``, so on the same file
+    system); on success an existing ``path`` is moved aside, the new folder is renamed into
+    place and the old one is deleted. A crash inside the block leaves ``path`` untouched and
+    removes the temporary folder, so readers never see half a folder. (Between the two renames
+    ``path`` is briefly absent; the previous content then survives as a hidden ``.old`` sibling.)
+
+    Parameters
+    ----------
+    path
+        Destination folder. Its parent must exist.
+
+    Yields
+    ------
+    pathlib.Path
+        The temporary folder to write into.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the parent folder of ``path`` does not exist.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "dataset"
+    >>> with atomic_directory(target) as tmp:
+    ...     _ = (tmp / "a.txt").write_text("1")
+    >>> sorted(p.name for p in target.iterdir())
+    ['a.txt']
+    """
+    target = Path(path)
+    if not target.parent.is_dir():
+        msg = f"parent folder does not exist <path={target}>"
+        raise FileNotFoundError(msg)
+    token = uuid.uuid4().hex[:12]
+    tmp = target.with_name(f".{target.name}.{token}.tmp")
+    tmp.mkdir()
+    try:
+        yield tmp
+        if target.exists():
+            old = target.with_name(f".{target.name}.{token}.old")
+            target.replace(old)
+            tmp.replace(target)
+            shutil.rmtree(old)
+        else:
+            tmp.replace(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
