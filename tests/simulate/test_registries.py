@@ -137,6 +137,43 @@ def test_dach_cadence_follows_nusinersen_dosing(data: RegistryData) -> None:
     assert np.median(gap[off]) == pytest.approx(6.0, abs=0.8)
 
 
+def _before_start(starts: pd.DataFrame, seen: pd.DataFrame) -> pd.Series:
+    """Per therapy start: how many ``seen`` rows fall 0-14 days before its (whole) day."""
+    pairs = (
+        starts.reset_index(drop=True)
+        .reset_index(names="start")
+        .merge(seen, on="local_id", how="left")
+    )
+    before = np.floor(pairs["start_age_days"]) - pairs["visit_age_days"]
+    return before.between(0, 14).groupby(pairs["start"]).sum()
+
+
+def test_clinician_registries_assess_before_therapy_start(
+    data: RegistryData, sim: SimulatedPatients, spec: SimulationSpec
+) -> None:
+    birth = sim.patients["birth_year_decimal"].to_numpy()
+    for reg in spec.registries:
+        part = data.registry(reg.name)
+        tr = part.treatments.astype({"local_id": str})
+        first = tr.loc[tr["line"] == 1]
+        opens = (reg.start_year - birth[first["person_id"].to_numpy()]) * 12.0 * DAYS_PER_MONTH
+        after_open = first.loc[first["start_age_days"].to_numpy() > opens]
+        assert len(after_open) > 30, reg.name
+        visits = part.visits.astype({"local_id": str})[["local_id", "visit_age_days"]]
+        if reg.reporter == "patient":
+            # Yearly surveys, not timed to the first dose.
+            assert (_before_start(after_open, visits) > 0).mean() < 0.2
+            continue
+        scored = part.assessments.loc[part.assessments["score"].notna()]
+        scored = scored.astype({"local_id": str})[["local_id", "visit_age_days"]]
+        assert (_before_start(after_open, scored) > 0).mean() >= 0.8, reg.name
+        # Every start seen (first line or switch, on or after entry) has exactly one visit in
+        # the fortnight before it: the baseline visit replaces scheduled ones nearby.
+        entry = part.patients.astype({"local_id": str}).set_index("local_id")["entry_age_days"]
+        in_window = np.floor(tr["start_age_days"]) >= entry.loc[tr["local_id"]].to_numpy()
+        assert (_before_start(tr.loc[in_window], visits) == 1).all(), reg.name
+
+
 def test_missing_scores_at_the_registry_rate(data: RegistryData, spec: SimulationSpec) -> None:
     for reg in spec.registries:
         scores = data.registry(reg.name).assessments["score"]

@@ -6,6 +6,11 @@ clinicians use at that age and function, and keeps what it saw. Everything is ve
 enrolments and visits; the only Python loops run over registries, scales, milestones and
 treatment slots.
 
+Clinician registries also see every patient at the start of a therapy: a patient whose first
+therapy starts after the registry opened is enrolled by then, and each start inside the
+observed window (first start and switches) has a baseline visit 0-14 days before it, as in
+SMArtCARE and iSMAC, where the motor assessment before the first dose is part of the protocol.
+
 The result is a neutral internal form (:class:`RegistryData`): long tables keyed by ``registry``
 and ``local_id`` (the registry's pseudonymous patient id), with the simulator's ``person_id`` kept
 beside them for the ground truth. Ages are in days. Format quirks (codes, units, dates, column
@@ -44,6 +49,9 @@ REPORTERS: tuple[str, ...] = ("clinician", "patient")
 #: Visit gaps are Gamma-distributed around the cadence with this shape (coefficient of
 #: variation 1/sqrt(shape), about 30 %): visits drift, get postponed and brought forward.
 _GAP_SHAPE = 12.0
+#: A clinician registry's baseline visit falls at most this many days before a therapy start
+#: (uniform whole days 0..this); scheduled visits this close to a baseline visit are dropped.
+_BASELINE_MAX_DAYS = 14
 #: Digits of the random number in a local id (unique within a registry).
 _ID_DIGITS = 7
 #: Share of type 3 patients whose record gives the subtype (3a/3b); the rest say "type 3".
@@ -80,7 +88,8 @@ class RegistryData:
         seen; ``diagnosis_age_days``; ``presymptomatic``) and the direct identifiers
         ``first_name, last_name, birth_date, record_number``.
     visits
-        One row per visit (a yearly survey in a patient-reported registry): ``registry,
+        One row per visit (a yearly survey in a patient-reported registry; in a clinician
+        registry, also a baseline visit 0-14 days before each therapy start seen): ``registry,
         local_id, person_id, visit_no`` (1, 2, ...), ``visit_age_days`` (whole days), current
         milestones ``head_control, sitting, standing, walking``, ever achieved
         ``ever_<milestone>``, ``ambulant, ventilation_hours_per_day, feeding_tube,
@@ -361,7 +370,8 @@ def _draw_people(sim: SimulatedPatients, rng: np.random.Generator) -> _People:
     )
 
 
-_STREAMS = ("enrol", "share", "ids", "visits", "scores", "status")
+#: Stream names; a new stream goes at the end so the earlier ones keep their draws.
+_STREAMS = ("enrol", "share", "ids", "visits", "scores", "status", "baseline")
 
 
 def _streams(seq: np.random.SeedSequence) -> dict[str, np.random.Generator]:
@@ -392,7 +402,9 @@ def _enrol(
     for i, reg in enumerate(regs):
         person = np.flatnonzero(region == reg.region)
         opens = (reg.start_year - birth[person]) * 12.0
-        home.append(_window(sim, i, reg, person, opens, streams[i]["enrol"]))
+        home.append(
+            _window(sim, i, reg, person, opens, streams[i]["enrol"], streams[i]["baseline"])
+        )
     frames = list(home)
     names = [r.name for r in regs]
     for i, reg in enumerate(regs):
@@ -407,7 +419,7 @@ def _enrol(
         sources = sources.drop_duplicates("person").reset_index(drop=True)
         person = sources["person"].to_numpy()
         opens = np.maximum((reg.start_year - birth[person]) * 12.0, sources["entry_m"].to_numpy())
-        shared = _window(sim, i, reg, person, opens, rng)
+        shared = _window(sim, i, reg, person, opens, rng, streams[i]["baseline"])
         source = sources.set_index("person").loc[shared["person"], "reg"].to_numpy()
         frames.append(shared.assign(shared=True, source_reg=source))
     roster = pd.concat(frames, ignore_index=True)
@@ -426,15 +438,29 @@ def _window(
     person: np.ndarray,
     opens_months: np.ndarray,
     rng: np.random.Generator,
+    baseline_rng: np.random.Generator,
 ) -> pd.DataFrame:
-    """Entry and exit of ``person`` in one registry; only those entering before their end."""
+    """Entry and exit of ``person`` in one registry; only those entering before their end.
+
+    Entry follows the registry opening or the diagnosis after an exponential delay; in a
+    clinician registry, a patient whose first therapy starts after the registry opened is
+    enrolled by that start's baseline visit at the latest (see :func:`_enrol_by_first_start`).
+    The baseline-visit offsets (whole days before each therapy slot's start) are drawn here from
+    ``baseline_rng`` and kept as ``baseline_offset_<slot>`` columns for :func:`_observe_one`.
+    """
     patients = sim.patients
     n = len(person)
     diag = patients["diagnosis_age_days"].to_numpy()[person] / DAYS_PER_MONTH
     end_days = patients["end_age_days"].to_numpy()[person]
     died = ~np.isnan(patients["death_age_days"].to_numpy()[person])
-    entry = np.maximum(opens_months, diag) + reg.enrol_delay_months * rng.exponential(size=n)
+    earliest = np.maximum(opens_months, diag)
+    entry = earliest + reg.enrol_delay_months * rng.exponential(size=n)
     stay = rng.exponential(size=n)
+    offsets = baseline_rng.integers(0, _BASELINE_MAX_DAYS + 1, size=(n, N_SLOTS))
+    if reg.reporter == "clinician":
+        entry = _enrol_by_first_start(
+            sim.plan.start[person, 0], entry, earliest, opens_months, offsets[:, 0]
+        )
     stay = stay * 12.0 / reg.dropout_per_year if reg.dropout_per_year > 0 else np.full(n, np.inf)
     drop = entry + stay
     end = end_days / DAYS_PER_MONTH
@@ -450,9 +476,38 @@ def _window(
             "exit_reason": np.where(dropped, "dropout", np.where(died, "death", "data_cut")),
             "shared": False,
             "source_reg": -1,
+            **{f"baseline_offset_{k}": offsets[:, k] for k in range(N_SLOTS)},
         }
     )
     return out.loc[keep].reset_index(drop=True)
+
+
+def _start_days(start_months: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Therapy start ages in days as the treatments table gives them, and their whole day."""
+    exact = np.round(np.asarray(start_months, dtype=float) * DAYS_PER_MONTH, 1)
+    return exact, np.floor(exact)
+
+
+def _enrol_by_first_start(
+    first_start: np.ndarray,
+    entry: np.ndarray,
+    earliest: np.ndarray,
+    opens_months: np.ndarray,
+    offset_days: np.ndarray,
+) -> np.ndarray:
+    """Entry ages (months) moved up to the first therapy start's baseline visit where later.
+
+    Only patients whose first start (months, ``inf`` when untreated) falls after the registry
+    opened move; those treated before keep their entry (the therapy is history to the
+    registry). The new entry is ``offset_days`` whole days before the start's day, never before
+    ``earliest`` (registry opening, diagnosis). Half a day is added so that flooring the entry
+    to days gives exactly that day.
+    """
+    _, start_day = _start_days(first_start)
+    after_open = np.isfinite(first_start) & (first_start > opens_months)
+    at_baseline = (start_day - offset_days + 0.5) / DAYS_PER_MONTH
+    moved = np.maximum(np.minimum(entry, at_baseline), earliest)
+    return np.where(after_open, moved, entry)
 
 
 def _assign_ids(part: pd.DataFrame, reg: RegistrySpec, rng: np.random.Generator) -> pd.DataFrame:
@@ -551,7 +606,11 @@ def _observe_one(
     people: _People,
     params: DiseaseParams,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Visits (with status) and assessments of one registry's enrolments."""
+    """Visits (with status) and assessments of one registry's enrolments.
+
+    The scheduled cadence comes from :func:`_visit_ages`; a clinician registry adds baseline
+    visits before therapy starts (:func:`_with_baseline_visits`).
+    """
     enrol = roster.index.to_numpy()
     person_of = roster["person"].to_numpy()
     if reg.nusinersen_visit_interval_months is None:
@@ -569,6 +628,8 @@ def _observe_one(
         rng=rngs["visits"],
     )
     day = np.floor(ages * DAYS_PER_MONTH)
+    if reg.reporter == "clinician":
+        rows, day = _with_baseline_visits(sim, roster, rows, day)
     # Two visits on the same day (a very short gap) are one visit.
     repeat = np.zeros(len(rows), dtype=bool)
     repeat[1:] = (rows[1:] == rows[:-1]) & (day[1:] == day[:-1])
@@ -619,6 +680,57 @@ def _observe_one(
             visit_age_days=day[visit].astype(np.int64),
         )
     return visits, scored.reset_index(drop=True)
+
+
+def _with_baseline_visits(
+    sim: SimulatedPatients, roster: pd.DataFrame, rows: np.ndarray, day: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Add a baseline visit before every therapy start seen in a clinician registry.
+
+    Each start (any slot) on or after entry and recorded before exit gets a visit
+    ``baseline_offset_<slot>`` whole days (0-14) before the start's day. Where the entry visit
+    is itself within 14 days before the start, it is the baseline visit (no second visit).
+    Scheduled visits within 14 days (either side) of a baseline visit are dropped, so a patient
+    is not seen twice in a fortnight. The entry visit is never dropped: an entry 15-28 days
+    before a start leaves it and the baseline visit under 14 days apart (rare, about 4 in
+    10,000 clinician visits). Same-day duplicates are merged by the caller.
+
+    Parameters
+    ----------
+    sim
+        Simulated patients (for the treatment plan).
+    roster
+        The registry's enrolments (``person, entry_m, exit_age_days, baseline_offset_<slot>``).
+    rows, day
+        Scheduled visits: row into ``roster`` and whole-day age, sorted by row then day, the
+        first of each row at entry.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Rows and days of all visits, sorted by row then day (duplicates on a day possible).
+    """
+    person = roster["person"].to_numpy()
+    entry_day = np.floor(roster["entry_m"].to_numpy() * DAYS_PER_MONTH)[:, None]
+    exit_day = roster["exit_age_days"].to_numpy()[:, None]
+    offset = roster[[f"baseline_offset_{k}" for k in range(N_SLOTS)]].to_numpy()
+    start_exact, start_day = _start_days(sim.plan.start[person])
+    base = np.where(start_day - _BASELINE_MAX_DAYS <= entry_day, entry_day, start_day - offset)
+    seen = (
+        np.isfinite(start_day)
+        & (start_day >= entry_day)
+        & (start_exact <= exit_day)
+        & (base < exit_day)
+    )
+    base = np.where(seen, base, np.nan)
+    near = (np.abs(day[:, None] - base[rows]) <= _BASELINE_MAX_DAYS).any(axis=1)
+    first = np.r_[True, rows[1:] != rows[:-1]] if len(rows) else np.empty(0, dtype=bool)
+    keep = first | ~near
+    base_rows, base_slot = np.nonzero(seen)
+    all_rows = np.concatenate([rows[keep], base_rows])
+    all_day = np.concatenate([day[keep], base[base_rows, base_slot]])
+    order = np.lexsort((all_day, all_rows))
+    return all_rows[order], all_day[order]
 
 
 def _empty_assessments() -> pd.DataFrame:
