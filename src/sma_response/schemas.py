@@ -17,8 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
+import pyarrow.compute as pc
 from pandera.typing import Series
 
 SMA_TYPE_CODES = ("0", "1", "2", "3", "3a", "3b", "4")  # "3" = type 3, subtype unknown
@@ -169,13 +172,19 @@ CDM_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
 }
 
 
-def validate_cdm(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+def validate_cdm(
+    tables: Mapping[str, pd.DataFrame], *, schemas: bool = True
+) -> dict[str, pd.DataFrame]:
     """Validate every CDM table and the rules that span tables.
 
     Parameters
     ----------
     tables
         ``{name: DataFrame}`` for every name in :data:`CDM_SCHEMAS`.
+    schemas
+        Check each table against its schema (lazily). ``False`` checks only the rules that span
+        tables, for tables already validated table by table (harmonisation validates each
+        registry's rows and quarantines failures before combining them).
 
     Returns
     -------
@@ -194,23 +203,40 @@ def validate_cdm(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     if missing:
         msg = f"CDM is missing tables: {sorted(missing)}"
         raise ValueError(msg)
-    out = {name: schema.validate(tables[name], lazy=True) for name, schema in CDM_SCHEMAS.items()}
-    known = set(out["patients"]["patient_id"])
+    if schemas:
+        out = {name: model.validate(tables[name], lazy=True) for name, model in CDM_SCHEMAS.items()}
+    else:
+        out = {name: tables[name] for name in CDM_SCHEMAS}
+    # Arrow kernels: millions of ids are looked up without Python objects.
+    known = _arrow_ids(out["patients"]["patient_id"])
     for name in ("treatments", "assessments", "milestones", "events", "clinical_status"):
-        unknown = set(out[name]["patient_id"]) - known
-        if unknown:
-            msg = f"CDM table {name}: {len(unknown)} patient_id values not in patients"
+        ids = _arrow_ids(out[name]["patient_id"])
+        unknown = pc.invert(pc.is_in(ids, value_set=known))
+        if pc.any(unknown).as_py():
+            n_ids = len(pc.unique(pc.filter(ids, unknown)))
+            msg = f"CDM table {name}: {n_ids} patient_id values not in patients"
             raise ValueError(msg)
     events = out["events"]
-    deaths = events.loc[events["event"] == "death"].groupby("patient_id")["age_days"].min()
+    is_death = (events["event"] == "death").to_numpy(dtype=bool, na_value=False)
+    deaths = events.loc[is_death].groupby("patient_id")["age_days"].min()
+    dead = _arrow_ids(deaths.index.to_series())
     for name, col in (("assessments", "age_days"), ("treatments", "start_age_days")):
         table = out[name]
-        death = table["patient_id"].map(deaths).astype(float).to_numpy()
+        if deaths.empty or table.empty:
+            continue
+        where = pc.index_in(_arrow_ids(table["patient_id"]), value_set=dead)
+        where = pc.fill_null(where, -1).to_numpy()
+        death = np.where(where >= 0, deaths.to_numpy(dtype=float)[np.maximum(where, 0)], np.nan)
         after = table[col].astype(float).to_numpy() > death + 1.0
         if after.any():
             msg = f"CDM table {name}: {int(after.sum())} rows dated after the patient's death"
             raise ValueError(msg)
     return out
+
+
+def _arrow_ids(ids: pd.Series) -> pyarrow.Array:
+    """Ids as one Arrow ``large_string`` array (zero-copy for ``string[pyarrow]`` columns)."""
+    return pyarrow.array(ids.astype("string[pyarrow]").array).cast(pyarrow.large_string())
 
 
 # ----------------------------------------------------------------------------- modelling hand-offs
@@ -294,3 +320,24 @@ class Predictions(pa.DataFrameModel):
 
         coerce = True
         unique = ("index_id", "repeat")
+
+
+# ----------------------------------------------------------------------------- explanations
+class ShapValues(pa.DataFrameModel):
+    """SHAP values (``explain.explain``): one row per index event and clinical concept.
+
+    ``value`` is the patient's raw value as text (null when missing); ``shap`` is in raw model
+    output units (log-odds for a classifier); per ``index_id``, ``base_value + sum(shap)`` is the
+    raw model output. Not strict: out-of-fold tables add ``repeat`` and ``fold``.
+    """
+
+    index_id: Series[str] = pa.Field(str_matches=INDEX_ID_PATTERN)
+    feature: Series[str]
+    value: Series[str] = pa.Field(nullable=True)
+    shap: Series[float]
+    base_value: Series[float]
+
+    class Config:
+        """Coercing; one row per index event and feature (per repeat for out-of-fold)."""
+
+        coerce = True

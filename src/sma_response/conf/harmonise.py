@@ -1,0 +1,65 @@
+"""Structured-config schema of ``configs/harmonise.yaml`` (the ``sma-harmonise`` entry point).
+
+Kept beside :mod:`sma_response.conf.store` (which registers the shared ``paths`` schema); it
+can be folded into that module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from sma_response.conf.resolvers import register_resolvers
+from sma_response.conf.store import PathsConfig, register_configs
+from sma_response.harmonise.linkage import LinkageSpec
+
+__all__ = ["HarmoniseConfig", "register_harmonise_configs"]
+
+
+@dataclass
+class HarmoniseConfig:
+    """Schema of ``configs/harmonise.yaml``.
+
+    Attributes
+    ----------
+    paths
+        Where things live.
+    dataset
+        Dataset name: reads ``raw_dir``, writes ``out_dir``.
+    registries
+        ``all`` (every mapping in ``registry_dir`` whose export folder exists) or a list of names.
+    raw_dir, out_dir
+        Raw dataset folder and harmonised output folder.
+    registry_dir
+        Folder of the registry mappings (``<name>.yaml``).
+    pseudonym_key_file
+        Git-ignored file holding the pseudonymisation secret (used when ``SMA_PSEUDONYM_KEY`` is
+        not set; the secret is never part of the config).
+    evaluate_linkage
+        Measure duplicate linkage against the simulator's truth when the dataset has one.
+    progress
+        Show a progress bar over registries.
+    linkage
+        Duplicate linkage weights and tolerances.
+    """
+
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    dataset: str = "default"
+    registries: Any = "all"
+    raw_dir: str = MISSING
+    out_dir: str = MISSING
+    registry_dir: str = MISSING
+    pseudonym_key_file: str = MISSING
+    evaluate_linkage: bool = True
+    progress: bool = True
+    linkage: LinkageSpec = field(default_factory=LinkageSpec)
+
+
+def register_harmonise_configs() -> None:
+    """Register ``harmonise_schema`` (and the shared schemas and resolvers) with Hydra."""
+    register_resolvers()
+    register_configs()
+    ConfigStore.instance().store(name="harmonise_schema", node=HarmoniseConfig)

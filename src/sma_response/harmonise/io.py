@@ -1,0 +1,791 @@
+"""Reading registry exports: the only module of the package that reads data files.
+
+:func:`read_registry` reads every file a :class:`~sma_response.harmonise.spec.RegistrySpec`
+names and returns raw frames, untouched apart from typing: text stays text (CSV cells are
+always text), numbers and dates stay typed where the format types them (parquet, XLSX, JSON).
+
+It never raises for a bad file. A file that cannot be read (empty, truncated, damaged,
+wrongly encoded, wrong delimiter) becomes a :class:`RawFile` with ``error`` set; lines that
+cannot be parsed (wrong number of fields) are listed in ``bad_rows``. Both carry a clear reason
+that never quotes the content (it may hold identifiers).
+
+Row numbers (``_row``) are 1-based and count lines the way the file does:
+
+* CSV: the physical line number, the header line being line ``header_row`` (1 by default), so
+  the first data row is row 2, as a spreadsheet shows it;
+* XLSX: the sheet's row number (header on row ``header_row``);
+* parquet: the 1-based record number (there is no header line);
+* JSON: the 1-based index of the top-level record (a nested survey reports its patient's
+  record); the column (a dotted path) locates the value within it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import json
+import logging
+import xml.etree.ElementTree as ET
+import zipfile
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+import yaml
+
+from sma_response.harmonise import _xlsx
+from sma_response.harmonise.spec import (
+    FileSpec,
+    RegistrySpec,
+    RegistrySpecError,
+    parse_registry_spec,
+)
+
+__all__ = [
+    "RawFile",
+    "RawRegistry",
+    "read_link_truth",
+    "read_registry",
+    "read_registry_spec",
+    "read_text",
+]
+
+log = logging.getLogger(__name__)
+
+ROW = "_row"
+_CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
+
+
+@dataclass
+class RawFile:
+    """One export file as read.
+
+    Attributes
+    ----------
+    path
+        Path relative to the registry folder (as shown in messages and rejects).
+    spec
+        The file kind it matched.
+    parts
+        ``{level: frame}``: one frame per record level (``""`` for flat files; JSON lists
+        such as ``"surveys[]"`` get their own frame, with parent columns repeated). Columns are
+        the source columns plus ``_row``.
+    n_rows
+        Data rows in the file (records), including those in ``bad_rows``; for an unreadable
+        file, the lines that could be counted.
+    bad_rows
+        Rows that could not be parsed: ``row, rule, reason``.
+    error, error_rule
+        Why the whole file could not be used (``None`` if it could).
+    corrections
+        Rules applied to the whole file (e.g. a fallback encoding); every row counts as corrected.
+    notes
+        Messages for the summary (never containing cell values).
+    """
+
+    path: str
+    spec: FileSpec
+    parts: dict[str, pd.DataFrame] = field(default_factory=dict)
+    n_rows: int = 0
+    bad_rows: pd.DataFrame = field(default_factory=lambda: _bad_rows([], [], []))
+    error: str | None = None
+    error_rule: str | None = None
+    corrections: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RawRegistry:
+    """Every file of one registry export as read (see :func:`read_registry`)."""
+
+    spec: RegistrySpec
+    folder: Path
+    files: list[RawFile]
+    notes: list[str] = field(default_factory=list)
+
+
+def _bad_rows(rows: Iterable[int], rules: Iterable[str], reasons: Iterable[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "row": pd.array(list(rows), dtype="Int64"),
+            "rule": pd.array(list(rules), dtype="string"),
+            "reason": pd.array(list(reasons), dtype="string"),
+        }
+    )
+
+
+def read_registry_spec(path: str | Path) -> RegistrySpec:
+    """Read and check a registry mapping YAML file.
+
+    Parameters
+    ----------
+    path
+        The ``configs/registry/<name>.yaml`` file.
+
+    Returns
+    -------
+    RegistrySpec
+        The checked mapping.
+
+    Raises
+    ------
+    RegistrySpecError
+        If the file is missing, not YAML, or a key is wrong (the message names file and key).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        msg = f"{path}: cannot read registry mapping ({err.strerror or err})"
+        raise RegistrySpecError(msg) from err
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        msg = f"{path}: not valid YAML{where}"
+        raise RegistrySpecError(msg) from err
+    return parse_registry_spec(data, source=str(path))
+
+
+def read_text(path: str | Path) -> str:
+    """Read a small UTF-8 text file (a local secret, a config), stripped of surrounding space.
+
+    Parameters
+    ----------
+    path
+        The file.
+
+    Returns
+    -------
+    str
+        Its content.
+    """
+    return Path(path).read_text(encoding="utf-8").strip()
+
+
+def read_registry(spec: RegistrySpec, folder: str | Path) -> RawRegistry:
+    r"""Read every file of a registry export.
+
+    Parameters
+    ----------
+    spec
+        The registry mapping.
+    folder
+        The registry's export folder.
+
+    Returns
+    -------
+    RawRegistry
+        One :class:`RawFile` per matching file, in sorted path order (files of the first
+        ``files:`` entry first). Unreadable files are included with ``error`` set.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sma_response.harmonise.spec import parse_registry_spec
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "p.csv").write_text("id;dob\nA1;01.02.2020\n", encoding="cp1252")
+    >>> spec = parse_registry_spec({"name": "demo", "region": "x", "files": {"patients": {
+    ...     "pattern": "p.csv", "reader": {"format": "csv", "delimiter": ";"},
+    ...     "columns": {"id": "local_id", "dob": "birth_date"}}}})
+    >>> raw = read_registry(spec, folder)
+    >>> raw.files[0].parts[""].to_dict("records")
+    [{'id': 'A1', 'dob': '01.02.2020', '_row': 2}]
+    """
+    folder = Path(folder)
+    files: list[RawFile] = []
+    notes: list[str] = []
+    claimed: set[tuple[Path, str | None]] = set()  # a workbook's sheets may be mapped separately
+    for file_spec in spec.files:
+        sheet = file_spec.reader.sheet if file_spec.reader.format == "xlsx" else None
+        paths = sorted(
+            p for p in folder.glob(file_spec.pattern) if p.is_file() and (p, sheet) not in claimed
+        )
+        if not paths:
+            notes.append(
+                f"{spec.name}: no file matches files.{file_spec.name}.pattern {file_spec.pattern!r}"
+            )
+        for path in paths:
+            claimed.add((path, sheet))
+            rel = path.relative_to(folder).as_posix() + (f"[{sheet}]" if sheet is not None else "")
+            files.append(_read_file(path, rel, file_spec))
+    for raw in files:
+        state = "unreadable: " + raw.error if raw.error else f"{raw.n_rows} rows"
+        log.info("read %s/%s: %s", spec.name, raw.path, state)
+    return RawRegistry(spec=spec, folder=folder, files=files, notes=notes)
+
+
+def _read_file(path: Path, rel: str, spec: FileSpec) -> RawFile:
+    readers = {"csv": _read_csv, "xlsx": _read_xlsx, "parquet": _read_parquet, "json": _read_json}
+    out = RawFile(path=rel, spec=spec)
+    try:
+        size = path.stat().st_size
+    except OSError as err:
+        out.error, out.error_rule = f"cannot open file ({err.strerror})", "unreadable_file"
+        return out
+    if size == 0:
+        out.error, out.error_rule = "empty file (0 bytes)", "empty_file"
+        return out
+    try:
+        readers[spec.reader.format](path, spec, out)
+    except MemoryError:
+        raise
+    except Exception as err:  # a damaged file must become a message, never a traceback
+        out.parts = {}
+        out.error = (
+            out.error or f"cannot read as {spec.reader.format.upper()} ({type(err).__name__})"
+        )
+        out.error_rule = out.error_rule or "unreadable_file"
+    return out
+
+
+# ---------------------------------------------------------------------------- CSV
+
+
+def _decode(data: bytes, encoding: str, out: RawFile) -> str | None:
+    """Decode, falling back between UTF-8 and the declared encoding (recorded as a correction)."""
+    declared = codecs.lookup(encoding).name
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not declared.startswith(
+        "utf-16"
+    ):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+        else:
+            out.corrections.append("encoding:utf-16")
+            out.notes.append(
+                f"{out.path}: declared {encoding} but the file is UTF-16; read as UTF-16"
+            )
+            return text
+    if b"\x00" in data and not declared.startswith("utf-16"):
+        out.error = (
+            f"contains NUL bytes: not {encoding} text (binary, or UTF-16 without a byte-order mark)"
+        )
+        out.error_rule = "wrong_encoding"
+        out.n_rows = max(data.count(b"\n") - 1, 0)
+        return None
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+        declared_utf8 = codecs.lookup(encoding).name == "utf-8"
+        if not declared_utf8:
+            out.corrections.append("encoding:utf-8")
+            out.notes.append(
+                f"{out.path}: UTF-8 byte-order mark although {encoding} is declared; read as UTF-8"
+            )
+        return data.decode("utf-8", errors="replace")
+    declared_utf8 = codecs.lookup(encoding).name == "utf-8"
+    if not declared_utf8 and not data.isascii():
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:  # valid UTF-8 with non-ASCII bytes is practically never a cp1252/latin-1 file
+            out.corrections.append("encoding:utf-8")
+            out.notes.append(
+                f"{out.path}: declared {encoding} but the file is UTF-8; read as UTF-8"
+            )
+            return text
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        if declared_utf8:
+            try:
+                text = data.decode("cp1252")
+            except UnicodeDecodeError:
+                pass
+            else:
+                out.corrections.append("encoding:cp1252")
+                out.notes.append(f"{out.path}: not valid UTF-8 (line {line}); read as cp1252")
+                return text
+        out.error = f"not valid {encoding} text (byte {err.start}, line {line}): wrong encoding?"
+        out.error_rule = "wrong_encoding"
+        out.n_rows = max(data.count(b"\n") - 1, 0)
+        return None
+
+
+def _read_csv(path: Path, spec: FileSpec, out: RawFile) -> None:
+    reader = spec.reader
+    data = path.read_bytes()
+    text = _decode(data, reader.encoding, out)
+    if text is None:
+        return
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines_total = text.count("\n") + (0 if text.endswith("\n") else 1)
+    skip = reader.header_row - 1
+    head_start = 0
+    for _ in range(skip):
+        head_start = text.find("\n", head_start) + 1
+        if head_start == 0:
+            break
+    header_line = text[
+        head_start : text.find("\n", head_start) if "\n" in text[head_start:] else None
+    ]
+    if (head_start == 0 and skip > 0) or not header_line.strip():
+        out.error, out.error_rule = f"no header on line {reader.header_row}", "no_header"
+        out.n_rows = max(lines_total - reader.header_row, 0)
+        return
+    names = next(csv.reader([header_line], delimiter=reader.delimiter, quotechar=reader.quote))
+    names = [n.strip() for n in names]
+    n_mapped = len({c.source for c in spec.columns})
+    if len(names) == 1 and n_mapped > 1:
+        found = [d for d in _CANDIDATE_DELIMITERS if d != reader.delimiter and d in header_line]
+        if found:
+            out.error = (
+                f"header has one column with delimiter {reader.delimiter!r} "
+                f"but contains {found[0]!r}: "
+                "wrong delimiter?"
+            )
+            out.error_rule = "wrong_delimiter"
+            out.n_rows = max(lines_total - reader.header_row, 0)
+            return
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        out.error, out.error_rule = (
+            f"duplicated column names in header: {dupes}",
+            "duplicate_columns",
+        )
+        out.n_rows = max(lines_total - reader.header_row, 0)
+        return
+    invalid: list[tuple[int | None, int, int]] = []
+
+    def on_invalid(row: Any) -> str:
+        invalid.append((row.number, row.expected_columns, row.actual_columns))
+        return "skip"
+
+    body = text.encode("utf-8")
+    table = pa_csv.read_csv(
+        pa.py_buffer(body),
+        read_options=pa_csv.ReadOptions(
+            use_threads=False,  # physical line numbers of bad rows are only known single-threaded
+            skip_rows=skip + 1,
+            column_names=names,
+            block_size=1 << 24,
+        ),
+        parse_options=pa_csv.ParseOptions(
+            delimiter=reader.delimiter,
+            quote_char=reader.quote,
+            invalid_row_handler=on_invalid,
+            ignore_empty_lines=True,
+        ),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    frame = table.to_pandas(types_mapper=_string_mapper)
+    # Physical line numbers: every line after the header that is not blank and not invalid.
+    arr = np.frombuffer(body, dtype=np.uint8)
+    ends = np.flatnonzero(arr == 10)
+    if len(arr) and arr[-1] != 10:
+        ends = np.append(ends, len(arr))
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    line_no = np.arange(1, len(ends) + 1)
+    blank = (ends - starts) == 0
+    bad_numbers = {n for n, _, _ in invalid if n is not None}
+    data_lines = line_no[(line_no > reader.header_row) & ~blank]
+    valid_lines = data_lines[~np.isin(data_lines, list(bad_numbers))] if bad_numbers else data_lines
+    if len(valid_lines) == len(frame):
+        rows = valid_lines.astype(np.int64)
+    else:  # quoted line breaks: lines and records differ; count records instead
+        rows = np.arange(len(frame), dtype=np.int64) + reader.header_row + 1
+        out.notes.append(
+            f"{out.path}: values with line breaks; row numbers count records, not lines"
+        )
+    bad_row_numbers = [n if n is not None else -1 for n, _, _ in invalid]
+    reasons = [
+        f"row has {got} field(s), the header has {want} (truncated or malformed line)"
+        for _, want, got in invalid
+    ]
+    bad_rules = ["wrong_field_count"] * len(invalid)
+    if len(arr) and arr[-1] != 10 and len(rows) and rows[-1] == line_no[-1]:
+        # No final line break: the export was cut off, and the last row may be incomplete.
+        bad_row_numbers.append(int(rows[-1]))
+        bad_rules.append("truncated_file")
+        reasons.append("file does not end with a line break: last row may be truncated")
+        frame = frame.iloc[:-1]
+        rows = rows[:-1]
+        out.notes.append(f"{out.path}: no final line break (truncated export?)")
+    out.bad_rows = _bad_rows(bad_row_numbers, bad_rules, reasons)
+    out.parts = {"": frame.assign(**{ROW: rows}).reset_index(drop=True)}
+    out.n_rows = len(frame) + len(out.bad_rows)
+
+
+def _string_mapper(dtype: pa.DataType) -> Any:
+    return (
+        pd.StringDtype() if pa.types.is_string(dtype) or pa.types.is_large_string(dtype) else None
+    )
+
+
+# ---------------------------------------------------------------------------- parquet
+
+
+def _read_parquet(path: Path, spec: FileSpec, out: RawFile) -> None:
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as err:
+        kind = (
+            "truncated or damaged"
+            if "magic" in str(err).lower() or "size" in str(err).lower()
+            else "damaged"
+        )
+        out.error, out.error_rule = f"not a readable parquet file ({kind})", "unreadable_file"
+        return
+    frame = _typed_frame(table.to_pandas(types_mapper=_string_mapper))
+    out.parts = {"": frame.assign(**{ROW: np.arange(1, len(frame) + 1, dtype=np.int64)})}
+    out.n_rows = len(frame)
+
+
+# ---------------------------------------------------------------------------- XLSX
+
+
+def _read_xlsx(path: Path, spec: FileSpec, out: RawFile) -> None:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        out.error, out.error_rule = (
+            "not a readable XLSX workbook (damaged or truncated zip)",
+            "unreadable_file",
+        )
+        return
+    with archive:
+        names = set(archive.namelist())
+        try:
+            sheets = _xlsx.sheet_paths(archive.read)
+        except (KeyError, ET.ParseError, zipfile.BadZipFile, EOFError, zlib.error):
+            out.error, out.error_rule = (
+                "not a readable XLSX workbook (no workbook part)",
+                "unreadable_file",
+            )
+            return
+        sheet_name = (
+            spec.reader.sheet if spec.reader.sheet is not None else next(iter(sheets), None)
+        )
+        if sheet_name not in sheets:
+            out.error = f"no sheet {spec.reader.sheet!r} (sheets: {list(sheets)})"
+            out.error_rule = "missing_sheet"
+            return
+        header_row = spec.reader.header_row
+        try:
+            sheet = _xlsx.read_sheet(archive.read, names, sheets[sheet_name], header_row=header_row)
+        except _xlsx.XlsxFormatError as err:
+            log.info("%s: %s; reading with openpyxl", out.path, err)
+            sheet = None
+        except (KeyError, zipfile.BadZipFile, EOFError, zlib.error, UnicodeDecodeError):
+            out.error = "not a readable XLSX workbook (damaged or truncated sheet)"
+            out.error_rule = "unreadable_file"
+            return
+    if sheet is None:
+        _read_xlsx_openpyxl(path, spec, out, sheet_name)
+        return
+    _finish_sheet(out, *sheet, header_row)
+
+
+def _finish_sheet(
+    out: RawFile, names: list[str], frame: pd.DataFrame, row_no: np.ndarray, header_row: int
+) -> None:
+    if not any(names):
+        out.error, out.error_rule = f"no header on row {header_row}", "no_header"
+        out.n_rows = len(frame)
+        return
+    dupes = sorted({n for n in names if names.count(n) > 1 and n})
+    if dupes:
+        out.error, out.error_rule = (
+            f"duplicated column names in header: {dupes}",
+            "duplicate_columns",
+        )
+        out.n_rows = len(frame)
+        return
+    out.parts = {
+        "": frame.assign(**{ROW: np.asarray(row_no, dtype=np.int64)}).reset_index(drop=True)
+    }
+    out.n_rows = len(frame)
+
+
+def _read_xlsx_openpyxl(path: Path, spec: FileSpec, out: RawFile, sheet_name: str) -> None:
+    """Slow, general reader for workbooks the vectorised parser declines."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        sheet = book[sheet_name]
+        header_row = spec.reader.header_row
+        rows_iter = sheet.iter_rows(min_row=header_row, values_only=True)
+        header = next(rows_iter, None) or ()
+        names = ["" if h is None else str(h).strip() for h in header]
+        while names and names[-1] == "":
+            names.pop()
+        width = len(names)
+        records = [r[:width] for r in rows_iter]
+    finally:
+        book.close()
+    row_no = np.arange(header_row + 1, header_row + 1 + len(records), dtype=np.int64)
+    keep = np.array([any(v is not None and v != "" for v in r) for r in records], dtype=bool)
+    columns = {
+        (name or f"(column {j + 1})"): _typed_series(
+            [r[j] if j < len(r) else None for r in records]
+        )
+        for j, name in enumerate(names)
+    }
+    frame = (
+        pd.DataFrame(columns, index=pd.RangeIndex(len(records))).loc[keep].reset_index(drop=True)
+    )
+    _finish_sheet(out, names, frame, row_no[keep] if len(records) else row_no, header_row)
+
+
+# ---------------------------------------------------------------------------- JSON
+
+
+def _read_json(path: Path, spec: FileSpec, out: RawFile) -> None:
+    data = path.read_bytes()
+    try:
+        text = data.decode(spec.reader.encoding)
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        out.error = f"not valid {spec.reader.encoding} text (line {line}): wrong encoding?"
+        out.error_rule = "wrong_encoding"
+        return
+    try:
+        # Numbers stay text, as in a CSV: the mapping decides what is a number (and -99 a marker).
+        doc = json.loads(text, parse_int=str, parse_float=str)
+    except json.JSONDecodeError as err:
+        truncated = err.pos >= len(text.rstrip()) - 1
+        out.error = f"not valid JSON at line {err.lineno}, column {err.colno}" + (
+            ": the file ends early (truncated?)" if truncated else f" ({err.msg})"
+        )
+        out.error_rule = "truncated_file" if truncated else "invalid_json"
+        return
+    records = doc
+    for key in [k for k in spec.reader.records.split(".") if k]:
+        records = records.get(key) if isinstance(records, Mapping) else None
+    if not isinstance(records, list):
+        where = spec.reader.records or "the top level"
+        out.error = f"expected a list of records at {where}"
+        out.error_rule = "invalid_json"
+        return
+    good = [isinstance(r, Mapping) for r in records]
+    bad_idx = [i + 1 for i, ok in enumerate(good) if not ok]
+    if bad_idx:
+        out.bad_rows = _bad_rows(
+            bad_idx,
+            ["invalid_record"] * len(bad_idx),
+            ["record is not a JSON object"] * len(bad_idx),
+        )
+    rows = np.array([i + 1 for i, ok in enumerate(good) if ok], dtype=np.int64)
+    objs = [r for r, ok in zip(records, good, strict=True) if ok]
+    out.n_rows = len(records)
+    shared = {"local_id", "visit_date", "visit_age"}
+    out.parts = {
+        # a nested level needs, from its parents, only the patient id and a visit time
+        lv: _json_level(
+            objs, rows, lv, {c.source for c in spec.columns if c.level == lv or c.field in shared}
+        )
+        for lv in spec.levels
+    }
+    sources = {c.source for c in spec.columns} | set(spec.ignore)
+    unknown = sorted(_json_keys(objs[:200]) - _prefixes(sources))
+    if unknown:
+        out.notes.append(f"{out.path}: unmapped JSON keys ignored: {unknown[:10]}")
+
+
+def _prefixes(sources: Iterable[str]) -> set[str]:
+    out: set[str] = set()
+    for s in sources:
+        parts = s.split(".")
+        for i in range(1, len(parts) + 1):
+            out.add(".".join(parts[:i]))
+    return out
+
+
+def _json_keys(objs: list[Any], prefix: str = "") -> set[str]:
+    keys: set[str] = set()
+    for obj in objs:
+        if not isinstance(obj, Mapping):
+            continue
+        for k, v in obj.items():
+            path = f"{prefix}{k}"
+            if isinstance(v, list):
+                keys.add(path + "[]")
+                keys |= _json_keys([x for x in v if isinstance(x, Mapping)][:5], path + "[].")
+            elif isinstance(v, Mapping):
+                keys |= _json_keys([v], path + ".")
+            else:
+                keys.add(path)
+    return keys
+
+
+def _values(
+    items: list[Any], parts: list[str], cache: dict[tuple[str, ...], list[Any]] | None = None
+) -> list[Any]:
+    """Return the value at a dotted path in each item (``None`` where absent).
+
+    ``cache`` keeps the values at each path prefix, so sibling paths (``milestones.sitting``,
+    ``milestones.walking``) walk the shared part once.
+    """
+    values = items
+    for depth, p in enumerate(parts):
+        key = tuple(parts[: depth + 1])
+        if cache is not None and key in cache:
+            values = cache[key]
+            continue
+        values = [v.get(p) if type(v) is dict else None for v in values]
+        if cache is not None and depth < len(parts) - 1:
+            cache[key] = values
+    return values
+
+
+def _json_level(objs: list[Any], rows: np.ndarray, level: str, sources: set[str]) -> pd.DataFrame:
+    """Flatten the records at one list level; columns of parent levels are repeated."""
+    items_at: list[list[Any]] = [objs]  # items at each depth
+    parent_at: list[np.ndarray] = [np.arange(len(objs))]  # index of each item's top record
+    chain: list[np.ndarray] = [
+        np.arange(len(objs))
+    ]  # per depth: item index at that depth, per current item
+    segments = [s.strip(".") for s in level.split("[]") if s.strip(".")] if level else []
+    for seg in segments:
+        lists = _values(items_at[-1], [p for p in seg.split(".") if p])
+        lengths = np.fromiter(
+            (len(x) if type(x) is list else 0 for x in lists), dtype=np.int64, count=len(lists)
+        )
+        owner = np.repeat(np.arange(len(lists)), lengths)
+        items_at.append([e for x in lists if type(x) is list for e in x])
+        parent_at.append(parent_at[-1][owner])
+        chain = [c[owner] for c in chain] + [np.arange(len(owner))]
+    columns: dict[str, Any] = {}
+    caches: list[dict[tuple[str, ...], list[Any]]] = [{} for _ in items_at]
+    for source in sorted(sources):
+        head, sep, tail = source.rpartition("[]")
+        src_level = head + "[]" if sep else ""
+        if src_level and not level.startswith(src_level):
+            continue
+        depth = src_level.count("[]")
+        values = _values(
+            items_at[depth], [p for p in (tail if sep else source).split(".") if p], caches[depth]
+        )
+        column = _typed_series(values)
+        if depth < len(chain) - 1:
+            column = column.iloc[chain[depth]].reset_index(drop=True)
+        columns[source] = column
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(len(chain[-1])))
+    return frame.assign(**{ROW: rows[parent_at[-1]]})
+
+
+# ---------------------------------------------------------------------------- typing
+
+
+_NUMBER_TYPES = (int, float, np.int64, np.float64, np.int32, np.float32)
+
+
+def _typed_series(values: list[Any] | np.ndarray) -> pd.Series:
+    """One column from Python values: numbers, dates or text (mixed columns become text).
+
+    Types are inferred in C (:func:`pandas.api.types.infer_dtype`); only mixed columns are
+    converted value by value, by type rather than one value at a time where possible. In a
+    mixed column whole numbers are written without a decimal part (``3``, not ``3.0``), so a
+    code column holding ``3`` and ``3a`` reads the same as a text column.
+    """
+    obj = pd.Series(values, dtype=object)
+    kind = pd.api.types.infer_dtype(obj, skipna=True)
+    if kind == "empty":
+        return pd.Series(pd.array([None] * len(obj), dtype="string"))
+    if kind in ("integer", "floating", "mixed-integer-float", "decimal"):
+        return pd.to_numeric(obj, errors="coerce").astype("float64")
+    if kind == "string":
+        return obj.astype("string")
+    if kind in ("datetime", "date", "datetime64"):
+        return pd.Series(pd.to_datetime(obj, errors="coerce"))
+    if kind == "boolean":
+        return obj.map({True: "true", False: "false"}).astype("string")
+    raw = obj.to_numpy()
+    out = np.full(len(obj), None, dtype=object)
+    is_str = np.fromiter((type(v) is str for v in raw), dtype=bool, count=len(raw))
+    out[is_str] = raw[is_str]
+    is_num = np.fromiter((type(v) in _NUMBER_TYPES for v in raw), dtype=bool, count=len(raw))
+    if is_num.any():
+        numbers = pd.Series(raw[is_num].astype(float))
+        whole = np.isfinite(numbers.to_numpy()) & (
+            numbers.to_numpy() == np.round(numbers.to_numpy())
+        )
+        text = numbers.astype(str).to_numpy(dtype=object)
+        text[whole] = numbers.to_numpy()[whole].astype(np.int64).astype(str)
+        text[~np.isfinite(numbers.to_numpy())] = None
+        out[is_num] = text
+    rest = ~is_str & ~is_num & obj.notna().to_numpy()
+    for i in np.flatnonzero(rest):  # booleans, dates, nested values in a mixed column (rare)
+        out[i] = _as_text(raw[i])
+    return pd.Series(pd.array(out, dtype="string"))
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "text"
+    if isinstance(value, int | float | np.integer | np.floating):
+        return "number"
+    if isinstance(value, dt.date | pd.Timestamp):
+        return "date"
+    return "text"
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d") if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, Mapping | list):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def _typed_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Parquet columns: keep numbers, dates and text; anything else becomes text."""
+    out = {}
+    for name, col in frame.items():
+        if pd.api.types.is_bool_dtype(col):
+            out[name] = col.map({True: "true", False: "false"}).astype("string")
+        elif (
+            pd.api.types.is_numeric_dtype(col)
+            or pd.api.types.is_datetime64_any_dtype(col)
+            or isinstance(col.dtype, pd.StringDtype)
+        ):
+            out[name] = col
+        else:
+            out[name] = _typed_series(col.tolist())
+    return pd.DataFrame(out, index=frame.index)
+
+
+def read_link_truth(path: str | Path) -> pd.DataFrame:
+    """Read the simulator's record-to-person truth (``registry, local_id, person_id``).
+
+    For the evaluation of duplicate linkage only: harmonisation itself never reads it.
+
+    Parameters
+    ----------
+    path
+        ``ground_truth/registry_links.parquet`` of a simulated dataset.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``registry, local_id, person_id``.
+    """
+    return pq.read_table(path, columns=["registry", "local_id", "person_id"]).to_pandas(
+        types_mapper=_string_mapper
+    )

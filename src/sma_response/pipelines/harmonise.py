@@ -1,0 +1,425 @@
+"""Harmonisation pipeline: registry exports -> validated CDM tables, rejects, accounting, summary.
+
+``run_harmonisation(cfg)`` is what ``sma-harmonise`` calls:
+
+1. load the registry mappings (``configs/registry/<name>.yaml``) for the registries present;
+2. resolve the pseudonymisation secret (never logged, never in the config);
+3. per registry: read the export (``harmonise.io``), harmonise it (``harmonise.harmonise``);
+4. link duplicate patients across registries (``linked_id``);
+5. validate the CDM (schemas and cross-table rules) and check the accounting identity;
+6. write ``cdm/*.parquet`` (one atomic folder, with ``manifest.json`` holding the content
+   digest), ``rejects.parquet``, ``accounting.parquet``, ``corrections.parquet`` and
+   ``harmonise_summary.txt``; with ground truth present, report linkage precision and recall.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from omegaconf import DictConfig, OmegaConf
+from rich.table import Table
+from tqdm.auto import tqdm
+
+from sma_response._utils.io import atomic_directory, atomic_path, atomic_write_text
+from sma_response.harmonise.harmonise import CDM_COLUMNS, combine_registries, harmonise_registry
+from sma_response.harmonise.io import read_link_truth, read_registry, read_registry_spec, read_text
+from sma_response.harmonise.linkage import LinkageSpec, apply_links, link_patients, linkage_quality
+from sma_response.harmonise.pseudonym import PseudonymKey, pseudonymise, resolve_key
+from sma_response.harmonise.quality import accounting_totals, check_accounting, summarise
+from sma_response.harmonise.spec import RegistrySpec, RegistrySpecError
+from sma_response.schemas import validate_cdm
+
+__all__ = [
+    "HarmonisationError",
+    "HarmonisationResult",
+    "cdm_digest",
+    "load_registry_specs",
+    "run_harmonisation",
+    "summary_table",
+]
+
+log = logging.getLogger(__name__)
+
+#: Row order of each written table (then the input order, which is deterministic).
+SORT_KEYS: dict[str, list[str]] = {
+    "patients": ["patient_id"],
+    "treatments": ["patient_id", "start_age_days", "therapy"],
+    "assessments": ["patient_id", "age_days", "scale"],
+    "milestones": ["patient_id", "age_days", "milestone"],
+    "events": ["patient_id", "age_days", "event"],
+    "clinical_status": ["patient_id", "age_days"],
+}
+SUMMARY_FILE = "harmonise_summary.txt"
+TRUTH_FILE = Path("ground_truth") / "registry_links.parquet"
+
+
+class HarmonisationError(Exception):
+    """The run cannot start: missing dataset folder, bad mapping, unknown registry (one line)."""
+
+
+@dataclass
+class HarmonisationResult:
+    """What a harmonisation run produced.
+
+    Attributes
+    ----------
+    out_dir, cdm_dir
+        Output folder and its CDM sub-folder.
+    dataset
+        Dataset name.
+    n_rows
+        Rows per CDM table.
+    digest
+        Content digest of the CDM (see :func:`cdm_digest`).
+    accounting
+        Records in, accepted, corrected and quarantined per registry, file and table.
+    n_rejects
+        Rows of the rejects table.
+    n_linked_groups
+        Persons with records in more than one registry.
+    linkage
+        Linkage precision and recall against the simulator's truth (``None`` if not evaluated).
+    key_source
+        Where the pseudonymisation secret came from (``env``, ``file``, ``development``).
+    summary
+        The text written to ``harmonise_summary.txt``.
+    wall_seconds
+        Duration of the run.
+    """
+
+    out_dir: Path
+    cdm_dir: Path
+    dataset: str
+    n_rows: dict[str, int]
+    digest: str
+    accounting: pd.DataFrame
+    n_rejects: int
+    n_linked_groups: int
+    linkage: dict[str, float] | None
+    key_source: str
+    summary: str
+    wall_seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+def load_registry_specs(
+    registry_dir: Path, names: str | Sequence[str], raw_dir: Path
+) -> tuple[list[tuple[RegistrySpec, Path]], list[str]]:
+    """Read the mappings of the registries to harmonise.
+
+    Parameters
+    ----------
+    registry_dir
+        Folder of ``<name>.yaml`` mappings.
+    names
+        ``"all"`` (every mapping whose export folder exists in ``raw_dir``) or a list of names.
+    raw_dir
+        The dataset folder.
+
+    Returns
+    -------
+    tuple
+        ``[(spec, export folder)]`` in name order, and notes on skipped mappings.
+
+    Raises
+    ------
+    HarmonisationError
+        For a missing mapping folder, an unknown or folder-less registry named explicitly, a
+        mapping file that is invalid (naming file and key), or nothing to harmonise.
+    """
+    registry_dir = Path(registry_dir)
+    if not registry_dir.is_dir():
+        msg = f"registry_dir: no mapping folder {registry_dir}"
+        raise HarmonisationError(msg)
+    available = {p.stem: p for p in sorted(registry_dir.glob("*.yaml"))}
+    explicit = names != "all"
+    wanted = (
+        sorted(available) if not explicit else ([names] if isinstance(names, str) else list(names))
+    )
+    out, notes = [], []
+    for name in wanted:
+        if name not in available:
+            msg = f"registries: no mapping {name}.yaml in {registry_dir}; "
+            msg += f"available: {sorted(available)}"
+            raise HarmonisationError(msg)
+        try:
+            spec = read_registry_spec(available[name])
+        except RegistrySpecError as err:
+            raise HarmonisationError(str(err)) from err
+        folder = Path(raw_dir) / spec.folder
+        if not folder.is_dir():
+            if explicit:
+                msg = f"registries: {name}: no export folder {folder}"
+                raise HarmonisationError(msg)
+            notes.append(f"{name}: no export folder {spec.folder}/ in this dataset; skipped")
+            continue
+        out.append((spec, folder))
+    if not out:
+        msg = f"no registry export of {sorted(available)} found in {raw_dir}"
+        raise HarmonisationError(msg)
+    return out, notes
+
+
+def cdm_digest(tables: Mapping[str, pd.DataFrame]) -> str:
+    """Content digest of the CDM: SHA-256 over table names, columns, dtypes and row hashes.
+
+    It depends on the data only (not on the parquet writer), so equal CDMs have equal digests.
+
+    Examples
+    --------
+    >>> a = {"t": pd.DataFrame({"x": [1, 2]})}
+    >>> cdm_digest(a) == cdm_digest({"t": pd.DataFrame({"x": [1, 2]})}), len(cdm_digest(a))
+    (True, 64)
+    """
+    sha = hashlib.sha256()
+    for name in sorted(tables):
+        frame = tables[name]
+        header = json.dumps([name, [[c, str(t)] for c, t in frame.dtypes.items()], len(frame)])
+        sha.update(header.encode("utf-8"))
+        if len(frame):
+            sha.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return sha.hexdigest()
+
+
+def _local_secret(path: Path) -> str | None:
+    return read_text(path) if path.is_file() else None
+
+
+def _sorted(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows in :data:`SORT_KEYS` order (stable; text keys sorted as their sorted codes)."""
+    keys = {}
+    for k in SORT_KEYS[name]:
+        column = frame[k]
+        if isinstance(column.dtype, pd.StringDtype) or column.dtype == object:
+            codes, _ = pd.factorize(column, sort=True)
+            keys[k] = pa.array(codes, mask=codes < 0)
+        else:
+            keys[k] = pa.array(column.to_numpy(dtype=float, na_value=np.nan), from_pandas=True)
+    order = pc.sort_indices(pa.table(keys), sort_keys=[(k, "ascending", "at_end") for k in keys])
+    return frame.take(order.to_numpy()).reset_index(drop=True)
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    pq.write_table(table, path, compression="zstd")
+
+
+def _write_table(frame: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        _write_parquet(frame, tmp)
+
+
+def _evaluate_linkage(
+    raw_dir: Path, links: pd.DataFrame, key: PseudonymKey
+) -> dict[str, float] | None:
+    """Linkage quality against the simulator's truth (the only read of ``ground_truth/``)."""
+    path = raw_dir / TRUTH_FILE
+    if not path.is_file():
+        return None
+    truth = read_link_truth(path)
+    parts = [
+        pd.DataFrame(
+            {
+                "patient_id": pseudonymise(part["local_id"], registry=str(reg), key=key).to_numpy(),
+                "person_id": part["person_id"].to_numpy(),
+            }
+        )
+        for reg, part in truth.groupby("registry", sort=True)
+    ]
+    return linkage_quality(links, pd.concat(parts, ignore_index=True)) if parts else None
+
+
+def run_harmonisation(cfg: DictConfig) -> HarmonisationResult:
+    """Harmonise a dataset from the composed ``harmonise`` config and write the outputs.
+
+    Parameters
+    ----------
+    cfg
+        Composed config (``configs/harmonise.yaml``). It is not modified.
+
+    Returns
+    -------
+    HarmonisationResult
+        Where the outputs went, row counts, digest, accounting and linkage quality.
+
+    Raises
+    ------
+    HarmonisationError
+        If the run cannot start (missing dataset folder, invalid mapping, unknown registry).
+    """
+    started = time.perf_counter()
+    cfg = cfg.copy()
+    OmegaConf.set_readonly(cfg, value=True)
+    raw_dir, out_dir = Path(cfg.raw_dir), Path(cfg.out_dir)
+    if not raw_dir.is_dir():
+        msg = f"dataset={cfg.dataset}: no dataset folder {raw_dir} (make one with sma-simulate)"
+        raise HarmonisationError(msg)
+    names = cfg.registries if isinstance(cfg.registries, str) else list(cfg.registries)
+    specs, notes = load_registry_specs(Path(cfg.registry_dir), names, raw_dir)
+    linkage_spec = LinkageSpec(**OmegaConf.to_container(cfg.linkage, resolve=True))  # type: ignore[arg-type]
+    key = resolve_key(environ=os.environ, local_secret=_local_secret(Path(cfg.pseudonym_key_file)))
+    log.info(
+        "harmonising dataset %r: %d registries, pseudonym key from %s",
+        cfg.dataset,
+        len(specs),
+        key.source,
+    )
+    results = []
+    with tqdm(total=len(specs), unit="registry", desc="harmonise", disable=not cfg.progress) as bar:
+        for spec, folder in specs:
+            bar.set_postfix_str(spec.name)
+            results.append(harmonise_registry(read_registry(spec, folder), key=key))
+            bar.update(1)
+    combined = combine_registries(results)
+    del results
+    links = link_patients(combined.link_keys, spec=linkage_spec)
+    tables = dict(combined.tables)
+    tables["patients"] = apply_links(tables["patients"], links)
+    tables = {name: _sorted(name, tables[name]) for name in CDM_COLUMNS}
+    # Each table passed its schema registry by registry (failures quarantined); the combined CDM
+    # must also meet the rules that span tables. A failure here is a harmonisation bug.
+    validate_cdm(tables, schemas=False)
+    check_accounting(combined.accounting)
+    digest = cdm_digest(tables)
+    linkage = _evaluate_linkage(raw_dir, links, key) if cfg.evaluate_linkage else None
+    group_sizes = links.groupby("linked_id").size()
+    n_linked_groups = int((group_sizes > 1).sum())
+    all_notes = notes + combined.notes
+    summary = summarise(
+        dataset=str(cfg.dataset),
+        accounting=combined.accounting,
+        rejects=combined.rejects,
+        corrections=combined.corrections,
+        tables=tables,
+        digest=digest,
+        key_source=key.source,
+        linkage=linkage,
+        n_linked_groups=n_linked_groups,
+        notes=all_notes,
+    )
+    rejects = combined.rejects.sort_values(
+        ["registry", "file", "row", "table", "column"], kind="stable"
+    )
+    _write_outputs(
+        out_dir,
+        tables=tables,
+        rejects=rejects.reset_index(drop=True),
+        accounting=combined.accounting,
+        corrections=combined.corrections,
+        summary=summary,
+        manifest={
+            "dataset": str(cfg.dataset),
+            "digest": digest,
+            "tables": {name: len(frame) for name, frame in tables.items()},
+            "registries": [spec.name for spec, _ in specs],
+            "pseudonym_key": key.source,
+            "records": accounting_totals(combined.accounting).iloc[0].astype(int).to_dict(),
+            "n_rejects": len(combined.rejects),
+            "n_linked_groups": n_linked_groups,
+        },
+    )
+    wall = time.perf_counter() - started
+    totals = accounting_totals(combined.accounting).iloc[0]
+    log.info(
+        "harmonised %d records: %d accepted, %d corrected, %d quarantined; CDM digest %s; %.1f s",
+        totals["n_in"],
+        totals["n_accepted"],
+        totals["n_corrected"],
+        totals["n_quarantined"],
+        digest[:12],
+        wall,
+    )
+    return HarmonisationResult(
+        out_dir=out_dir,
+        cdm_dir=out_dir / "cdm",
+        dataset=str(cfg.dataset),
+        n_rows={name: len(frame) for name, frame in tables.items()},
+        digest=digest,
+        accounting=combined.accounting,
+        n_rejects=len(combined.rejects),
+        n_linked_groups=n_linked_groups,
+        linkage=linkage,
+        key_source=key.source,
+        summary=summary,
+        wall_seconds=wall,
+        notes=all_notes,
+    )
+
+
+def _write_outputs(
+    out_dir: Path,
+    *,
+    tables: Mapping[str, pd.DataFrame],
+    rejects: pd.DataFrame,
+    accounting: pd.DataFrame,
+    corrections: pd.DataFrame,
+    summary: str,
+    manifest: Mapping[str, object],
+) -> None:
+    """Write the CDM folder atomically (all tables or none), then the bookkeeping files."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_directory(out_dir / "cdm") as tmp:
+        for name, frame in tables.items():
+            _write_parquet(frame, tmp / f"{name}.parquet")
+        (tmp / "manifest.json").write_text(
+            json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
+    _write_table(rejects, out_dir / "rejects.parquet")
+    _write_table(accounting.reset_index(drop=True), out_dir / "accounting.parquet")
+    _write_table(corrections.reset_index(drop=True), out_dir / "corrections.parquet")
+    atomic_write_text(out_dir / SUMMARY_FILE, summary)
+
+
+def summary_table(result: HarmonisationResult) -> Table:
+    """Build a rich table of the run for the command line: records per registry and table.
+
+    Parameters
+    ----------
+    result
+        Result of :func:`run_harmonisation`.
+
+    Returns
+    -------
+    rich.table.Table
+        Counts per registry and table, with the CDM rows, digest, linkage and output folder in
+        the caption.
+    """
+    table = Table(title=f"Harmonised dataset '{result.dataset}'", header_style="bold")
+    for col in ("registry", "table", "in", "accepted", "corrected", "quarantined"):
+        table.add_column(col, justify="left" if col in ("registry", "table") else "right")
+    per = accounting_totals(result.accounting, by=("registry", "table"))
+    for r in per.itertuples(index=False):
+        table.add_row(
+            str(r.registry),
+            str(r.table),
+            f"{r.n_in:,}",
+            f"{r.n_accepted:,}",
+            f"{r.n_corrected:,}",
+            f"{r.n_quarantined:,}",
+        )
+    rows = ", ".join(f"{name} {n:,}" for name, n in result.n_rows.items())
+    link = (
+        f"; linkage precision {result.linkage['precision']:.3f},"
+        f" recall {result.linkage['recall']:.3f}"
+        if result.linkage
+        else ""
+    )
+    dev = " (DEVELOPMENT pseudonym key)" if result.key_source == "development" else ""
+    table.caption = (
+        f"CDM rows: {rows}\n{result.n_linked_groups:,} persons linked across registries{link}\n"
+        f"{result.n_rejects:,} reject rows; digest {result.digest[:16]}{dev}\n"
+        f"written to {result.out_dir} in {result.wall_seconds:.1f} s"
+    )
+    return table

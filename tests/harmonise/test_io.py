@@ -1,0 +1,194 @@
+"""Reading exports: row numbers, and bad files that become clear messages, never tracebacks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+
+from sma_response.harmonise.io import ROW, RawFile, _read_xlsx, _read_xlsx_openpyxl, read_registry
+from sma_response.harmonise.spec import parse_registry_spec
+
+
+def _spec(fmt: str, columns: dict, **reader):
+    return parse_registry_spec(
+        {
+            "name": "t",
+            "region": "X",
+            "dates": {"format": "%Y-%m-%d"},
+            "files": {
+                "patients": {
+                    "pattern": f"*.{fmt}",
+                    "reader": {"format": fmt, **reader},
+                    "columns": columns,
+                }
+            },
+        }
+    )
+
+
+CSV_COLUMNS = {"id": "local_id", "dob": "birth_date", "sex": "sex"}
+
+
+def _read_csv_text(tmp_path: Path, data: bytes, **reader) -> RawFile:
+    (tmp_path / "p.csv").write_bytes(data)
+    raw = read_registry(_spec("csv", CSV_COLUMNS, **reader), tmp_path)
+    (file,) = raw.files
+    return file
+
+
+def test_csv_row_numbers_count_the_header_and_skip_blank_lines(tmp_path: Path) -> None:
+    f = _read_csv_text(tmp_path, b"id,dob,sex\nA,2020-01-01,F\n\nB,2020-01-02,M\n")
+    assert f.error is None
+    assert f.parts[""][ROW].tolist() == [2, 4]
+    assert f.n_rows == 2
+
+
+def test_wrong_field_count_is_a_bad_row_with_its_line(tmp_path: Path) -> None:
+    f = _read_csv_text(
+        tmp_path,
+        b"id,dob,sex\nA,2020-01-01,F\nB,2020-01-02\nC,2020-01-03,F,extra\nD,2020-01-04,M\n",
+    )
+    assert f.parts[""][ROW].tolist() == [2, 5]
+    assert f.bad_rows["row"].tolist() == [3, 4]
+    assert set(f.bad_rows["rule"]) == {"wrong_field_count"}
+    assert f.n_rows == 4
+
+
+def test_truncated_file_quarantines_its_last_row(tmp_path: Path) -> None:
+    # cut inside a row: too few fields
+    f = _read_csv_text(tmp_path, b"id,dob,sex\nA,2020-01-01,F\nB,2020-01-0")
+    assert f.parts[""][ROW].tolist() == [2]
+    assert f.bad_rows["rule"].tolist() == ["wrong_field_count"]
+    # cut inside the last field: the row looks whole, but the file lacks its final line break
+    f = _read_csv_text(tmp_path, b"id,dob,sex\nA,2020-01-01,F\nB,2020-01-02,F")
+    assert f.parts[""][ROW].tolist() == [2]
+    assert f.bad_rows["rule"].tolist() == ["truncated_file"]
+    assert f.bad_rows["row"].tolist() == [3]
+
+
+def test_wrong_delimiter_is_named(tmp_path: Path) -> None:
+    f = _read_csv_text(tmp_path, b"id;dob;sex\nA;2020-01-01;F\n", delimiter=",")
+    assert f.error_rule == "wrong_delimiter"
+    assert "';'" in f.error
+    assert f.n_rows == 1
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    f = _read_csv_text(tmp_path, b"")
+    assert f.error_rule == "empty_file"
+
+
+def test_utf8_file_declared_cp1252_is_read_as_utf8_and_marked(tmp_path: Path) -> None:
+    f = _read_csv_text(tmp_path, "id,dob,sex\nÄ1,2020-01-01,F\n".encode(), encoding="cp1252")
+    assert f.error is None
+    assert f.parts[""]["id"].tolist() == ["Ä1"]
+    assert f.corrections == ["encoding:utf-8"]
+
+
+def test_undecodable_bytes_are_a_file_error(tmp_path: Path) -> None:
+    f = _read_csv_text(tmp_path, b"id,dob,sex\nA\x81\x8d,2020-01-01,F\n\x9d\n", encoding="cp1252")
+    assert f.error_rule == "wrong_encoding"
+    assert "line 2" in f.error
+
+
+def test_no_file_matching_is_a_note(tmp_path: Path) -> None:
+    raw = read_registry(_spec("csv", CSV_COLUMNS), tmp_path)
+    assert raw.files == []
+    assert any("no file matches" in n for n in raw.notes)
+
+
+def _workbook(path: Path) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Data"
+    sheet.append(["id", "dob", "score", "flag", "note"])
+    sheet.append(["A", dt.datetime(2020, 1, 2), 12, True, "x & y"])
+    sheet.append(["B", dt.datetime(2021, 3, 4), 2.5, False, None])
+    sheet.append([None, None, None, None, None])
+    sheet.append(["C", "2019-05-06", "NA", None, "3"])
+    book.save(path)
+
+
+def test_xlsx_vectorised_reader_matches_openpyxl(tmp_path: Path) -> None:
+    path = tmp_path / "book.xlsx"
+    _workbook(path)
+    spec = _spec(
+        "xlsx", {"id": "local_id", "dob": "birth_date", "score": "smn2_copies"}, sheet="Data"
+    ).files[0]
+    fast, slow = RawFile(path="b", spec=spec), RawFile(path="b", spec=spec)
+    _read_xlsx(path, spec, fast)
+    _read_xlsx_openpyxl(path, spec, slow, "Data")
+    assert fast.error is None
+    assert fast.parts[""][ROW].tolist() == [2, 3, 5]
+    pd.testing.assert_frame_equal(fast.parts[""].astype(str), slow.parts[""].astype(str))
+    assert fast.parts[""]["note"].tolist()[0] == "x & y"
+
+
+def test_xlsx_damaged_and_missing_sheet(tmp_path: Path) -> None:
+    path = tmp_path / "book.xlsx"
+    _workbook(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    raw = read_registry(
+        _spec("xlsx", {"id": "local_id", "dob": "birth_date"}, sheet="Data"), tmp_path
+    )
+    assert raw.files[0].error_rule == "unreadable_file"
+    _workbook(path)
+    raw = read_registry(
+        _spec("xlsx", {"id": "local_id", "dob": "birth_date"}, sheet="Nope"), tmp_path
+    )
+    assert raw.files[0].error_rule == "missing_sheet"
+    assert "Data" in raw.files[0].error
+
+
+def test_parquet_truncated(tmp_path: Path) -> None:
+    path = tmp_path / "p.parquet"
+    pd.DataFrame({"id": ["A"], "dob": ["2020-01-01"]}).to_parquet(path)
+    path.write_bytes(path.read_bytes()[:-20])
+    raw = read_registry(_spec("parquet", {"id": "local_id", "dob": "birth_date"}), tmp_path)
+    assert raw.files[0].error_rule == "unreadable_file"
+
+
+def test_json_nested_levels_and_truncation(tmp_path: Path) -> None:
+    records = [
+        {
+            "id": "A",
+            "dob": "2020-01-01",
+            "visits": [{"d": "2020-02-01", "w": 4}, {"d": "2020-03-01", "w": -99}],
+        },
+        {"id": "B", "dob": "2020-01-05", "visits": []},
+        "not an object",
+    ]
+    (tmp_path / "e.json").write_text(json.dumps(records), encoding="utf-8")
+    spec = _spec(
+        "json",
+        {
+            "id": "local_id",
+            "dob": "birth_date",
+            "visits[].d": "visit_date",
+            "visits[].w": "weight_kg",
+        },
+    )
+    (f,) = read_registry(spec, tmp_path).files
+    visits = f.parts["visits[]"]
+    assert visits[ROW].tolist() == [1, 1]
+    assert visits["id"].tolist() == ["A", "A"]
+    assert visits["visits[].w"].tolist() == ["4", "-99"]  # numbers stay text, as in a CSV
+    assert f.bad_rows["row"].tolist() == [3]
+    (tmp_path / "e.json").write_text(json.dumps(records)[:-15], encoding="utf-8")
+    (f,) = read_registry(spec, tmp_path).files
+    assert f.error_rule == "truncated_file"
+    assert "line 1" in f.error
+
+
+def test_reader_never_raises_on_garbage(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    for fmt in ("csv", "xlsx", "parquet", "json"):
+        (tmp_path / f"g.{fmt}").write_bytes(rng.integers(0, 256, 300, dtype=np.uint8).tobytes())
+        raw = read_registry(_spec(fmt, {"id": "local_id", "dob": "birth_date"}), tmp_path)
+        assert len(raw.files) == 1
