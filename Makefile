@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 # slow-ish tests land, and flip the default if it wins.
 XDIST ?=
 
-.PHONY: help install lint format typecheck test test-all simulate calibration harmonise bench lock clean
+.PHONY: help install lint format typecheck test test-all simulate calibration harmonise train reports reproduce validate mlflow-ui mlflow-server bench lock clean
 
 help: ## List targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -59,6 +59,34 @@ calibration: install ## Check the simulator against its calibration targets for 
 
 harmonise: install ## Harmonise registry exports: make harmonise ARGS="..."
 	$(BIN)/sma-harmonise $(ARGS)
+
+# The main job: simulates and harmonises the default dataset if missing, trains, logs to MLflow.
+EXP ?= baseline_responder
+train: install ## Train and log one run: make train (EXP=<experiment>, ARGS="model=hist_gb")
+	$(BIN)/sma-train experiments=$(EXP) $(ARGS)
+
+RUN ?=
+reports: install ## Per-patient reports (HTML + PDF) of a run: make reports RUN=<run id> (ARGS="patients=[...]")
+	@if [ -z "$(RUN)" ]; then echo ">>> give the run: make reports RUN=<run id>"; exit 2; fi
+	$(BIN)/sma-report run_id=$(RUN) $(ARGS)
+
+reproduce: install ## Rebuild a logged run and compare bit for bit: make reproduce RUN=<run id> (ARGS="tracking=server")
+	@if [ -z "$(RUN)" ]; then echo ">>> give the run: make reproduce RUN=<run id>"; exit 2; fi
+	$(BIN)/sma-reproduce $(RUN) $(ARGS)
+
+MODEL ?=
+EXPORT ?=
+REGISTRY ?= all
+validate: install ## External validation, aggregates only: make validate MODEL=models:/<name>/<v> EXPORT=<folder> REGISTRY=<mapping>
+	@if [ -z "$(MODEL)" ] || [ -z "$(EXPORT)" ]; then echo ">>> give MODEL=<models:/... or runs:/...> and EXPORT=<export folder> (REGISTRY=<mapping>, default all)"; exit 2; fi
+	$(BIN)/sma-validate model=$(MODEL) export_dir=$(EXPORT) registry=$(REGISTRY) $(ARGS)
+
+MLFLOW_DB ?= mlruns/mlflow.db
+mlflow-ui: install ## Open the MLflow UI on the local store (http://127.0.0.1:5000)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(MLFLOW_DB) --host 127.0.0.1 --port 5000
+
+mlflow-server: install ## Start a local MLflow tracking server (SQLite backend) for tracking=server
+	$(BIN)/mlflow server --backend-store-uri sqlite:///mlruns/server.db --artifacts-destination mlruns/server-artifacts --host 127.0.0.1 --port 5000
 
 bench: install ## Run every benchmarks/bench_*.py (results go to benchmarks/results/)
 	@shopt -s nullglob; files=(benchmarks/bench_*.py); \

@@ -28,3 +28,20 @@ def _matplotlib_agg() -> Iterator[None]:
 def rng() -> np.random.Generator:
     """Fresh generator with a fixed seed, one per test."""
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def train_tmp(tmp_path_factory):
+    """Folder of the session's training run (data, outputs and MLflow store)."""
+    return tmp_path_factory.mktemp("train")
+
+
+@pytest.fixture(scope="session")
+def trained(train_tmp):
+    """One real training run (simulate -> harmonise -> train -> explain -> MLflow), shared."""
+    from tests._fixtures.training import compose_train
+
+    from sma_response.pipelines.train import run_training
+
+    cfg = compose_train(train_tmp)
+    return cfg, run_training(cfg)

@@ -54,3 +54,61 @@ def calibration_console_table(table: pd.DataFrame, *, console: Console | None = 
         f"{n_checked - n_out} of {n_checked} published figures reproduced within tolerance."
     )
     return n_out
+
+
+def _ci(metrics: dict, key: str, *, digits: int = 3) -> str:
+    value = metrics.get(key)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    low, high = metrics.get(f"{key}_ci_low"), metrics.get(f"{key}_ci_high")
+    if low is None or high is None or math.isnan(low) or math.isnan(high):
+        return f"{value:.{digits}f}"
+    return f"{value:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
+
+
+def train_summary(result: object, *, console: Console | None = None) -> None:
+    """Print the end-of-run summary of ``sma-train``."""
+    console = console or Console(width=None if Console().is_terminal else 110)
+    r = result  # TrainResult; typed loosely to keep the CLI helpers free of pipeline imports
+    head = Table(
+        title=f"sma-train: {r.model_name} on {r.task}", show_header=False, header_style="bold"
+    )
+    head.add_column("item", style="bold")
+    head.add_column("value")
+    head.add_row(
+        "cohort",
+        f"{r.n_index_events} index events, {r.n_patients} patients"
+        + (f", {r.n_events} responders" if r.task == "classification" else ""),
+    )
+    head.add_row("data digest", r.data_digest[:16])
+    head.add_row("MLflow run", f"{r.run_id}  (experiment {r.experiment_name!r})")
+    head.add_row("model", f"{r.model_uri or '-'}  version {r.model_version or '-'}")
+    head.add_row("artifacts", r.artifact_uri)
+    share = r.fit_seconds / r.wall_seconds if r.wall_seconds else float("nan")
+    head.add_row(
+        "time",
+        f"{r.wall_seconds:.1f} s in the pipeline "
+        f"({r.fit_seconds:.1f} s model fitting, {100 * share:.0f} %)",
+    )
+    console.print(head)
+    keys = (
+        ["auroc", "auprc", "brier", "calibration_intercept", "calibration_slope"]
+        if r.task == "classification"
+        else ["mae", "rmse", "r2", "calibration_slope"]
+    )
+    table = Table(title="Cross-validated performance (95 % bootstrap CI)", header_style="bold")
+    for col in ("metric", r.model_name, "baseline", "oracle (truth)"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for key in keys:
+        table.add_row(key, _ci(r.metrics, key), _ci(r.baseline_metrics, key), _ci(r.oracle, key))
+    console.print(table)
+    if r.oracle:
+        ratio = r.oracle.get("auroc_ratio" if r.task == "classification" else "rmse_ratio")
+        if ratio is not None and not math.isnan(ratio):
+            name = "AUROC" if r.task == "classification" else "RMSE"
+            console.print(f"model / oracle ({name}) on the same rows: {ratio:.2f}")
+    uri = r.tracking_uri
+    if uri.startswith("sqlite:///"):
+        console.print(f"Open the MLflow UI:  .venv/bin/mlflow ui --backend-store-uri {uri}")
+    else:
+        console.print(f"Runs are on the tracking server {uri}")

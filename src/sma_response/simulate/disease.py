@@ -269,7 +269,9 @@ def _untreated_loss(pop: Population, t: np.ndarray) -> np.ndarray:
     return _loss(pop, _overlap(pop.disease_start[:, None], t))
 
 
-def _treated_loss(pop: Population, plan: Treatments, t: np.ndarray, params: DiseaseParams) -> np.ndarray:
+def _treated_loss(
+    pop: Population, plan: Treatments, t: np.ndarray, params: DiseaseParams
+) -> np.ndarray:
     """Reserve lost by ages ``t`` (n, m) under ``plan``.
 
     While a therapy acts (from its start plus lag until the next therapy acts, or until it is
@@ -280,7 +282,9 @@ def _treated_loss(pop: Population, plan: Treatments, t: np.ndarray, params: Dise
     lost = _untreated_loss(pop, t)
     efficacy = np.array([params.therapies[name].efficacy for name in THERAPIES])
     lag = np.array([params.therapies[name].lag for name in THERAPIES])
-    acts = np.where(plan.code >= 0, plan.start + lag[np.where(plan.code >= 0, plan.code, 0)], np.inf)
+    acts = np.where(
+        plan.code >= 0, plan.start + lag[np.where(plan.code >= 0, plan.code, 0)], np.inf
+    )
     for k in range(N_SLOTS):
         code = plan.code[:, k]
         on = code >= 0

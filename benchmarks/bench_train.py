@@ -1,0 +1,132 @@
+"""Benchmark ``sma-train`` as a whole process on the default dataset (already simulated).
+
+The default dataset (``configs/simulation/default.yaml``) is simulated and harmonised once into a
+temporary data folder; then ``python -m sma_response.cli.train`` runs ``--repeats`` times, each a
+fresh process against its own SQLite MLflow store (so store creation is part of every run, as on
+a fresh clone). Wall time and peak RSS are measured around the process; the share spent in model
+fitting comes from the run's own ``timing/fit_seconds`` metric (cross-validation, final fit and
+the baseline comparator).
+
+Budget (2-core machine): median <= 60 s; model fitting at least half of the wall time.
+
+Usage::
+
+    python benchmarks/bench_train.py                 # 3 runs
+    python benchmarks/bench_train.py --repeats 5 --extra model=hist_gb
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RESULTS = REPO_ROOT / "benchmarks" / "results" / "bench_train.json"
+TIME_BIN = Path("/usr/bin/time")
+BUDGET_SECONDS = 60.0
+
+
+def _train_command(tmp: Path, store: Path, extra: list[str]) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "sma_response.cli.train",
+        f"paths.data_dir={tmp}/data",
+        f"paths.output_root={tmp}/outputs",
+        f"tracking.uri=sqlite:///{store}/mlflow.db",
+        f"tracking.artifact_location={store}/artifacts",
+        "progress=false",
+        *extra,
+    ]
+
+
+def _fit_seconds(store: Path) -> dict[str, float]:
+    code = (
+        f"import json, mlflow; mlflow.set_tracking_uri('sqlite:///{store}/mlflow.db');"
+        "r = mlflow.search_runs(experiment_names=['sma-response']).iloc[0];"
+        "print(json.dumps({k[len('metrics.'):]: float(v) for k, v in r.items()"
+        " if k.startswith('metrics.timing/') or k == 'metrics.cv/auroc'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_once(tmp: Path, i: int, extra: list[str]) -> dict[str, float]:
+    """Run one training process; return wall seconds, peak RSS and the run's timings."""
+    store = tmp / f"store{i}"
+    command = _train_command(tmp, store, extra)
+    if TIME_BIN.exists():
+        command = [str(TIME_BIN), "-v", *command]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr[-3000:])
+        msg = f"sma-train failed with exit code {done.returncode}"
+        raise RuntimeError(msg)
+    peak = float("nan")
+    match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+    if match:
+        peak = int(match.group(1)) / 1024**2
+    timings = _fit_seconds(store)
+    return {"wall_s": wall, "peak_rss_gb": peak, **timings}
+
+
+def main() -> int:
+    """Prepare the dataset, time the runs, print and save the figures."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--extra", nargs="*", default=[], help="extra Hydra overrides")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-train-") as name:
+        tmp = Path(name)
+        # Warm-up: simulate + harmonise + one training run (not timed).
+        prep = subprocess.run(
+            _train_command(tmp, tmp / "warmup", args.extra),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if prep.returncode != 0:
+            sys.stderr.write(prep.stderr[-3000:])
+            return 1
+        runs = [run_once(tmp, i, args.extra) for i in range(args.repeats)]
+    wall = statistics.median(r["wall_s"] for r in runs)
+    fit = statistics.median(r["timing/fit_seconds"] for r in runs)
+    result = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cores": __import__("os").cpu_count(),
+        "extra": args.extra,
+        "runs": runs,
+        "median_wall_s": wall,
+        "median_fit_s": fit,
+        "fit_share": fit / wall,
+        "median_peak_rss_gb": statistics.median(r["peak_rss_gb"] for r in runs),
+        "budget_s": BUDGET_SECONDS,
+        "within_budget": wall <= BUDGET_SECONDS,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(
+        f"sma-train (default dataset, data ready): median {wall:.1f} s over {args.repeats} runs "
+        f"(budget {BUDGET_SECONDS:.0f} s); model fitting {fit:.1f} s = {100 * fit / wall:.0f} %; "
+        f"peak RSS {result['median_peak_rss_gb']:.2f} GB"
+    )
+    for r in runs:
+        print("  " + ", ".join(f"{k}={v:.2f}" for k, v in r.items()))
+    return 0 if result["within_budget"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

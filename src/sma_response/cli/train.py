@@ -1,0 +1,32 @@
+"""``sma-train``: train, validate and log one model (or a sweep with ``-m``)."""
+
+from __future__ import annotations
+
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+from sma_response.cli._display import train_summary
+from sma_response.conf.resolvers import CONFIG_DIR, register_resolvers
+from sma_response.conf.train import register_train_configs
+from sma_response.pipelines.train import TrainingError, run_training
+
+register_resolvers()
+register_train_configs()
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """Run the training pipeline; return the optimised metric for sweepers."""
+    try:
+        result = run_training(cfg)
+    except TrainingError as err:
+        sys.stderr.write(f"sma-train: error: {err}\n")
+        sys.exit(2)
+    train_summary(result)
+    return result.objective
+
+
+if __name__ == "__main__":
+    main()

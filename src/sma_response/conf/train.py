@@ -1,0 +1,110 @@
+"""Structured-config schema of ``configs/train.yaml`` (the ``sma-train`` entry point).
+
+Each stage owns its spec dataclass; this module assembles them so that a typo or a wrong type in
+any group fails when the config is composed, before any work starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from sma_response.cohort.spec import CohortSpec, TargetSpec
+from sma_response.conf.harmonise import HarmoniseConfig, register_harmonise_configs
+from sma_response.conf.store import PathsConfig
+from sma_response.explain.spec import ExplainSpec
+from sma_response.features.spec import FeatureSpec
+from sma_response.models.spec import ValidationSpec
+from sma_response.report.spec import ReportSpec
+from sma_response.simulate.spec import SimulationSpec
+from sma_response.tracking.spec import TrackingSpec
+
+__all__ = ["EvaluateSpec", "ModelConfig", "TrainConfig", "register_train_configs"]
+
+
+@dataclass
+class ModelConfig:
+    """One model option (the ``model`` group).
+
+    Attributes
+    ----------
+    name
+        Short name logged with the run.
+    preprocess
+        ``tree`` (one-hot, missing values kept) or ``linear`` (imputation with missing
+        indicators and standardisation).
+    classifier, regressor
+        ``_target_`` nodes of the unfitted estimator for each task.
+    """
+
+    name: str = MISSING
+    preprocess: str = "tree"
+    classifier: Any = None
+    regressor: Any = None
+
+
+@dataclass
+class EvaluateSpec:
+    """Evaluation settings (the ``evaluate`` group).
+
+    Attributes
+    ----------
+    n_boot
+        Bootstrap resamples for confidence intervals.
+    min_subgroup_n
+        Subgroups smaller than this are flagged (and drawn hollow in forest plots).
+    baseline
+        Model option fitted beside the main model as the clinical comparator (``None``: none).
+    oracle
+        Compare with the simulator's ground truth when the dataset has one.
+    """
+
+    n_boot: int = 200
+    min_subgroup_n: int = 20
+    baseline: str | None = "logreg"
+    oracle: bool = True
+
+
+@dataclass
+class TrainConfig:
+    """Schema of ``configs/train.yaml``."""
+
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    simulation: SimulationSpec = field(default_factory=SimulationSpec)
+    harmonise: HarmoniseConfig = field(default_factory=HarmoniseConfig)
+    cohort: CohortSpec = field(default_factory=CohortSpec)
+    target: TargetSpec = field(default_factory=TargetSpec)
+    features: FeatureSpec = field(default_factory=FeatureSpec)
+    validation: ValidationSpec = field(default_factory=ValidationSpec)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    evaluate: EvaluateSpec = field(default_factory=EvaluateSpec)
+    explain: ExplainSpec = field(default_factory=ExplainSpec)
+    report: ReportSpec = field(default_factory=ReportSpec)
+    tracking: TrackingSpec = field(default_factory=TrackingSpec)
+    seed: int = 0
+    dataset: str = "default"
+    simulate_if_missing: bool = True
+    task_name: str = "train"
+    experiment: str | None = None
+    tags: list[str] = field(default_factory=list)
+    optimized_metric: str = "cv/auroc"
+    progress: bool = True
+
+
+def register_train_configs() -> None:
+    """Register ``train_schema`` and the group schemas with Hydra's ConfigStore."""
+    register_harmonise_configs()
+    store = ConfigStore.instance()
+    store.store(name="train_schema", node=TrainConfig)
+    store.store(group="cohort", name="cohort_schema", node=CohortSpec)
+    store.store(group="target", name="target_schema", node=TargetSpec)
+    store.store(group="features", name="features_schema", node=FeatureSpec)
+    store.store(group="validation", name="validation_schema", node=ValidationSpec)
+    store.store(group="model", name="model_schema", node=ModelConfig)
+    store.store(group="evaluate", name="evaluate_schema", node=EvaluateSpec)
+    store.store(group="tracking", name="tracking_schema", node=TrackingSpec)
+    store.store(group="explain", name="explain_schema", node=ExplainSpec)
+    store.store(group="report", name="report_schema", node=ReportSpec)

@@ -1,0 +1,335 @@
+"""One MLflow run per pipeline job: the only module (with ``tracking.model``) that imports MLflow.
+
+``mlflow_run`` opens a run against the configured store and yields a :class:`RunLogger` whose
+methods log parameters, metrics, tables, figures, the data digest and the model. Nothing
+patient-level is logged through it except what the caller passes explicitly (out-of-fold
+predictions keyed by pseudonymous id only).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.data.dataset_source import DatasetSource
+from mlflow.data.meta_dataset import MetaDataset
+from mlflow.tracking import MlflowClient
+
+from sma_response.tracking.spec import TrackingSpec
+
+log = logging.getLogger(__name__)
+
+#: Tag linking a run to the run it reproduces (``sma-reproduce``).
+PARENT_TAG = "mlflow.parentRunId"
+
+
+class CDMSource(DatasetSource):
+    """Dataset source for a harmonised CDM folder (path and content digest)."""
+
+    def __init__(self, uri: str) -> None:
+        self._uri = uri
+
+    @staticmethod
+    def _get_source_type() -> str:
+        return "cdm"
+
+    def load(self, **kwargs: Any) -> str:
+        """Return the folder path (the CDM is read by the harmonise stage, not by MLflow)."""
+        return self._uri
+
+    @staticmethod
+    def _can_resolve(raw_source: Any) -> bool:
+        return False
+
+    @classmethod
+    def _resolve(cls, raw_source: Any) -> CDMSource:
+        return cls(str(raw_source))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialise the source."""
+        return {"uri": self._uri}
+
+    @classmethod
+    def from_dict(cls, source_dict: dict[Any, Any]) -> CDMSource:
+        """Deserialise the source."""
+        return cls(source_dict["uri"])
+
+
+def configure(spec: TrackingSpec) -> str:
+    """Point MLflow at the store in ``spec`` and return the experiment id (created if needed)."""
+    uri = spec.uri
+    if uri.startswith("sqlite:///"):
+        db = Path(uri.removeprefix("sqlite:///"))
+        db.parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name(spec.experiment_name)
+    if exp is not None:
+        return exp.experiment_id
+    location = None
+    if spec.artifact_location:
+        path = Path(spec.artifact_location)
+        if not path.is_absolute() and "://" not in spec.artifact_location:
+            path = path.resolve()
+        location = path.as_uri() if "://" not in spec.artifact_location else spec.artifact_location
+    return client.create_experiment(spec.experiment_name, artifact_location=location)
+
+
+class RunLogger:
+    """Logging methods bound to one active MLflow run."""
+
+    def __init__(self, run: mlflow.ActiveRun, spec: TrackingSpec) -> None:
+        self.run = run
+        self.spec = spec
+
+    @property
+    def run_id(self) -> str:
+        """The MLflow run id."""
+        return self.run.info.run_id
+
+    @property
+    def artifact_uri(self) -> str:
+        """Where the run's artifacts are stored."""
+        return self.run.info.artifact_uri
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Log scalar parameters (values are stringified; MLflow limits them to 6000 chars)."""
+        clean = {str(k): ("null" if v is None else str(v))[:6000] for k, v in params.items()}
+        items = sorted(clean.items())
+        for i in range(0, len(items), 100):
+            mlflow.log_params(dict(items[i : i + 100]))
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Set run tags."""
+        mlflow.set_tags({str(k): str(v) for k, v in tags.items()})
+
+    def log_metrics(self, metrics: Mapping[str, float]) -> None:
+        """Log numeric metrics; names may hold ``/`` (e.g. ``cv/auroc``); NaN values are skipped."""
+        clean = {
+            _metric_name(k): float(v) for k, v in metrics.items() if v is not None and pd.notna(v)
+        }
+        mlflow.log_metrics(clean)
+
+    def log_dict(self, data: Mapping[str, Any] | list[Any], path: str) -> None:
+        """Log a JSON or YAML artifact."""
+        mlflow.log_dict(data, path)
+
+    def log_text(self, text: str, path: str) -> None:
+        """Log a text artifact."""
+        mlflow.log_text(text, path)
+
+    def log_table(self, df: pd.DataFrame, path: str) -> None:
+        """Log a table artifact: ``.parquet`` or ``.csv`` by the path's suffix."""
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / Path(path).name
+            if local.suffix == ".parquet":
+                df.to_parquet(local, index=False)
+            else:
+                df.to_csv(local, index=False)
+            parent = str(Path(path).parent)
+            mlflow.log_artifact(str(local), artifact_path=None if parent == "." else parent)
+
+    def log_figure(self, figure: Any, path: str) -> None:
+        """Log a matplotlib figure (PNG or SVG by suffix)."""
+        mlflow.log_figure(figure, path)
+
+    def log_artifacts(self, folder: Path, path: str | None = None) -> None:
+        """Log every file in ``folder``."""
+        mlflow.log_artifacts(str(folder), artifact_path=path)
+
+    def log_dataset(self, *, uri: str, digest: str, name: str, context: str = "training") -> None:
+        """Record the harmonised data as the run's input (``mlflow.log_input``)."""
+        dataset = MetaDataset(source=CDMSource(uri), name=name, digest=digest[:32])
+        mlflow.log_input(dataset, context=context)
+        mlflow.set_tag("data.digest", digest)
+
+    def log_model(
+        self,
+        model: Any,
+        *,
+        input_example: pd.DataFrame,
+        pip_requirements: list[str],
+        metadata: Mapping[str, Any] | None = None,
+        name: str = "model",
+        register: bool = True,
+    ) -> tuple[str, str | None]:
+        """Log a pyfunc model with its signature and example; register it if configured.
+
+        ``name`` is the model's artifact name; ``register=False`` logs without registering
+        (e.g. the companion change model that reports use beside the main model).
+
+        Returns
+        -------
+        tuple
+            The model URI and the registered version (``None`` when not registered).
+        """
+        from mlflow.models import infer_signature
+
+        from sma_response.tracking.model import ResponseModel
+
+        wrapper = ResponseModel(model)
+        example = wrapper.prepare(input_example)
+        signature = infer_signature(example, wrapper.predict(None, example))
+        info = mlflow.pyfunc.log_model(
+            name=name,
+            python_model=wrapper,
+            signature=signature,
+            input_example=example,
+            pip_requirements=pip_requirements,
+            registered_model_name=self.spec.registered_model_name if register else None,
+            metadata=dict(metadata or {}),
+        )
+        version = (
+            None if info.registered_model_version is None else str(info.registered_model_version)
+        )
+        return info.model_uri, version
+
+
+def _metric_name(name: str) -> str:
+    """MLflow metric names allow letters, digits, ``_-./`` and spaces; replace anything else."""
+    return "".join(c if c.isalnum() or c in "_-./ " else "_" for c in str(name))
+
+
+@contextmanager
+def mlflow_run(
+    spec: TrackingSpec,
+    *,
+    run_name: str,
+    tags: Mapping[str, Any] | None = None,
+    parent_run_id: str | None = None,
+) -> Iterator[RunLogger]:
+    """Open one MLflow run (nested under ``parent_run_id`` if given) and yield its logger.
+
+    A failure inside the block marks the run FAILED and re-raises.
+    """
+    experiment_id = configure(spec)
+    # Quiet MLflow's own chatter about the SQLite store on first use.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    kwargs: dict[str, Any] = {"experiment_id": experiment_id, "run_name": run_name}
+    if parent_run_id:
+        kwargs["parent_run_id"] = parent_run_id
+        kwargs["nested"] = True
+    with mlflow.start_run(**kwargs) as run:
+        if tags:
+            mlflow.set_tags({str(k): str(v) for k, v in tags.items()})
+        logger = RunLogger(run, spec)
+        log.info(
+            "MLflow run %s in experiment %r (%s)", run.info.run_id, spec.experiment_name, spec.uri
+        )
+        yield logger
+
+
+def start_parent_run(
+    spec: TrackingSpec, *, run_name: str, tags: Mapping[str, Any] | None = None
+) -> str:
+    """Create a parent run for a multirun sweep and return its id (left running)."""
+    experiment_id = configure(spec)
+    client = MlflowClient(tracking_uri=spec.uri)
+    run = client.create_run(
+        experiment_id, run_name=run_name, tags={str(k): str(v) for k, v in (tags or {}).items()}
+    )
+    return run.info.run_id
+
+
+def end_parent_run(
+    spec: TrackingSpec, run_id: str, *, summary: Mapping[str, float] | None = None
+) -> None:
+    """Finish a parent run, logging a summary of its children if given."""
+    client = MlflowClient(tracking_uri=spec.uri)
+    for key, value in (summary or {}).items():
+        client.log_metric(run_id, _metric_name(key), float(value))
+    client.set_terminated(run_id, "FINISHED")
+
+
+def load_run(spec: TrackingSpec, run_id: str) -> dict[str, Any]:
+    """Return a logged run's params, metrics, tags and artifact URI as plain dicts."""
+    configure(spec)
+    client = MlflowClient(tracking_uri=spec.uri)
+    run = client.get_run(run_id)
+    return {
+        "run_id": run.info.run_id,
+        "status": run.info.status,
+        "params": dict(run.data.params),
+        "metrics": dict(run.data.metrics),
+        "tags": dict(run.data.tags),
+        "artifact_uri": run.info.artifact_uri,
+    }
+
+
+def download_artifact(spec: TrackingSpec, run_id: str, path: str, dst: Path) -> Path:
+    """Download one artifact of a run into ``dst`` and return its local path."""
+    configure(spec)
+    local = mlflow.artifacts.download_artifacts(
+        run_id=run_id, artifact_path=path, dst_path=str(dst)
+    )
+    return Path(local)
+
+
+def read_json_artifact(spec: TrackingSpec, run_id: str, path: str) -> Any:
+    """Load a JSON artifact of a run."""
+    configure(spec)
+    text = mlflow.artifacts.load_text(f"runs:/{run_id}/{path}")
+    return json.load(io.StringIO(text))
+
+
+def run_of_model(spec: TrackingSpec, model_uri: str) -> str:
+    """Return the run id behind a model URI.
+
+    Accepted: ``models:/<name>/<version>``, ``models:/<name>@<alias>``, ``models:/<name>/latest``
+    and ``runs:/<run_id>/<path>``.
+
+    Raises
+    ------
+    ValueError
+        If the URI has another form or names no known model version.
+    """
+    configure(spec)
+    client = MlflowClient(tracking_uri=spec.uri)
+    if model_uri.startswith("runs:/"):
+        return model_uri.removeprefix("runs:/").split("/", 1)[0]
+    if not model_uri.startswith("models:/"):
+        msg = f"model_uri: expected models:/<name>/<version> or runs:/<run_id>/model: {model_uri!r}"
+        raise ValueError(msg)
+    rest = model_uri.removeprefix("models:/")
+    try:
+        if "@" in rest:
+            name, alias = rest.split("@", 1)
+            version = client.get_model_version_by_alias(name, alias)
+        else:
+            name, _, number = rest.partition("/")
+            if number in ("", "latest"):
+                versions = client.search_model_versions(f"name='{name}'")
+                version = max(versions, key=lambda v: int(v.version))
+            else:
+                version = client.get_model_version(name, number)
+    except (mlflow.exceptions.MlflowException, ValueError) as err:
+        msg = f"model_uri: no model version {model_uri!r} in {spec.uri}"
+        raise ValueError(msg) from err
+    return str(version.run_id)
+
+
+def load_pipeline(spec: TrackingSpec, model_uri: str) -> Any:
+    """Load a logged pyfunc model and return the scikit-learn pipeline it wraps (and its dtypes).
+
+    Returns
+    -------
+    sma_response.tracking.model.ResponseModel
+        The wrapper: ``.pipeline`` is the fitted pipeline, ``.prepare``/``._restore`` its dtypes.
+    """
+    configure(spec)
+    return mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
+
+
+def read_text_artifact(spec: TrackingSpec, run_id: str, path: str) -> str:
+    """Return a text artifact of a run."""
+    configure(spec)
+    return mlflow.artifacts.load_text(f"runs:/{run_id}/{path}")

@@ -1,0 +1,34 @@
+"""Compose the train config with data, outputs and the MLflow store under a temporary folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+
+from sma_response.conf.resolvers import CONFIG_DIR, register_resolvers
+from sma_response.conf.train import register_train_configs
+
+__all__ = ["compose_train"]
+
+
+def compose_train(tmp: Path, *overrides: str, n_patients: int = 1200):
+    """Compose ``configs/train.yaml`` with data, outputs and MLflow under ``tmp``."""
+    register_resolvers()
+    register_train_configs()
+    GlobalHydra.instance().clear()
+    base = [
+        f"simulation.n_patients={n_patients}",
+        "simulation.dataset=pytest",
+        f"paths.data_dir={tmp / 'data'}",
+        f"paths.output_root={tmp / 'outputs'}",
+        f"tracking.uri=sqlite:///{tmp / 'mlruns' / 'mlflow.db'}",
+        f"tracking.artifact_location={tmp / 'mlruns' / 'artifacts'}",
+        "evaluate.n_boot=50",
+        "progress=false",
+    ]
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=[*base, *overrides])
+    GlobalHydra.instance().clear()
+    return cfg

@@ -1,0 +1,119 @@
+"""End to end: simulate, harmonise, train and log to a real SQLite MLflow store."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from tests._fixtures.training import compose_train
+
+from sma_response.pipelines.train import TrainingError, run_training
+
+
+def _client(cfg):
+    return MlflowClient(tracking_uri=cfg.tracking.uri)
+
+
+def test_run_logs_everything_a_consortium_needs(trained):
+    cfg, result = trained
+    run = _client(cfg).get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    assert 0.5 < run.data.metrics["cv/auroc"] <= 1.0
+    assert (
+        run.data.metrics["cv/auroc_ci_low"]
+        <= run.data.metrics["cv/auroc"]
+        <= run.data.metrics["cv/auroc_ci_high"]
+    )
+    assert "baseline/auroc" in run.data.metrics
+    assert "oracle/auroc" in run.data.metrics
+    assert "cv/calibration_slope" in run.data.metrics
+    assert run.data.params["model.name"] == "xgboost"
+    assert run.data.params["seed"] == "0"
+    for tag in ("git_sha", "git_dirty", "package_version", "model", "target", "data.digest"):
+        assert tag in run.data.tags, tag
+    assert run.data.tags["data.digest"] == result.data_digest
+    inputs = run.inputs.dataset_inputs
+    assert len(inputs) == 1
+    assert inputs[0].dataset.digest == result.data_digest[:32]
+    artifacts = {a.path for a in _client(cfg).list_artifacts(result.run_id)}
+    assert {"config", "environment", "cohort", "evaluation", "predictions", "plots"} <= artifacts
+    versions = _client(cfg).search_model_versions("name='sma-response-responder'")
+    assert [str(v.version) for v in versions] == [result.model_version]
+
+
+def test_predictions_are_keyed_by_pseudonymous_id_only(trained, tmp_path):
+    cfg, result = trained
+    mlflow.set_tracking_uri(cfg.tracking.uri)
+    path = mlflow.artifacts.download_artifacts(
+        run_id=result.run_id, artifact_path="predictions/oof.parquet", dst_path=str(tmp_path)
+    )
+    oof = pd.read_parquet(path)
+    assert list(oof.columns) == ["patient_id", "index_id", "repeat", "fold", "y_true", "y_pred"]
+    assert oof["patient_id"].str.fullmatch(r"[0-9a-f]{16}").all()
+    assert len(oof) == result.n_index_events
+
+
+def test_attrition_accounts_for_every_index_event(trained):
+    _, result = trained
+    att = result.attrition.dropna(subset=["n_index_events"]).reset_index(drop=True)
+    before, after = att["n_index_events"].to_numpy()[:-1], att["n_index_events"].to_numpy()[1:]
+    np.testing.assert_array_equal(before - att["excluded"].to_numpy()[1:], after)
+    assert att["n_index_events"].iloc[-1] == result.n_index_events
+
+
+def test_model_loads_and_predicts_in_a_fresh_process(trained):
+    cfg, result = trained
+    code = f"""
+import json, mlflow, pandas as pd
+mlflow.set_tracking_uri({cfg.tracking.uri!r})
+for uri in ({result.model_uri!r}, "models:/sma-response-responder/{result.model_version}"):
+    model = mlflow.pyfunc.load_model(uri)
+    example = model.input_example
+    out = model.predict(example)
+    print(json.dumps(out["prediction"].round(10).tolist()))
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    first, second = (json.loads(line) for line in proc.stdout.strip().splitlines()[-2:])
+    assert first == second
+    assert len(first) == 5
+    assert all(0.0 <= p <= 1.0 for p in first)
+
+
+def test_same_seed_same_predictions(trained, train_tmp):
+    cfg, result = trained
+    again = run_training(compose_train(train_tmp, "tracking.log_model=false"))
+    assert again.metrics == result.metrics
+    assert again.data_digest == result.data_digest
+    client = _client(cfg)
+    runs = [
+        client.download_artifacts(r, "predictions/oof.parquet", str(train_tmp / r))
+        for r in (result.run_id, again.run_id)
+    ]
+    a, b = (pd.read_parquet(p) for p in runs)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_unknown_estimator_is_a_clear_error(trained, train_tmp):
+    cfg = compose_train(train_tmp, "model.classifier._target_=os.system")
+    with pytest.raises(
+        TrainingError, match=r"model.classifier._target_='os.system' is not allowed"
+    ):
+        run_training(cfg)
+
+
+def test_regression_target_runs(trained, train_tmp):
+    result = run_training(
+        compose_train(train_tmp, "target=delta_hfmse", "tracking.log_model=false")
+    )
+    assert result.task == "regression"
+    assert np.isfinite(result.metrics["rmse"])
+    assert "rmse" in result.oracle
