@@ -1,0 +1,494 @@
+"""Pure step one of a report: everything a patient's report says, as a dataclass.
+
+:func:`build_patient_context` turns a patient's prediction, SHAP values and therapy
+alternatives plus the run's :class:`~sma_response.report.basis.ReportBasis` into a
+:class:`PatientReport`; :mod:`sma_response.report.render` turns that into HTML and PDF. Nothing
+here reads or writes files, and nothing holds a direct identifier: the patient is known by
+pseudonymous id only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sma_response.cohort.spec import MEANINGFUL_CHANGE
+from sma_response.evaluate.conformal import POOLED
+from sma_response.features.labels import LEVEL_LABELS, SCALE_NAMES, feature_label, feature_unit
+from sma_response.report.basis import ReportBasis, age_band_of_months
+from sma_response.report.spec import ReportSpec
+from sma_response.report.wording import describe_value, factor_sentence, format_change
+
+__all__ = [
+    "Alternative",
+    "Factor",
+    "PatientReport",
+    "PerformanceRow",
+    "Position",
+    "build_patient_context",
+    "report_id",
+]
+
+#: Numeric features placed against the training cohort (the patient's scale is added).
+POSITION_FEATURES = ("age_at_index_months", "disease_duration_months", "primary_slope_per_year")
+
+
+@dataclass
+class Factor:
+    """One feature's push on the prediction."""
+
+    feature: str
+    label: str
+    value: str
+    shap: float
+    direction: str
+    sentence: str
+
+
+@dataclass
+class Position:
+    """Where a patient's value sits in the training cohort."""
+
+    feature: str
+    label: str
+    value_text: str
+    value: float
+    percentile: float | None
+    quantiles: dict[str, float]
+    flag: str | None
+
+
+@dataclass
+class PerformanceRow:
+    """The model's measured performance in one group the patient belongs to."""
+
+    group: str
+    n: int
+    small: bool
+    discrimination: str
+    calibration: str
+
+
+@dataclass
+class Alternative:
+    """The model's estimate under one therapy option."""
+
+    therapy: str
+    label: str
+    probability: float | None
+    expected_change: float | None
+    actual: bool
+    n_similar: int
+    rare: bool
+
+
+@dataclass
+class PatientReport:
+    """Everything one patient's report shows (pure data; rendered by ``report.render``)."""
+
+    report_id: str
+    patient_id: str
+    index_id: str
+    source: str
+    task: str
+    scale: str | None
+    scale_name: str
+    unit: str
+    meaningful_change: float | None
+    baseline_score: float | None
+    probability: float | None
+    expected_change: float | None
+    lower: float | None
+    upper: float | None
+    level: float
+    interval_note: str
+    facts: list[tuple[str, str]]
+    factors_up: list[Factor]
+    factors_down: list[Factor]
+    positions: list[Position]
+    flags: list[str]
+    performance: list[PerformanceRow]
+    coverage_text: str
+    alternatives: list[Alternative]
+    provenance: dict[str, Any]
+    explain: dict[str, Any]
+    headline: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def report_id(index_id: str) -> str:
+    """File stem of a report: the pseudonymous patient id (``-<line>`` after a first line).
+
+    Examples
+    --------
+    >>> report_id("0123456789abcdef#1"), report_id("0123456789abcdef#2")
+    ('0123456789abcdef', '0123456789abcdef-2')
+    """
+    patient, _, line = str(index_id).partition("#")
+    return patient if line in ("", "1") else f"{patient}-{line}"
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(x) else x
+
+
+def _percentile(value: float, quantiles: Mapping[str, float]) -> float | None:
+    qs = sorted((float(k), float(v)) for k, v in quantiles.items() if v is not None)
+    if not qs:
+        return None
+    probs, vals = zip(*qs, strict=True)
+    return float(np.interp(value, vals, probs)) * 100.0
+
+
+def _positions(
+    values: Mapping[str, str | None], basis: ReportBasis, scale: str | None
+) -> list[Position]:
+    numeric = basis.profile.get("numeric", {})
+    wanted = list(POSITION_FEATURES)
+    if scale is not None and f"baseline_{scale}" in numeric:
+        wanted.insert(1, f"baseline_{scale}")
+    out = []
+    for feature in wanted:
+        x = _num(values.get(feature))
+        if feature not in numeric or x is None:
+            continue
+        q = numeric[feature]["quantiles"]
+        out.append(
+            Position(
+                feature=feature,
+                label=feature_label(feature),
+                value_text=describe_value(feature, values.get(feature)),
+                value=x,
+                percentile=_percentile(x, q),
+                quantiles={k: float(v) for k, v in q.items() if v is not None},
+                flag=_range_flag(x, q),
+            )
+        )
+    return out
+
+
+def _range_flag(x: float, q: Mapping[str, float | None]) -> str | None:
+    lo, hi = q.get("0"), q.get("1")
+    if lo is not None and hi is not None and (x < lo or x > hi):
+        return "outside"
+    p01, p99 = q.get("0.01"), q.get("0.99")
+    if p01 is not None and p99 is not None and (x < p01 or x > p99):
+        return "edge"
+    return None
+
+
+def _flags(
+    values: Mapping[str, str | None],
+    basis: ReportBasis,
+    subgroup: Mapping[str, str],
+    min_n: int,
+) -> list[str]:
+    flags = []
+    for feature, stats in basis.profile.get("numeric", {}).items():
+        x = _num(values.get(feature))
+        if x is None or _range_flag(x, stats["quantiles"]) != "outside":
+            continue
+        lo, hi = stats["quantiles"]["0"], stats["quantiles"]["1"]
+        flags.append(
+            f"{feature_label(feature)} ({describe_value(feature, values.get(feature))}) is outside "
+            f"the range seen in training ({describe_value(feature, f'{lo:g}')} to "
+            f"{describe_value(feature, f'{hi:g}')}): the prediction is an extrapolation."
+        )
+    for feature, counts in basis.profile.get("categorical", {}).items():
+        level = values.get(feature)
+        if level is None or feature == "therapy":
+            continue
+        n = int(counts.get(str(level), 0))
+        if n < min_n:
+            flags.append(
+                f"{feature_label(feature)} '{describe_value(feature, level)}' was rare in training "
+                f"({n} patients)."
+            )
+    key = "|".join(subgroup[k] for k in ("sma_type", "therapy", "age_band"))
+    n = int(basis.counts.get("type_therapy_age", {}).get(key, 0))
+    if n < min_n:
+        flags.append(
+            f"The model saw few patients like this: {n} with SMA type {subgroup['sma_type']} "
+            f"starting {_therapy(subgroup['therapy'])} aged {subgroup['age_band']}."
+        )
+    region_n = int(basis.counts.get("levels", {}).get("region", {}).get(subgroup["region"], 0))
+    if region_n < min_n:
+        flags.append(
+            f"Region {subgroup['region']} contributed {region_n} patients to training: "
+            "performance there is not well measured."
+        )
+    return flags
+
+
+def _therapy(code: str) -> str:
+    return LEVEL_LABELS["therapy"].get(code, code)
+
+
+def _fmt(x: Any, spec: str) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
+
+
+def _performance(basis: ReportBasis, subgroup: Mapping[str, str]) -> list[PerformanceRow]:
+    wanted = [("overall", "all", "All patients")] + [
+        (var, subgroup[var], f"{name} {subgroup[var]}")
+        for var, name in (
+            ("region", "Region"),
+            ("sma_type", "SMA type"),
+            ("therapy", "Therapy"),
+            ("age_band", "Age at start"),
+        )
+    ]
+    rows = {(r["variable"], str(r["level"])): r for r in basis.performance}
+    out = []
+    for var, level, name in wanted:
+        r = rows.get((var, level))
+        if r is None:
+            out.append(
+                PerformanceRow(
+                    name,
+                    0,
+                    small=True,
+                    discrimination="not measured (no such patients)",
+                    calibration="",
+                )
+            )
+            continue
+        if basis.task == "classification":
+            disc = (
+                f"AUROC {_fmt(r.get('auroc'), '.2f')} (95% CI {_fmt(r.get('auroc_ci_low'), '.2f')}"
+                f" to {_fmt(r.get('auroc_ci_high'), '.2f')})"
+            )
+            cal = (
+                f"predicted {_fmt(r.get('mean_predicted'), '.0%')} on average, observed "
+                f"{_fmt(r.get('mean_observed'), '.0%')}; calibration slope "
+                f"{_fmt(r.get('calibration_slope'), '.2f')}"
+            )
+        else:
+            disc = f"mean absolute error {_fmt(r.get('mae'), '.1f')} points"
+            cal = (
+                f"predicted change {_fmt(r.get('mean_predicted'), '+.1f')} on average, observed "
+                f"{_fmt(r.get('mean_observed'), '+.1f')}"
+            )
+        out.append(PerformanceRow(name, int(r["n"]), bool(r["small"]), disc, cal))
+    return out
+
+
+def _coverage_text(basis: ReportBasis, region: str, level: float) -> str:
+    rows = {(r["variable"], str(r["level"])): r for r in basis.coverage}
+    parts = []
+    for key, name in (
+        (("region", region), f"region {region}"),
+        (("overall", "all"), "all regions"),
+    ):
+        r = rows.get(key)
+        if r and r.get("coverage") is not None:
+            parts.append(f"{r['coverage']:.0%} in {name} (n={r['n']})")
+    if not parts:
+        return "Coverage of the interval has not been measured for this region."
+    return (
+        f"Checked on held-out patients, the {level:.0%} interval contained the observed change "
+        + " and ".join(parts)
+        + "."
+    )
+
+
+def _factors(rows: pd.DataFrame, *, task: str, k: int) -> tuple[list[Factor], list[Factor]]:
+    total = float(rows["shap"].abs().sum()) or 1.0
+    out: dict[str, list[Factor]] = {"up": [], "down": []}
+    for direction, part in (
+        ("up", rows.loc[rows["shap"] > 0].nlargest(k, "shap")),
+        ("down", rows.loc[rows["shap"] < 0].nsmallest(k, "shap")),
+    ):
+        for r in part.itertuples(index=False):
+            value = None if pd.isna(r.value) else str(r.value)
+            out[direction].append(
+                Factor(
+                    feature=str(r.feature),
+                    label=feature_label(str(r.feature)),
+                    value=describe_value(str(r.feature), value),
+                    shap=float(r.shap),
+                    direction=direction,
+                    sentence=factor_sentence(
+                        str(r.feature),
+                        value,
+                        direction=direction,
+                        share=abs(float(r.shap)) / total,
+                        task=task,
+                    ),
+                )
+            )
+    return out["up"], out["down"]
+
+
+def _headline(
+    task: str,
+    probability: float | None,
+    change: float | None,
+    scale_name: str,
+    unit: str,
+    mcid: float | None,
+) -> str:
+    parts = []
+    if probability is not None:
+        gain = f"a gain of at least {mcid:g} {unit}" if mcid is not None else "a meaningful gain"
+        parts.append(f"{probability:.0%} chance of {gain} on {scale_name} at 12 months")
+    if change is not None:
+        parts.append(f"expected change {format_change(change, unit)}")
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:] if text else "No prediction"
+
+
+def build_patient_context(
+    shap_rows: pd.DataFrame,
+    *,
+    patient: Mapping[str, Any],
+    alternatives: pd.DataFrame,
+    basis: ReportBasis,
+    spec: ReportSpec,
+    created: str,
+) -> PatientReport:
+    """Build the report context of one index event (pure).
+
+    Parameters
+    ----------
+    shap_rows
+        The event's SHAP rows (``feature, value, shap, base_value``; schema ``ShapValues``).
+    patient
+        ``index_id, patient_id, region, scale, baseline_score, probability, expected_change,
+        lower, upper, interval_key, source`` (``held_out``: predicted by a model that never saw
+        the patient; ``new``: a new patient scored by the final model).
+    alternatives
+        ``therapy, probability, expected_change``: the model's estimate under each option.
+    basis
+        The run's aggregates.
+    spec
+        Report settings (``top_k``, ``min_subgroup_n``, ``interval_level``).
+    created
+        Date the report is made (ISO, no time).
+
+    Returns
+    -------
+    PatientReport
+
+    Examples
+    --------
+    >>> basis = ReportBasis(task="classification", target_kind="responder", target_scale=None,
+    ...                     model_name="xgboost", provenance={"run_id": "r1"})
+    >>> rows = pd.DataFrame({"feature": ["age_at_index_months", "therapy"],
+    ...                      "value": ["8", "risdiplam"], "shap": [0.9, -0.1], "base_value": 0.0})
+    >>> patient = {"index_id": "0123456789abcdef#1", "patient_id": "0123456789abcdef",
+    ...            "region": "DE", "scale": "chop_intend", "baseline_score": 30.0,
+    ...            "probability": 0.7, "expected_change": 5.0, "lower": 1.0, "upper": 9.0,
+    ...            "interval_key": "chop_intend", "source": "held_out"}
+    >>> ctx = build_patient_context(rows, patient=patient, alternatives=pd.DataFrame(),
+    ...                             basis=basis, spec=ReportSpec(), created="2026-01-01")
+    >>> ctx.report_id
+    '0123456789abcdef'
+    >>> ctx.factors_up[0].sentence
+    'Age at treatment start (8 months) strongly raises the chance of a meaningful gain.'
+    """
+    values = {
+        str(f): (None if pd.isna(v) else str(v))
+        for f, v in zip(shap_rows["feature"], shap_rows["value"], strict=True)
+    }
+    scale = patient.get("scale")
+    scale = None if scale is None or pd.isna(scale) else str(scale)
+    unit = feature_unit(f"baseline_{scale}") if scale else "points"
+    unit = unit or "points"
+    mcid = MEANINGFUL_CHANGE.get(scale) if scale else None
+    if scale == "milestones":
+        mcid, unit = 1.0, "milestones"
+    age = _num(values.get("age_at_index_months"))
+    subgroup = {
+        "region": str(patient.get("region", "unknown")),
+        "sma_type": values.get("sma_type") or "unknown",
+        "therapy": values.get("therapy") or "unknown",
+        "age_band": age_band_of_months(age) if age is not None else "unknown",
+    }
+    probability = _num(patient.get("probability"))
+    change = _num(patient.get("expected_change"))
+    lower, upper = _num(patient.get("lower")), _num(patient.get("upper"))
+    up, down = _factors(shap_rows, task=basis.task, k=spec.top_k)
+    key = str(patient.get("interval_key") or POOLED)
+    interval_note = (
+        f"from held-out patients measured on {SCALE_NAMES.get(key, key)}"
+        if key != POOLED
+        else "from held-out patients on all scales together (too few on this scale alone)"
+    )
+    facts = [
+        (feature_label(f), describe_value(f, values.get(f)))
+        for f in (
+            "age_at_index_months",
+            "therapy",
+            "sma_type",
+            "smn2_copies",
+            "function_at_baseline",
+            "presymptomatic",
+        )
+        if f in values
+    ]
+    facts.insert(0, ("Region", subgroup["region"]))
+    if scale is not None and patient.get("baseline_score") is not None:
+        base = _num(patient.get("baseline_score"))
+        if base is not None:
+            facts.append((f"{SCALE_NAMES.get(scale, scale)} at start", f"{base:g} {unit}"))
+    therapy_age = basis.counts.get("therapy_age", {})
+    alts = [
+        Alternative(
+            therapy=str(a.therapy),
+            label=_therapy(str(a.therapy)),
+            probability=_num(a.probability),
+            expected_change=_num(a.expected_change),
+            actual=str(a.therapy) == subgroup["therapy"],
+            n_similar=int(therapy_age.get(f"{a.therapy}|{subgroup['age_band']}", 0)),
+            rare=int(therapy_age.get(f"{a.therapy}|{subgroup['age_band']}", 0))
+            < spec.min_subgroup_n,
+        )
+        for a in alternatives.itertuples(index=False)
+    ]
+    scale_name = (
+        SCALE_NAMES.get(scale, "the primary motor scale") if scale else "the primary motor scale"
+    )
+    return PatientReport(
+        report_id=report_id(str(patient["index_id"])),
+        patient_id=str(patient["patient_id"]),
+        index_id=str(patient["index_id"]),
+        source=str(patient.get("source", "held_out")),
+        task=basis.task,
+        scale=scale,
+        scale_name=scale_name,
+        unit=unit,
+        meaningful_change=mcid,
+        baseline_score=_num(patient.get("baseline_score")),
+        probability=probability,
+        expected_change=change,
+        lower=lower,
+        upper=upper,
+        level=float(basis.interval.get("level", spec.interval_level)),
+        interval_note=interval_note,
+        facts=facts,
+        factors_up=up,
+        factors_down=down,
+        positions=_positions(values, basis, scale),
+        flags=_flags(values, basis, subgroup, spec.min_subgroup_n),
+        performance=_performance(basis, subgroup),
+        coverage_text=_coverage_text(
+            basis, subgroup["region"], float(basis.interval.get("level", spec.interval_level))
+        ),
+        alternatives=alts,
+        provenance={**basis.provenance, "created": created},
+        explain=dict(basis.explain),
+        headline=_headline(basis.task, probability, change, scale_name, unit, mcid),
+        extra={"subgroup": subgroup},
+    )

@@ -1,0 +1,45 @@
+"""Typed settings of the per-patient reports (plain, non-frozen dataclass: STYLE rule 8)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["REPORT_FORMATS", "ReportSpec"]
+
+REPORT_FORMATS = ("html", "pdf")
+
+
+@dataclass
+class ReportSpec:
+    """What the per-patient reports show and how they are written.
+
+    Attributes
+    ----------
+    enabled
+        Write example reports in the training run and log them (``reports/``).
+    n_examples
+        Example patients reported when none are chosen: the held-out patients with the lowest,
+        middle and highest predicted outcome (and evenly between for more).
+    formats
+        Subset of :data:`REPORT_FORMATS`.
+    top_k
+        Factors listed in each direction (raising, lowering).
+    interval_level
+        Nominal coverage of the per-patient interval of the predicted change (0.8 = 80 %).
+    interval_min_n
+        A scale with fewer held-out residuals uses the residuals of all scales together.
+    min_subgroup_n
+        Training patients below which a subgroup, category or therapy-by-age cell is "rare"
+        and flagged in the report.
+    n_jobs
+        Processes rendering reports in parallel (PDF rendering is the slow part).
+    """
+
+    enabled: bool = True
+    n_examples: int = 3
+    formats: list[str] = field(default_factory=lambda: list(REPORT_FORMATS))
+    top_k: int = 4
+    interval_level: float = 0.8
+    interval_min_n: int = 30
+    min_subgroup_n: int = 20
+    n_jobs: int = 1

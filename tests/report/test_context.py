@@ -1,0 +1,45 @@
+"""Report context: plain-language factors, flags, performance in the patient's groups."""
+
+from __future__ import annotations
+
+from tests.report.conftest import PID
+
+
+def test_prediction_and_interval_in_the_scales_units(report):
+    assert report.report_id == PID
+    assert report.scale_name == "CHOP INTEND"
+    assert report.unit == "points"
+    assert report.meaningful_change == 4.0
+    assert report.headline.startswith("72% chance of a gain of at least 4 points on CHOP INTEND")
+    assert (report.lower, report.upper) == (0.5, 12.0)
+
+
+def test_factors_are_plain_clinical_sentences(report):
+    assert report.factors_up[0].sentence == (
+        "Age at treatment start (8 months) strongly raises the chance of a meaningful gain."
+    )
+    downs = [f.sentence for f in report.factors_down]
+    assert "SMA type (1) moderately lowers the chance of a meaningful gain." in downs
+    assert any("not recorded" in s for s in downs)  # missing ventilation support
+
+
+def test_flags_rare_subgroups_and_out_of_range_values(report):
+    text = " ".join(report.flags)
+    assert "few patients like this: 5 with SMA type 1 starting risdiplam aged 6-24 mo" in text
+    assert all("outside the range" not in f for f in report.flags)
+
+
+def test_performance_rows_cover_region_and_subgroups(report):
+    groups = [p.group for p in report.performance]
+    assert groups[:2] == ["All patients", "Region DE"]
+    assert "AUROC 0.78" in report.performance[1].discrimination
+    assert report.performance[2].small  # SMA type 1 is not in the basis: not measured
+    assert "79% in region DE" in report.coverage_text
+
+
+def test_alternatives_flag_rare_therapy_age_cells(report):
+    alts = {a.therapy: a for a in report.alternatives}
+    assert alts["risdiplam"].actual
+    assert not alts["nusinersen"].actual
+    assert alts["onasemnogene"].rare
+    assert not alts["nusinersen"].rare
