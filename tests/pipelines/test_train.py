@@ -117,3 +117,15 @@ def test_regression_target_runs(trained, train_tmp):
     assert result.task == "regression"
     assert np.isfinite(result.metrics["rmse"])
     assert "rmse" in result.oracle
+
+
+def test_a_linear_model_is_trained_and_logged_without_tree_explanations(trained, train_tmp):
+    cfg = compose_train(train_tmp, "model=logreg", "evaluate.baseline=null")
+    result = run_training(cfg)
+    run = _client(cfg).get_run(result.run_id)
+    assert run.data.tags["model"] == "logreg"
+    assert "tree ensembles only" in run.data.tags["explain.skipped"]
+    assert 0.5 < run.data.metrics["cv/auroc"] <= 1.0
+    artifacts = {a.path for a in _client(cfg).list_artifacts(result.run_id)}
+    assert "predictions" in artifacts
+    assert "explain" not in artifacts

@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+from rich.table import Table
 
-from sma_response.tracking.run import end_parent_run, start_parent_run
+from sma_response.tracking.run import child_runs, end_parent_run, start_parent_run
 from sma_response.tracking.spec import TrackingSpec
 
 log = logging.getLogger(__name__)
 
 #: Environment variable carrying the parent run id to the sweep's jobs (inherited by workers).
 PARENT_RUN_ENV = "SMA_PARENT_RUN_ID"
+#: Metrics shown for every child of a sweep, by task.
+SWEEP_METRICS = {
+    "classification": ["cv/auroc", "cv/auprc", "cv/brier", "cv/calibration_slope"],
+    "regression": ["cv/rmse", "cv/mae", "cv/r2", "cv/calibration_slope"],
+}
+#: Metrics for which lower is better (the sweep's best run minimises them).
+LOWER_IS_BETTER = ("brier", "rmse", "mae")
 
 
 def _tracking(config: DictConfig) -> TrackingSpec:
@@ -23,8 +33,14 @@ def _tracking(config: DictConfig) -> TrackingSpec:
     return TrackingSpec(**node)  # type: ignore[arg-type]
 
 
+def _sweep_metrics(config: DictConfig) -> list[str]:
+    task = "regression" if config.get("target", {}).get("kind") == "delta" else "classification"
+    optimised = str(config.get("optimized_metric") or SWEEP_METRICS[task][0])
+    return list(dict.fromkeys([optimised, *SWEEP_METRICS[task]]))
+
+
 class MLflowParentRun(Callback):
-    """Open a parent run when a multirun starts and close it when the sweep ends."""
+    """Open a parent run when a multirun starts; at its end, log and print the comparison."""
 
     def __init__(self) -> None:
         self.run_id: str | None = None
@@ -38,7 +54,32 @@ class MLflowParentRun(Callback):
         log.info("multirun parent MLflow run %s", self.run_id)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        """Mark the parent run finished."""
-        if self.run_id is not None:
-            end_parent_run(_tracking(config), self.run_id)
-            os.environ.pop(PARENT_RUN_ENV, None)
+        """Log the children's metrics as ``sweep/comparison.csv`` and the best value; finish."""
+        if self.run_id is None:
+            return
+        spec = _tracking(config)
+        metrics = _sweep_metrics(config)
+        table = child_runs(spec, self.run_id, metrics=metrics)
+        key = metrics[0]
+        values = table[key].dropna() if key in table else table.iloc[0:0]
+        summary: dict[str, float] = {"sweep/n_runs": float(len(table))}
+        if len(values):
+            lower = key.rsplit("/", 1)[-1].startswith(LOWER_IS_BETTER)
+            summary[f"best/{key}"] = float(values.min() if lower else values.max())
+        end_parent_run(spec, self.run_id, summary=summary, table=table)
+        os.environ.pop(PARENT_RUN_ENV, None)
+        _print_comparison(table, metrics=metrics, parent_run_id=self.run_id)
+
+
+def _print_comparison(table: Any, *, metrics: list[str], parent_run_id: str) -> None:
+    console = Console(width=None if Console().is_terminal else 120)
+    out = Table(title=f"Sweep: {len(table)} runs under parent run {parent_run_id}")
+    for column in ("run", "overrides", *metrics):
+        out.add_column(column, justify="right" if column in metrics else "left", overflow="fold")
+    for row in table.to_dict("records"):
+        cells = [
+            "-" if not isinstance(v, float) or math.isnan(v) else f"{v:.3f}"
+            for v in (row.get(m) for m in metrics)
+        ]
+        out.add_row(str(row["run_id"])[:12], str(row.get("overrides") or ""), *cells)
+    console.print(out)

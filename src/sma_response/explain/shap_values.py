@@ -44,13 +44,23 @@ def _is_xgboost(estimator: object) -> bool:
     return type(estimator).__module__.split(".")[0] == "xgboost"
 
 
+#: Modules of the tree ensembles TreeSHAP explains exactly (xgboost, scikit-learn trees).
+_TREE_MODULES = ("xgboost", "sklearn.ensemble", "sklearn.tree", "lightgbm", "catboost")
+
+
+def _is_tree_model(estimator: object) -> bool:
+    module = type(estimator).__module__
+    return module.startswith(_TREE_MODULES)
+
+
 def resolve_method(estimator: object, *, method: str) -> str:
     """Return the concrete method for ``estimator`` (``auto`` resolved).
 
     Raises
     ------
     ValueError
-        If ``method`` is unknown, or ``xgboost_native`` is asked of a non-xgboost model.
+        If ``method`` is unknown, ``xgboost_native`` is asked of a non-xgboost model, or the
+        model is not a tree ensemble (TreeSHAP explains only trees; e.g. the logistic baseline).
 
     Examples
     --------
@@ -60,6 +70,12 @@ def resolve_method(estimator: object, *, method: str) -> str:
     """
     if method not in EXPLAIN_METHODS:
         msg = f"explain.method: unknown method {method!r}; expected one of {list(EXPLAIN_METHODS)}"
+        raise ValueError(msg)
+    if not _is_tree_model(estimator):
+        msg = (
+            f"explain: TreeSHAP explains tree ensembles only, not {type(estimator).__name__} "
+            "(use model=xgboost or model=hist_gb for explained predictions and reports)"
+        )
         raise ValueError(msg)
     if method == "auto":
         return "xgboost_native" if _is_xgboost(estimator) else "tree_explainer"

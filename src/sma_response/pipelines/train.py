@@ -404,6 +404,7 @@ def run_training(cfg: DictConfig, *, extra_tags: dict[str, str] | None = None) -
         "seed": spec.seed,
         "dataset": spec.dataset,
         **{f"choice.{k}": v for k, v in info.get("choices", {}).items()},
+        "overrides": " ".join(info.get("overrides", []))[:5000] or "none",
         **(extra_tags or {}),  # issue #6: reproduction tags
     }
     t = time.perf_counter()
@@ -546,6 +547,7 @@ def _explain_block(run: Any, *, cfg: DictConfig, spec: TrainConfig, task: str, *
         resolve_method(kw["final"][-1], method=spec.explain.method)
     except ValueError as err:  # not a tree ensemble (e.g. the logistic baseline): no TreeSHAP
         log.warning("explanations skipped: %s", err)
+        run.set_tags({"explain.skipped": str(err)})
         return
     change_estimator = None
     if task == "classification":

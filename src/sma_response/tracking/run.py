@@ -240,13 +240,50 @@ def start_parent_run(
     return run.info.run_id
 
 
+def child_runs(spec: TrackingSpec, parent_run_id: str, *, metrics: list[str]) -> pd.DataFrame:
+    """One row per child run of a sweep: run id, name, overrides, status and ``metrics``.
+
+    Sorted by start time (the order the sweep ran them); missing metrics are NaN.
+    """
+    experiment_id = configure(spec)
+    runs = mlflow.search_runs(
+        experiment_ids=[experiment_id],
+        filter_string=f"tags.`{PARENT_TAG}` = '{parent_run_id}'",
+        order_by=["attributes.start_time ASC"],
+    )
+    columns = ["run_id", "run_name", "overrides", "status", *metrics]
+    if not isinstance(runs, pd.DataFrame) or runs.empty:
+        return pd.DataFrame(columns=columns)
+    out = pd.DataFrame(
+        {
+            "run_id": runs["run_id"],
+            "run_name": runs.get("tags.mlflow.runName"),
+            "overrides": runs.get("tags.overrides"),
+            "status": runs["status"],
+        }
+    )
+    for name in metrics:
+        column = f"metrics.{_metric_name(name)}"
+        out[name] = runs[column] if column in runs else float("nan")
+    return out.reset_index(drop=True)
+
+
 def end_parent_run(
-    spec: TrackingSpec, run_id: str, *, summary: Mapping[str, float] | None = None
+    spec: TrackingSpec,
+    run_id: str,
+    *,
+    summary: Mapping[str, float] | None = None,
+    table: pd.DataFrame | None = None,
 ) -> None:
-    """Finish a parent run, logging a summary of its children if given."""
+    """Finish a parent run, logging a summary of its children and their table if given."""
     client = MlflowClient(tracking_uri=spec.uri)
     for key, value in (summary or {}).items():
         client.log_metric(run_id, _metric_name(key), float(value))
+    if table is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / "comparison.csv"
+            table.to_csv(local, index=False)
+            client.log_artifact(run_id, str(local), artifact_path="sweep")
     client.set_terminated(run_id, "FINISHED")
 
 

@@ -1,0 +1,103 @@
+"""``sma-train`` as a user runs it: single runs, sweeps under a parent run, every experiment."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+EXPERIMENTS = sorted(p.stem for p in (Path(__file__).parents[2] / "experiments").glob("*.yaml"))
+
+
+def _train(train_tmp: Path, store: Path, *args: str, timeout: int = 600):
+    """Run ``sma-train`` on the session's small dataset with its own MLflow store."""
+    flags = [a for a in args if a.startswith("-")]
+    overrides = [a for a in args if not a.startswith("-")]
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sma_response.cli.train",
+            *flags,
+            "simulation.dataset=pytest",
+            f"paths.data_dir={train_tmp / 'data'}",
+            f"paths.output_root={store / 'outputs'}",
+            f"tracking.uri=sqlite:///{store / 'mlflow.db'}",
+            f"tracking.artifact_location={store / 'artifacts'}",
+            "evaluate.n_boot=20",
+            "progress=false",
+            *overrides,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _runs(store: Path) -> pd.DataFrame:
+    client = MlflowClient(tracking_uri=f"sqlite:///{store / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("sma-response")
+    runs = client.search_runs([experiment.experiment_id])
+    return pd.DataFrame(
+        {
+            "run_id": [r.info.run_id for r in runs],
+            "parent": [r.data.tags.get("mlflow.parentRunId") for r in runs],
+            "sweep": [r.data.tags.get("sweep") for r in runs],
+            "model": [r.data.tags.get("model") for r in runs],
+            "status": [r.info.status for r in runs],
+        }
+    )
+
+
+def test_a_sweep_groups_its_runs_under_one_parent_with_a_comparison(trained, train_tmp, tmp_path):
+    proc = _train(
+        train_tmp,
+        tmp_path,
+        "-m",
+        "model=xgboost,hist_gb",
+        "explain.enabled=false",
+        "tracking.log_model=false",
+        "evaluate.baseline=null",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = _runs(tmp_path)
+    parent = runs.loc[runs["sweep"] == "parent"]
+    assert len(parent) == 1
+    children = runs.loc[runs["parent"] == parent["run_id"].iloc[0]]
+    assert sorted(children["model"]) == ["hist_gb", "xgboost"]
+    assert set(runs["status"]) == {"FINISHED"}
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    parent_id = parent["run_id"].iloc[0]
+    local = client.download_artifacts(parent_id, "sweep/comparison.csv", str(tmp_path))
+    table = pd.read_csv(local)
+    assert sorted(table["run_id"]) == sorted(children["run_id"])
+    assert table["cv/auroc"].between(0.5, 1.0).all()
+    best = client.get_run(parent_id).data.metrics["best/cv/auroc"]
+    assert best == pytest.approx(table["cv/auroc"].max())
+    assert "Sweep: 2 runs under parent run" in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_every_experiment_runs_on_small_data(trained, train_tmp, tmp_path, name):
+    sweeps = {
+        "model_comparison": ["-m"],
+        "xgb_optuna": ["-m", "hydra.sweeper.n_trials=2"],
+    }
+    proc = _train(train_tmp, tmp_path, f"experiments={name}", *sweeps.get(name, []))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = _runs(tmp_path)
+    assert set(runs["status"]) == {"FINISHED"}
+    children = runs.loc[runs["sweep"] != "parent"]
+    if name in sweeps:
+        assert (runs["sweep"] == "parent").sum() == 1
+        assert children["parent"].notna().all()
+        assert len(children) == (3 if name == "model_comparison" else 2)
+    else:
+        assert len(children) == 1
