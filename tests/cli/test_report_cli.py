@@ -37,4 +37,5 @@ def test_reports_of_a_logged_run(trained, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     folder = tmp_path / "reports" / result.run_id
     assert len(list(folder.glob("*.html"))) == 3  # two reports and the index
-    assert "sma-report: 2 files and" in proc.stdout
+    assert "sma-report: 2 patient report(s) of run" in proc.stdout
+    assert "index.html" in proc.stdout

@@ -36,6 +36,7 @@ def compose_report(train_cfg, *overrides: str):
         f"tracking.uri={train_cfg.tracking.uri}",
         f"tracking.artifact_location={train_cfg.tracking.artifact_location}",
         "report.n_jobs=1",
+        "progress=false",
     ]
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose(config_name="report", overrides=[*base, *overrides])
@@ -115,7 +116,7 @@ def test_reports_for_chosen_cohort_patients(trained, tmp_path):
     chosen = patients.sort_values("probability")["patient_id"].iloc[[0, -1]].tolist()
     paths = run_reports(
         compose_report(cfg, f"run_id={result.run_id}", f"patients=[{','.join(chosen)}]")
-    )
+    ).paths
     assert [p.name for p in paths] == [
         f"{chosen[0]}.html",
         f"{chosen[0]}.pdf",
@@ -156,6 +157,10 @@ def test_reports_for_new_patients_from_a_registry_export_file(trained, train_tmp
             "out_dir=" + str(train_tmp / "new_reports"),
         )
     )
+    assert paths.source == "export"
+    assert paths.folder == train_tmp / "new_reports" / result.run_id / "export-ismac_itu"
+    assert paths.patients["patient_id"].tolist() == chosen
+    paths = paths.paths
     assert [p.name for p in paths if p.suffix == ".html"] == [
         *(f"{c}.html" for c in chosen),
         "index.html",

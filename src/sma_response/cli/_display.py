@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from sma_response.pipelines.train import TrainResult
 
 #: Endpoint kinds whose value is a share (shown as a percentage).
 SHARE_KINDS = frozenset({"responder", "decliner", "stable", "reaches", "milestone", "event_free"})
@@ -66,10 +70,10 @@ def _ci(metrics: dict, key: str, *, digits: int = 3) -> str:
     return f"{value:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
 
 
-def train_summary(result: object, *, console: Console | None = None) -> None:
+def train_summary(result: TrainResult, *, console: Console | None = None) -> None:
     """Print the end-of-run summary of ``sma-train``."""
     console = console or Console(width=None if Console().is_terminal else 110)
-    r = result  # TrainResult; typed loosely to keep the CLI helpers free of pipeline imports
+    r = result
     head = Table(
         title=f"sma-train: {r.model_name} on {r.task}", show_header=False, header_style="bold"
     )
@@ -82,13 +86,16 @@ def train_summary(result: object, *, console: Console | None = None) -> None:
     )
     head.add_row("data digest", r.data_digest[:16])
     head.add_row("MLflow run", f"{r.run_id}  (experiment {r.experiment_name!r})")
-    head.add_row("model", f"{r.model_uri or '-'}  version {r.model_version or '-'}")
+    head.add_row("model", r.registered_model or r.model_uri or "not logged")
     head.add_row("artifacts", r.artifact_uri)
     share = r.fit_seconds / r.wall_seconds if r.wall_seconds else float("nan")
+    t = r.timings
+    explain = t.get("explain", 0.0) - t.get("fit_change_model", 0.0)  # its fit counts as fitting
     head.add_row(
         "time",
-        f"{r.wall_seconds:.1f} s in the pipeline "
-        f"({r.fit_seconds:.1f} s model fitting, {100 * share:.0f} %)",
+        f"{r.wall_seconds:.1f} s in the pipeline: model fitting {r.fit_seconds:.1f} s "
+        f"({100 * share:.0f} %), explanations and example reports {explain:.1f} s, "
+        f"evaluation {t.get('evaluate', 0):.1f} s, MLflow logging {t.get('logging', 0):.1f} s",
     )
     console.print(head)
     keys = (

@@ -1,4 +1,4 @@
-"""Terminal output of ``sma-reproduce`` and ``sma-validate`` (rich tables)."""
+"""Terminal output of ``sma-report``, ``sma-reproduce`` and ``sma-validate`` (rich tables)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["reproduction_table", "validation_summary"]
+__all__ = ["report_summary", "reproduction_table", "validation_summary"]
+
+#: Reported patients listed in the terminal summary (all are in the index page).
+_MAX_ROWS = 10
 
 _STYLE = {
     "same": "[green]same[/]",
@@ -19,6 +22,35 @@ _STYLE = {
 
 def _console(console: Console | None) -> Console:
     return console or Console(width=None if Console().is_terminal else 120)
+
+
+def report_summary(result: Any, *, console: Console | None = None) -> None:
+    """Print what a :class:`~sma_response.pipelines.report.ReportRun` wrote."""
+    console = _console(console)
+    patients = result.patients
+    source = (
+        "held-out predictions of the run's cohort"
+        if result.source == "cohort"
+        else "new patients from the export, scored by the final model"
+    )
+    table = Table(
+        title=f"sma-report: {len(patients)} patient report(s) of run {result.run_id} ({source})",
+        header_style="bold",
+    )
+    for col in ("patient", "region", "scale", "chance of meaningful gain", "expected change"):
+        table.add_column(col, justify="left" if col in ("patient", "region", "scale") else "right")
+    for row in patients.head(_MAX_ROWS).itertuples(index=False):
+        change = "-"
+        if row.expected_change == row.expected_change:  # not NaN
+            change = f"{row.expected_change:+.1f} ({row.lower:+.1f} to {row.upper:+.1f})"
+        chance = "-" if row.probability != row.probability else f"{100 * row.probability:.0f} %"
+        table.add_row(str(row.patient_id), str(row.region), str(row.scale), chance, change)
+    if len(patients) > _MAX_ROWS:
+        table.add_row(f"... {len(patients) - _MAX_ROWS} more in the index page", "", "", "", "")
+    console.print(table)
+    n_files = len(result.paths) - 1
+    console.print(f"{n_files} files (HTML and PDF) in {result.folder}", highlight=False)
+    console.print(f"Open the index page: {result.index}", highlight=False)
 
 
 def reproduction_table(report: Any, *, console: Console | None = None) -> None:

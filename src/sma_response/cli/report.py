@@ -8,6 +8,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
+from sma_response.cli._reports import report_summary
 from sma_response.conf.report import register_report_configs
 from sma_response.conf.resolvers import CONFIG_DIR, register_resolvers
 from sma_response.pipelines.report import ReportError, run_reports
@@ -19,12 +20,12 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # quiet 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="report")
 def main(cfg: DictConfig) -> None:
-    """Write the reports and print where they went."""
+    """Write the reports and print what was written where."""
     try:
-        paths = run_reports(cfg)
+        result = run_reports(cfg)
     except ReportError as err:
         sys.exit(f"sma-report: error: {err}")  # one line on stderr, exit status 1
-    sys.stdout.write(f"sma-report: {len(paths) - 1} files and {paths[-1]}\n")
+    report_summary(result)
 
 
 if __name__ == "__main__":

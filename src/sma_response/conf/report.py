@@ -37,7 +37,9 @@ class ReportConfig:
     registry_dir, pseudonym_key_file
         As in ``configs/harmonise.yaml``: the same key gives the same pseudonyms.
     out_dir
-        Reports go to ``<out_dir>/<run_id>/``.
+        Reports go to ``<out_dir>/<run_id>/`` (new patients: ``<run_id>/export-<registry>/``).
+    progress
+        Show a progress bar while reports are rendered.
     """
 
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -51,6 +53,7 @@ class ReportConfig:
     registry_dir: str = MISSING
     pseudonym_key_file: str = MISSING
     out_dir: str = MISSING
+    progress: bool = True
 
 
 def register_report_configs() -> None:

@@ -11,9 +11,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from scipy.special import expit
-from scipy.stats import rankdata
 
-from sma_response.evaluate.uncertainty import MetricFn, bootstrap_ci
+from sma_response.evaluate.uncertainty import (
+    bootstrap_ci,
+    bootstrap_counts,
+    percentile_intervals,
+)
 
 __all__ = [
     "CLASSIFICATION_CI_METRICS",
@@ -57,6 +60,52 @@ CLASSIFICATION_CI_METRICS = (
 REGRESSION_CI_METRICS = ("mae", "rmse", "r2", "calibration_intercept", "calibration_slope")
 
 
+def _as_weights(weights: np.ndarray | None, n: int) -> np.ndarray:
+    """``(B, n)`` row weights (bootstrap counts); one row of ones when ``None``."""
+    if weights is None:
+        return np.ones((1, n))
+    return np.atleast_2d(np.asarray(weights, dtype=float))
+
+
+def _score_groups(
+    y: np.ndarray, p: np.ndarray, w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weights of events and non-events per distinct score, highest score first.
+
+    Returns the distinct scores ``(G,)`` and the ``(B, G)`` weights of events and non-events
+    at each, for every row of weights: the shared basis of AUROC and average precision.
+    """
+    order = np.argsort(-p, kind="mergesort")
+    scores = p[order]
+    starts = np.flatnonzero(np.r_[True, np.diff(scores) != 0])
+    wo, yo = w[:, order], y[order]
+    if len(order) == 0:
+        empty = np.zeros((w.shape[0], 0))
+        return scores, empty, empty
+    pos = np.add.reduceat(wo * yo, starts, axis=1)
+    neg = np.add.reduceat(wo * (1.0 - yo), starts, axis=1)
+    return scores[starts], pos, neg
+
+
+def _weighted_auroc(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+    n_pos, n_neg = pos.sum(axis=1), neg.sum(axis=1)
+    neg_below = n_neg[:, None] - np.cumsum(neg, axis=1)  # non-events scored lower
+    wins = np.sum(pos * (neg_below + 0.5 * neg), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((n_pos > 0) & (n_neg > 0), wins / (n_pos * n_neg), np.nan)
+
+
+def _weighted_average_precision(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+    tps = np.cumsum(pos, axis=1)
+    flagged = np.cumsum(pos + neg, axis=1)
+    n_pos = tps[:, -1] if tps.shape[1] else np.zeros(len(tps))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(flagged > 0, tps / flagged, 0.0)
+        recall = tps / n_pos[:, None]
+        ap = np.sum(np.diff(recall, axis=1, prepend=0.0) * precision, axis=1)
+    return np.where(n_pos > 0, ap, np.nan)
+
+
 def auroc(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """Area under the ROC curve (Mann-Whitney, ties count one half); NaN with one class.
 
@@ -65,13 +114,9 @@ def auroc(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     >>> auroc(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
     0.75
     """
-    y = np.asarray(y_true, dtype=float)
-    n_pos = float(y.sum())
-    n_neg = float(len(y) - n_pos)
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = rankdata(np.asarray(y_pred, dtype=float))
-    return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    y, p = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    _, pos, neg = _score_groups(y, p, _as_weights(None, len(y)))
+    return float(_weighted_auroc(pos, neg)[0])
 
 
 def average_precision(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -82,17 +127,9 @@ def average_precision(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     >>> average_precision(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
     0.8333333333333333
     """
-    y = np.asarray(y_true, dtype=float)
-    if y.sum() == 0:
-        return float("nan")
-    order = np.argsort(-np.asarray(y_pred, dtype=float), kind="mergesort")
-    p_sorted = np.asarray(y_pred, dtype=float)[order]
-    last = np.r_[np.diff(p_sorted) != 0, True]  # last row of each distinct threshold
-    tps = np.cumsum(y[order])[last]
-    n_flagged = (np.arange(len(y)) + 1)[last]
-    precision = tps / n_flagged
-    recall = tps / tps[-1]
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    y, p = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    _, pos, neg = _score_groups(y, p, _as_weights(None, len(y)))
+    return float(_weighted_average_precision(pos, neg)[0])
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -100,44 +137,78 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+def _newton_intercepts(y: np.ndarray, offset: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Newton-Raphson for ``a`` in ``logit P(y=1) = a + offset``, one fit per row of ``w``.
+
+    NaN where the estimate does not exist (no convergence, separation).
+    """
+    a = np.zeros(len(w))
+    done = np.zeros(len(w), dtype=bool)
+    failed = np.zeros(len(w), dtype=bool)
+    for _ in range(_NEWTON_MAX_ITER):
+        active = ~(done | failed)
+        if not active.any():
+            break
+        mu = expit(a[active, None] + offset[None, :])
+        wa = w[active]
+        hessian = np.sum(wa * mu * (1 - mu), axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            step = np.sum(wa * (y[None, :] - mu), axis=1) / hessian
+        new = a[active] + step
+        bad = ~(hessian > 0) | ~np.isfinite(new) | (np.abs(new) > _MAX_COEF)
+        a[active] = np.where(bad, a[active], new)
+        failed[active] = bad
+        done[active] = ~bad & (np.abs(step) < _NEWTON_TOL)
+    return np.where(done, a, np.nan)
+
+
+def _newton_lines(y: np.ndarray, x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Newton-Raphson for ``(a, b)`` in ``logit P(y=1) = a + b x``, one fit per row of ``w``.
+
+    Closed-form 2x2 steps from ``(0, 1)`` (perfect calibration: few steps when nearly
+    calibrated); NaN where the estimate does not exist.
+    """
+    a, b = np.zeros(len(w)), np.ones(len(w))
+    done = np.zeros(len(w), dtype=bool)
+    failed = np.zeros(len(w), dtype=bool)
+    for _ in range(_NEWTON_MAX_ITER):
+        active = ~(done | failed)
+        if not active.any():
+            break
+        mu = expit(a[active, None] + b[active, None] * x[None, :])
+        wa = w[active]
+        h = wa * mu * (1 - mu)
+        r = wa * (y[None, :] - mu)
+        g0, g1 = r.sum(axis=1), r @ x
+        h00, h01, h11 = h.sum(axis=1), h @ x, h @ (x * x)
+        det = h00 * h11 - h01 * h01
+        with np.errstate(invalid="ignore", divide="ignore"):
+            da = (h11 * g0 - h01 * g1) / det
+            db = (h00 * g1 - h01 * g0) / det
+        na, nb = a[active] + da, b[active] + db
+        bad = (
+            ~(det > 0)
+            | ~(np.isfinite(na) & np.isfinite(nb))
+            | (np.maximum(np.abs(na), np.abs(nb)) > _MAX_COEF)
+        )
+        a[active] = np.where(bad, a[active], na)
+        b[active] = np.where(bad, b[active], nb)
+        failed[active] = bad
+        done[active] = ~bad & (np.maximum(np.abs(da), np.abs(db)) < _NEWTON_TOL)
+    return np.where(done, a, np.nan), np.where(done, b, np.nan)
+
+
 def _fit_intercept(y: np.ndarray, offset: np.ndarray) -> float:
     """Newton-Raphson for ``a`` in ``logit P(y=1) = a + offset``; NaN if it does not exist."""
-    a = 0.0
-    for _ in range(_NEWTON_MAX_ITER):
-        mu = expit(a + offset)
-        hessian = float(np.dot(mu, 1 - mu))
-        if hessian <= 0:
-            return float("nan")
-        step = float(np.sum(y - mu)) / hessian
-        a += step
-        if not np.isfinite(a) or abs(a) > _MAX_COEF:
-            return float("nan")
-        if abs(step) < _NEWTON_TOL:
-            return a
-    return float("nan")
+    y, offset = np.asarray(y, dtype=float), np.asarray(offset, dtype=float)
+    return float(_newton_intercepts(y, offset, _as_weights(None, len(y)))[0])
 
 
 def _fit_line(y: np.ndarray, x: np.ndarray) -> tuple[float, float]:
     """Newton-Raphson for ``(a, b)`` in ``logit P(y=1) = a + b x`` (closed-form 2x2 steps)."""
-    a, b = 0.0, 1.0  # start at perfect calibration: few steps when nearly calibrated
-    for _ in range(_NEWTON_MAX_ITER):
-        mu = expit(a + b * x)
-        w = mu * (1 - mu)
-        r = y - mu
-        g0, g1 = float(r.sum()), float(np.dot(r, x))
-        wx = w * x
-        h00, h01, h11 = float(w.sum()), float(wx.sum()), float(np.dot(wx, x))
-        det = h00 * h11 - h01 * h01
-        if not det > 0:
-            return float("nan"), float("nan")
-        da = (h11 * g0 - h01 * g1) / det
-        db = (h00 * g1 - h01 * g0) / det
-        a, b = a + da, b + db
-        if not (np.isfinite(a) and np.isfinite(b)) or max(abs(a), abs(b)) > _MAX_COEF:
-            return float("nan"), float("nan")
-        if max(abs(da), abs(db)) < _NEWTON_TOL:
-            return a, b
-    return float("nan"), float("nan")
+    y, x = np.asarray(y, dtype=float), np.asarray(x, dtype=float)
+    a, b = _newton_lines(y, x, _as_weights(None, len(y)))
+    return float(a[0]), float(b[0])
 
 
 def calibration_intercept_slope(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, float]:
@@ -161,10 +232,8 @@ def calibration_intercept_slope(y_true: np.ndarray, y_pred: np.ndarray) -> tuple
     (True, 1.0)
     """
     y = np.asarray(y_true, dtype=float)
-    if y.sum() == 0 or y.sum() == len(y):
-        return float("nan"), float("nan")
-    lp = _logit(y_pred)
-    return _fit_intercept(y, lp), _fit_line(y, lp)[1]
+    out = _weighted_classification(y, np.asarray(y_pred, dtype=float), None)
+    return float(out["calibration_intercept"][0]), float(out["calibration_slope"][0])
 
 
 def net_benefit(y_true: np.ndarray, y_pred: np.ndarray, threshold: float) -> float:
@@ -185,6 +254,39 @@ def net_benefit(y_true: np.ndarray, y_pred: np.ndarray, threshold: float) -> flo
     return tp / n - fp / n * threshold / (1 - threshold)
 
 
+def _weighted_classification(
+    y: np.ndarray, p: np.ndarray, weights: np.ndarray | None
+) -> dict[str, np.ndarray]:
+    """Compute the interval metrics (:data:`CLASSIFICATION_CI_METRICS`) per row of ``weights``.
+
+    A row of integer weights is a bootstrap resample (how often each row was drawn), so one
+    call computes every resample at once; ``None`` is the sample itself (one row of ones).
+    Each value is an array with one entry per row of weights.
+    """
+    w = _as_weights(weights, len(y))
+    _, pos, neg = _score_groups(y, p, w)
+    n = w.sum(axis=1)
+    n_pos = pos.sum(axis=1)
+    one_class = (n_pos == 0) | (n_pos == n)
+    lp = _logit(p)
+    intercept = _newton_intercepts(y, lp, w)
+    _, slope = _newton_lines(y, lp, w)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = {
+            "auroc": _weighted_auroc(pos, neg),
+            "auprc": _weighted_average_precision(pos, neg),
+            "brier": (w @ ((p - y) ** 2)) / n,
+            "calibration_intercept": np.where(one_class, np.nan, intercept),
+            "calibration_slope": np.where(one_class, np.nan, slope),
+        }
+        for t in NET_BENEFIT_THRESHOLDS:
+            flagged = (p >= t).astype(float)
+            tp = w @ (flagged * y)
+            fp = w @ (flagged * (1 - y))
+            out[_nb_key(t)] = tp / n - fp / n * t / (1 - t)
+    return out
+
+
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     """Point estimates for a binary outcome and predicted probabilities (no intervals).
 
@@ -202,21 +304,11 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, 
     """
     y = np.asarray(y_true, dtype=float)
     p = np.asarray(y_pred, dtype=float)
-    intercept, slope = calibration_intercept_slope(y, p)
-    out = {
-        "auroc": auroc(y, p),
-        "auprc": average_precision(y, p),
-        "brier": float(np.mean((p - y) ** 2)) if len(y) else float("nan"),
-        "calibration_intercept": intercept,
-        "calibration_slope": slope,
-    }
-    n = max(len(y), 1)
-    prevalence = float(y.sum()) / n
-    for t in NET_BENEFIT_THRESHOLDS:
-        flagged = p >= t
-        tp = float(np.dot(flagged, y))
-        odds = t / (1 - t)
-        out[_nb_key(t)] = tp / n - (float(flagged.sum()) - tp) / n * odds if len(y) else np.nan
+    if len(y) == 0:
+        out = dict.fromkeys(CLASSIFICATION_CI_METRICS, float("nan"))
+    else:
+        out = {k: float(v[0]) for k, v in _weighted_classification(y, p, None).items()}
+    prevalence = float(y.sum()) / max(len(y), 1)
     for t in NET_BENEFIT_THRESHOLDS:
         out[f"net_benefit_treat_all_{t:g}"] = prevalence - (1 - prevalence) * t / (1 - t)
     return out
@@ -309,25 +401,21 @@ def compute_metrics(
             raise ValueError(msg)
         point = classification_metrics(y, p)
         ci_names: Sequence[str] = CLASSIFICATION_CI_METRICS
-        strata: np.ndarray | None = y
-
-        def with_interval(yt: np.ndarray, yp: np.ndarray) -> dict[str, float]:
-            m = classification_metrics(yt, yp)
-            return {k: m[k] for k in ci_names}
-
-        metric_fn: MetricFn = with_interval
-
         head = {"n": float(len(y)), "n_events": float(y.sum()), "prevalence": _mean(y)}
+        if n_boot > 0 and len(y):
+            # All resamples at once: weighted metrics over bootstrap counts.
+            counts = bootstrap_counts(len(y), rng=rng, n_boot=n_boot, strata=y)
+            cis = percentile_intervals(_weighted_classification(y, p, counts), alpha=alpha)
+        else:
+            cis = dict.fromkeys(ci_names, (np.nan, np.nan))
     elif task == "regression":
         point = regression_metrics(y, p)
         ci_names = REGRESSION_CI_METRICS
-        strata = None
-        metric_fn = regression_metrics
         head = {"n": float(len(y))}
+        cis = bootstrap_ci(regression_metrics, y, p, rng=rng, n_boot=n_boot, alpha=alpha)
     else:
         msg = f"task: unknown task {task!r}; expected 'classification' or 'regression'"
         raise ValueError(msg)
-    cis = bootstrap_ci(metric_fn, y, p, rng=rng, n_boot=n_boot, alpha=alpha, strata=strata)
     out = {**head, **point}
     for name in ci_names:
         out[f"{name}_ci_low"], out[f"{name}_ci_high"] = cis[name]

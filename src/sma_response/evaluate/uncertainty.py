@@ -7,7 +7,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["MetricFn", "bootstrap_ci", "bootstrap_indices"]
+__all__ = [
+    "MetricFn",
+    "bootstrap_ci",
+    "bootstrap_counts",
+    "bootstrap_indices",
+    "percentile_intervals",
+]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +56,53 @@ def bootstrap_indices(
         members = np.flatnonzero(strata == level)
         parts.append(members[rng.integers(0, len(members), size=len(members))])
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+
+def bootstrap_counts(
+    n: int, *, rng: np.random.Generator, n_boot: int, strata: np.ndarray | None = None
+) -> np.ndarray:
+    """How often each row is drawn in each of ``n_boot`` resamples: an ``(n_boot, n)`` array.
+
+    The resamples are exactly those of ``n_boot`` successive :func:`bootstrap_indices` calls
+    (same ``rng`` use), as counts, so that weighted metrics compute all of them at once.
+
+    Examples
+    --------
+    >>> counts = bootstrap_counts(5, rng=np.random.default_rng(0), n_boot=3)
+    >>> counts.shape, counts.sum(axis=1).tolist()
+    ((3, 5), [5.0, 5.0, 5.0])
+    """
+    counts = np.zeros((max(n_boot, 0), n))
+    for b in range(max(n_boot, 0)):
+        counts[b] = np.bincount(bootstrap_indices(n, rng=rng, strata=strata), minlength=n)
+    return counts
+
+
+def percentile_intervals(
+    draws: dict[str, np.ndarray], *, alpha: float = 0.05
+) -> dict[str, tuple[float, float]]:
+    """Percentile interval of each metric's bootstrap draws (NaN draws left out).
+
+    ``(nan, nan)`` where fewer than half the draws are finite, or there are none.
+
+    Examples
+    --------
+    >>> percentile_intervals({"m": np.arange(101.0)}, alpha=0.1)
+    {'m': (5.0, 95.0)}
+    """
+    out: dict[str, tuple[float, float]] = {}
+    for name, values in draws.items():
+        values = np.asarray(values, dtype=float)
+        valid = values[np.isfinite(values)]
+        if len(values) == 0 or len(valid) < len(values) / 2:
+            log.debug(
+                "bootstrap: %s defined in only %d/%d resamples", name, len(valid), len(values)
+            )
+            out[name] = (np.nan, np.nan)
+            continue
+        lo, hi = np.percentile(valid, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+        out[name] = (float(lo), float(hi))
+    return out
 
 
 def bootstrap_ci(
@@ -105,13 +158,4 @@ def bootstrap_ci(
         idx = bootstrap_indices(len(y_true), rng=rng, strata=strata)
         values = metric_fn(y_true[idx], y_pred[idx])
         draws[b] = [values.get(name, np.nan) for name in names]
-    out: dict[str, tuple[float, float]] = {}
-    for j, name in enumerate(names):
-        valid = draws[:, j][np.isfinite(draws[:, j])]
-        if len(valid) < n_boot / 2:
-            log.debug("bootstrap_ci: %s defined in only %d/%d resamples", name, len(valid), n_boot)
-            out[name] = (np.nan, np.nan)
-            continue
-        lo, hi = np.percentile(valid, [100 * alpha / 2, 100 * (1 - alpha / 2)])
-        out[name] = (float(lo), float(hi))
-    return out
+    return percentile_intervals({name: draws[:, j] for j, name in enumerate(names)}, alpha=alpha)

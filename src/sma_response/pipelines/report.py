@@ -19,10 +19,12 @@ import os
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
+from tqdm.auto import tqdm
 
 from sma_response._utils.io import atomic_write_text
 from sma_response.pipelines.explain import ReportInputs, example_ids, score_patients
@@ -32,7 +34,7 @@ from sma_response.report.render import render_index_html, write_report
 from sma_response.report.spec import REPORT_FORMATS, ReportSpec
 from sma_response.tracking.spec import TrackingSpec
 
-__all__ = ["ReportError", "build_contexts", "run_reports", "write_reports"]
+__all__ = ["ReportError", "ReportRun", "build_contexts", "run_reports", "write_reports"]
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +42,40 @@ INDEX_FILE = "index.html"
 _ARTIFACTS = ("report/patients.parquet", "report/alternatives.parquet", "explain/shap_oof.parquet")
 
 
+#: Reports rendered per task handed to a worker process (small: the progress bar moves).
+_CHUNK = 4
+
+
 class ReportError(Exception):
     """The reports cannot be made for a reason the user can fix (one line, no traceback)."""
+
+
+@dataclass
+class ReportRun:
+    """What one ``sma-report`` job wrote.
+
+    Attributes
+    ----------
+    run_id
+        The training run the reports come from.
+    source
+        ``cohort`` (held-out predictions of the run's own patients) or ``export`` (new
+        patients from a registry export, scored by the final model).
+    folder, index
+        Where the reports are, and their index page.
+    paths
+        Every file written (reports, then the index page).
+    patients
+        One row per reported index event: ``index_id, patient_id, region, scale,
+        probability, expected_change, lower, upper`` (pseudonymous keys only).
+    """
+
+    run_id: str
+    source: str
+    folder: Path
+    index: Path
+    paths: list[Path]
+    patients: pd.DataFrame
 
 
 def build_contexts(
@@ -88,11 +122,13 @@ def write_reports(
     folder: Path,
     spec: ReportSpec,
     created: str,
+    progress: bool = False,
 ) -> list[Path]:
     """Write the reports of ``index_ids`` and an index page into ``folder``.
 
     Reports are rendered in ``spec.n_jobs`` processes when there are many (the PDF is the slow
-    part). Returns every file written, the index page last.
+    part), with a progress bar if ``progress``. Returns every file written, in the order of
+    ``index_ids``, the index page last.
     """
     bad = sorted(set(spec.formats) - set(REPORT_FORMATS))
     if bad:
@@ -101,17 +137,22 @@ def write_reports(
     folder.mkdir(parents=True, exist_ok=True)
     contexts = build_contexts(inputs, basis=basis, index_ids=index_ids, spec=spec, created=created)
     formats = list(spec.formats)
-    n_jobs = max(1, min(spec.n_jobs, len(contexts) // 4))
-    if n_jobs > 1:
-        chunks = [contexts[i::n_jobs] for i in range(n_jobs)]
-        with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-            written = [
-                p
-                for part in pool.map(_write_chunk, chunks, [folder] * n_jobs, [formats] * n_jobs)
-                for p in part
-            ]
-    else:
-        written = _write_chunk(contexts, folder, formats)
+    n_jobs = max(1, min(spec.n_jobs, len(contexts) // _CHUNK))
+    chunks = [contexts[i : i + _CHUNK] for i in range(0, len(contexts), _CHUNK)]
+    written: list[Path] = []
+    with tqdm(total=len(contexts), unit="report", desc="reports", disable=not progress) as bar:
+        if n_jobs > 1:
+            with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+                n = len(chunks)
+                for chunk, part in zip(
+                    chunks, pool.map(_write_chunk, chunks, [folder] * n, [formats] * n), strict=True
+                ):
+                    written.extend(part)
+                    bar.update(len(chunk))
+        else:
+            for chunk in chunks:
+                written.extend(_write_chunk(chunk, folder, formats))
+                bar.update(len(chunk))
     index = render_index_html(
         contexts,
         run_id=str(basis.provenance.get("run_id", "")),
@@ -245,7 +286,7 @@ def _new_patients(
     return score_patients(X, cohort, model=wrapper.pipeline, change_model=change, basis=basis)
 
 
-def run_reports(cfg: DictConfig) -> list[Path]:
+def run_reports(cfg: DictConfig) -> ReportRun:
     """Write per-patient reports of a logged run (``configs/report.yaml``).
 
     Parameters
@@ -255,8 +296,9 @@ def run_reports(cfg: DictConfig) -> list[Path]:
 
     Returns
     -------
-    list of pathlib.Path
-        Every file written (reports, then ``index.html``).
+    ReportRun
+        The folder, every file written (reports, then ``index.html``) and the reported
+        patients' predictions. Reports of new patients go to ``<run_id>/export-<registry>/``.
 
     Raises
     ------
@@ -294,6 +336,24 @@ def run_reports(cfg: DictConfig) -> list[Path]:
         index_ids = example_ids(inputs.patients, n=spec.n_examples, task=basis.task)
     created = dt.date.today().isoformat()
     folder = Path(str(cfg.out_dir)) / run_id
-    return write_reports(
-        inputs, basis=basis, index_ids=index_ids, folder=folder, spec=spec, created=created
+    if cfg.export_path:  # new patients: beside the run's cohort reports, with their own index
+        folder = folder / f"export-{cfg.export_registry}"
+    paths = write_reports(
+        inputs,
+        basis=basis,
+        index_ids=index_ids,
+        folder=folder,
+        spec=spec,
+        created=created,
+        progress=bool(cfg.progress),
+    )
+    columns = ["index_id", "patient_id", "region", "scale", "probability", "expected_change"]
+    chosen = inputs.patients.set_index("index_id", drop=False).loc[list(index_ids)]
+    return ReportRun(
+        run_id=run_id,
+        source="export" if cfg.export_path else "cohort",
+        folder=folder,
+        index=paths[-1],
+        paths=paths,
+        patients=chosen[[*columns, "lower", "upper"]].reset_index(drop=True),
     )

@@ -155,7 +155,7 @@ def subgroup_counts(groups: pd.DataFrame) -> dict[str, Any]:
     }
 
     def combos(cols: Sequence[str]) -> dict[str, int]:
-        keys = g[list(cols)].agg("|".join, axis=1)
+        keys = g[cols[0]].str.cat([g[c] for c in cols[1:]], sep="|")  # vectorised join
         return {str(k): int(v) for k, v in sorted(keys.value_counts().items())}
 
     return {
