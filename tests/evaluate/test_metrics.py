@@ -142,3 +142,22 @@ def test_bad_inputs_raise(y, p, task, match):
         compute_metrics(
             np.array(y, float), np.array(p, float), task=task, rng=np.random.default_rng(0)
         )
+
+
+def test_paired_comparison_of_two_models():
+    from sma_response.evaluate.metrics import compare_models
+
+    y, p = _calibrated(2000, seed=4)
+    noisy = expit(logit(p) + np.random.default_rng(9).normal(0, 1.5, len(p)))
+    same = compare_models(y, p, p, task="classification", rng=np.random.default_rng(0), n_boot=50)
+    assert (same["auroc_diff"], same["auroc_diff_ci_low"], same["auroc_diff_ci_high"]) == (0, 0, 0)
+    out = compare_models(
+        y, p, noisy, task="classification", rng=np.random.default_rng(0), n_boot=100
+    )
+    assert out["auroc_diff"] == pytest.approx(auroc(y, p) - auroc(y, noisy))
+    assert 0 < out["auroc_diff_ci_low"] < out["auroc_diff"] < out["auroc_diff_ci_high"]
+    assert out["brier_diff_ci_high"] < 0  # the better model has the lower Brier score
+    reg = compare_models(
+        y * 3.0, p * 3.0, noisy * 3.0, task="regression", rng=np.random.default_rng(0), n_boot=50
+    )
+    assert reg["rmse_diff_ci_high"] < 0

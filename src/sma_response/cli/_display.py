@@ -60,14 +60,15 @@ def calibration_console_table(table: pd.DataFrame, *, console: Console | None = 
     return n_out
 
 
-def _ci(metrics: dict, key: str, *, digits: int = 3) -> str:
+def _ci(metrics: dict, key: str, *, digits: int = 3, signed: bool = False) -> str:
     value = metrics.get(key)
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     low, high = metrics.get(f"{key}_ci_low"), metrics.get(f"{key}_ci_high")
     if low is None or high is None or math.isnan(low) or math.isnan(high):
         return f"{value:.{digits}f}"
-    return f"{value:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
+    fmt = f"+.{digits}f" if signed else f".{digits}f"
+    return f"{value:{fmt}} ({low:{fmt}} to {high:{fmt}})"
 
 
 def train_summary(result: TrainResult, *, console: Console | None = None) -> None:
@@ -103,12 +104,31 @@ def train_summary(result: TrainResult, *, console: Console | None = None) -> Non
         if r.task == "classification"
         else ["mae", "rmse", "r2", "calibration_slope"]
     )
-    table = Table(title="Cross-validated performance (95 % bootstrap CI)", header_style="bold")
-    for col in ("metric", r.model_name, "baseline", "oracle (truth)"):
+    table = Table(title="Held-out performance (95 % bootstrap CI)", header_style="bold")
+    baseline = f"baseline ({r.baseline_name})" if r.baseline_name else "baseline"
+    for col in ("metric", r.model_name, baseline, "oracle (truth)"):
         table.add_column(col, justify="left" if col == "metric" else "right")
     for key in keys:
         table.add_row(key, _ci(r.metrics, key), _ci(r.baseline_metrics, key), _ci(r.oracle, key))
     console.print(table)
+    if r.comparison:
+        key = "auroc" if r.task == "classification" else "rmse"
+        diff = _ci(r.comparison, f"{key}_diff", signed=True)
+        low, high = r.comparison.get(f"{key}_diff_ci_low"), r.comparison.get(f"{key}_diff_ci_high")
+        better = (low > 0) if key == "auroc" else (high < 0)
+        worse = (high < 0) if key == "auroc" else (low > 0)
+        verdict = (
+            f"{r.model_name} is better"
+            if better
+            else f"{r.model_name} is worse"
+            if worse
+            else "no clear difference (the interval includes 0)"
+        )
+        console.print(
+            f"{r.model_name} minus {r.baseline_name}, {key.upper()} on the same rows "
+            f"(paired bootstrap): {diff}: {verdict}",
+            highlight=False,
+        )
     if r.oracle:
         ratio = r.oracle.get("auroc_ratio" if r.task == "classification" else "rmse_ratio")
         if ratio is not None and not math.isnan(ratio):

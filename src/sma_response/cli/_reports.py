@@ -87,7 +87,7 @@ def _fmt(metrics: dict[str, Any], key: str) -> str:
         or any(isinstance(v, float) and math.isnan(v) for v in (low, high))
     ):
         return f"{value:.3f}"
-    return f"{value:.3f} ({low:.3f}-{high:.3f})"
+    return f"{value:.3f} ({low:.3f} to {high:.3f})"
 
 
 def validation_summary(result: Any, *, console: Console | None = None) -> None:

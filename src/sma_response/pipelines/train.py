@@ -23,7 +23,12 @@ from sma_response.cohort.target import define_target
 from sma_response.conf.callbacks import PARENT_RUN_ENV
 from sma_response.conf.factory import ConfigError, build_estimator
 from sma_response.conf.train import TrainConfig
-from sma_response.evaluate.metrics import compute_metrics, model_vs_oracle, oracle_metrics
+from sma_response.evaluate.metrics import (
+    compare_models,
+    compute_metrics,
+    model_vs_oracle,
+    oracle_metrics,
+)
 from sma_response.evaluate.plots import (
     plot_calibration,
     plot_decision_curve,
@@ -75,6 +80,8 @@ class TrainResult:
     n_events: int
     metrics: dict[str, float]
     baseline_metrics: dict[str, float]
+    comparison: dict[str, float]  # model minus baseline, paired bootstrap intervals
+    baseline_name: str | None
     oracle: dict[str, float]
     attrition: pd.DataFrame
     model_uri: str | None
@@ -337,12 +344,23 @@ def run_training(cfg: DictConfig, *, extra_tags: dict[str, str] | None = None) -
         n_boot=spec.evaluate.n_boot,
     )
     baseline_metrics: dict[str, float] = {}
+    comparison: dict[str, float] = {}
     if baseline_cv is not None:
         b = baseline_cv.predictions
         b = b.loc[b["repeat"] == b["repeat"].min()]
         baseline_metrics = compute_metrics(
             b["y_true"].to_numpy(),
             b["y_pred"].to_numpy(),
+            task=task,
+            rng=rng,
+            n_boot=spec.evaluate.n_boot,
+        )
+        # Model minus baseline on the same held-out rows and bootstrap resamples (paired).
+        paired = first.merge(b[["index_id", "y_pred"]], on="index_id", suffixes=("", "_base"))
+        comparison = compare_models(
+            paired["y_true"].to_numpy(),
+            paired["y_pred"].to_numpy(),
+            paired["y_pred_base"].to_numpy(),
             task=task,
             rng=rng,
             n_boot=spec.evaluate.n_boot,
@@ -439,6 +457,7 @@ def run_training(cfg: DictConfig, *, extra_tags: dict[str, str] | None = None) -
         run.log_dict(cdm_fingerprint(cdm_dir), "data/cdm_fingerprint.json")
         run.log_metrics(_metrics_block("cv", metrics))
         run.log_metrics(_metrics_block("baseline", baseline_metrics))
+        run.log_metrics(_metrics_block("comparison", comparison))  # model minus baseline
         run.log_metrics(_metrics_block("oracle", oracle))
         run.log_metrics(
             {
@@ -516,6 +535,8 @@ def run_training(cfg: DictConfig, *, extra_tags: dict[str, str] | None = None) -
         n_events=int(y.sum()) if task == "classification" else 0,
         metrics=metrics,
         baseline_metrics=baseline_metrics,
+        comparison=comparison,
+        baseline_name=spec.evaluate.baseline if baseline_cv is not None else None,
         oracle=oracle,
         attrition=attrition,
         model_uri=model_uri,
