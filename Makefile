@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 # slow-ish tests land, and flip the default if it wins.
 XDIST ?=
 
-.PHONY: help install lint format typecheck test test-all simulate calibration harmonise train reports reproduce validate mlflow-ui mlflow-server bench lock clean
+.PHONY: help install lint format typecheck test test-all simulate calibration harmonise train reports reproduce validate notebooks mlflow-ui mlflow-server bench lock clean
 
 help: ## List targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -80,6 +80,9 @@ REGISTRY ?= all
 validate: install ## External validation, aggregates only: make validate MODEL=models:/<name>/<v> EXPORT=<folder> REGISTRY=<mapping>
 	@if [ -z "$(MODEL)" ] || [ -z "$(EXPORT)" ]; then echo ">>> give MODEL=<models:/... or runs:/...> and EXPORT=<export folder> (REGISTRY=<mapping>, default all)"; exit 2; fi
 	$(BIN)/sma-validate model=$(MODEL) export_dir=$(EXPORT) registry=$(REGISTRY) $(ARGS)
+
+notebooks: install ## Execute notebooks/ in order into outputs/notebooks/ (the committed ones stay stripped)
+	$(BIN)/python scripts/run_notebooks.py $(ARGS)
 
 MLFLOW_DB ?= mlruns/mlflow.db
 mlflow-ui: install ## Open the MLflow UI on the local store (http://127.0.0.1:5000)
