@@ -1,4 +1,4 @@
-"""tracking=server: every command works against a real MLflow tracking server on localhost.
+"""tracking=server: train, report, reproduce and validate against a real MLflow server on localhost.
 
 The server runs as a subprocess (SQLite backend, proxied artifacts) on a free port of
 127.0.0.1 and is always stopped, whatever the tests do.
@@ -23,9 +23,7 @@ from tests._fixtures.validation import simulate_external
 from sma_response.cli.reproduce import main as reproduce_main
 from sma_response.cli.validate import main as validate_main
 from sma_response.conf.compose import compose_config
-from sma_response.pipelines.reproduce import reproduce_run
 from sma_response.pipelines.train import run_training
-from sma_response.tracking.spec import TrackingSpec
 
 START_TIMEOUT_S = 120
 BIN = Path(sys.executable).parent
@@ -112,28 +110,15 @@ def _train_cfg(train_tmp, *overrides):
     )
 
 
-def test_train_and_reproduce_on_the_server(server, train_tmp):
-    cfg = _train_cfg(
-        train_tmp, "tracking.log_model=false", "explain.enabled=false", "evaluate.baseline=null"
-    )
+def test_train_report_reproduce_validate_on_the_server(server, train_tmp, tmp_path, capsys):
+    cfg = _train_cfg(train_tmp)
     assert cfg.tracking.uri == server["url"]
     result = run_training(cfg)
+    assert result.model_version is not None
     assert result.artifact_uri.startswith("mlflow-artifacts:")
-    spec = TrackingSpec(uri=server["url"], artifact_location=None)
-    report = reproduce_run(result.run_id, tracking=spec)
-    assert report.status == "identical", [(c.name, c.details) for c in report.differences]
-    run = MlflowClient(server["url"]).get_run(report.new_run_id)
-    assert run.data.tags["reproduces"] == result.run_id
-    assert run.data.tags["reproduction.status"] == "identical"
     assert list((server["root"] / "art").rglob("oof.parquet")), (
         "artifacts were not proxied to the server"
     )
-
-
-@pytest.mark.slow
-def test_train_report_reproduce_validate_on_the_server(server, train_tmp, tmp_path, capsys):
-    result = run_training(_train_cfg(train_tmp))
-    assert result.model_version is not None
     env = {**os.environ, "MLFLOW_TRACKING_URI": server["url"]}
     out = tmp_path / "reports"
     proc = subprocess.run(
@@ -157,6 +142,12 @@ def test_train_report_reproduce_validate_on_the_server(server, train_tmp, tmp_pa
 
     assert reproduce_main([result.run_id, "tracking=server"]) == 0
     assert "reproduced bit-for-bit" in capsys.readouterr().out
+    client = MlflowClient(server["url"])
+    (copy,) = client.search_runs(
+        [client.get_run(result.run_id).info.experiment_id],
+        filter_string=f"tags.reproduces = '{result.run_id}'",
+    )
+    assert copy.data.tags["reproduction.status"] == "identical"
 
     external = simulate_external(tmp_path / "external", n_patients=600)
     status = validate_main(
@@ -174,7 +165,6 @@ def test_train_report_reproduce_validate_on_the_server(server, train_tmp, tmp_pa
     assert status == 0, capsys.readouterr()
     (report_file,) = (tmp_path / "validation").glob("*/validation_report.json")
     report = json.loads(report_file.read_text(encoding="utf-8"))
-    client = MlflowClient(server["url"])
     assert (
         client.get_run(report["run_id"]).data.tags["validation.model_version"]
         == result.model_version

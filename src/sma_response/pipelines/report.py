@@ -305,7 +305,7 @@ def run_reports(cfg: DictConfig) -> ReportRun:
     ReportError
         For problems the user can fix (no run given, unknown ids, no such export or mapping).
     """
-    from sma_response.tracking.run import run_of_model
+    from sma_response.tracking.lookup import resolve_model
 
     cfg = cfg.copy()
     OmegaConf.set_readonly(cfg, value=True)
@@ -315,8 +315,8 @@ def run_reports(cfg: DictConfig) -> ReportRun:
         run_id = str(cfg.run_id)
     elif cfg.model_uri:
         try:
-            run_id = run_of_model(tracking, str(cfg.model_uri))
-        except ValueError as err:
+            run_id = resolve_model(tracking, model=str(cfg.model_uri), key="model_uri").run_id
+        except LookupError as err:
             raise ReportError(str(err)) from err
     else:
         msg = (

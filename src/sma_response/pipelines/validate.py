@@ -27,7 +27,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import math
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -41,6 +40,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from sma_response._utils.io import atomic_write_text
+from sma_response._utils.jsonable import to_jsonable
 from sma_response.cohort.build import build_cohort
 from sma_response.cohort.spec import CohortSpec, TargetSpec
 from sma_response.cohort.target import define_target
@@ -135,23 +135,8 @@ class ValidationResult:
 # --------------------------------------------------------------------------- helpers
 
 
-def _clean(value: Any) -> Any:
-    """JSON-able: NaN -> None, numpy scalars -> Python, recursively."""
-    if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return value
-
-
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return _clean(frame.to_dict("records"))
+    return to_jsonable(frame.to_dict("records"))
 
 
 def _spec(cls: type, node: Any) -> Any:
@@ -295,7 +280,7 @@ def _development(
     return {
         "validation": original["tags"].get("validation", "unknown"),
         "dataset": original["tags"].get("dataset", "unknown"),
-        "metrics": _clean(metrics),
+        "metrics": to_jsonable(metrics),
         "regions": regions,
     }
 
@@ -644,7 +629,7 @@ def validate_model(
             "prevalence": float(y.mean()) if binary else None,
             "exclusions": _exclusions(attrition, min_cell),
         },
-        "metrics": _clean(metrics),
+        "metrics": to_jsonable(metrics),
         "discrimination": {
             "roc_points": _records(roc_points(y, p, min_cell=min_cell)) if binary else []
         },
@@ -654,10 +639,10 @@ def validate_model(
         )
         if binary
         else [],
-        "recalibration": _clean(recal),
+        "recalibration": to_jsonable(recal),
         "subgroups": _records(subgroups),
         "subgroup_keys": list(_SUBGROUP_KEYS[task]),
-        "intervals": _clean(intervals),
+        "intervals": to_jsonable(intervals),
         "comparison": {
             "metric_keys": list(_KEYS[task]),
             "development": _development(original, task, dev_subgroups),
@@ -673,7 +658,7 @@ def validate_model(
     def write(validation_run_id: str) -> tuple[Path, Path]:
         folder = Path(out_dir) / validation_run_id
         folder.mkdir(parents=True, exist_ok=True)
-        text_json = json.dumps(_clean(report), indent=2, sort_keys=False) + "\n"
+        text_json = json.dumps(to_jsonable(report), indent=2, sort_keys=False) + "\n"
         html = render_validation_html(json.loads(text_json))
         leaked = find_identifiers(text_json + html, identifiers)
         if leaked:  # a bug, never expected: refuse to write rather than leak

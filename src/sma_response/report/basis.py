@@ -9,13 +9,14 @@ subgroup, subgroup performance, interval quantiles and their measured coverage, 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from sma_response._utils.jsonable import to_jsonable
 from sma_response.evaluate.subgroups import age_band
 
 __all__ = ["PROFILE_QUANTILES", "ReportBasis", "cohort_profile", "subgroup_counts"]
@@ -74,24 +75,12 @@ class ReportBasis:
 
     def to_json(self) -> str:
         """Serialise (NaN becomes null)."""
-        return json.dumps(_clean(asdict(self)), indent=1, sort_keys=True)
+        return json.dumps(to_jsonable(asdict(self)), indent=1, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> ReportBasis:
         """Inverse of :meth:`to_json`."""
         return cls(**json.loads(text))
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 def cohort_profile(X: pd.DataFrame) -> dict[str, Any]:

@@ -20,13 +20,20 @@ from sma_response._utils.io import atomic_path, atomic_write_text
 from sma_response.report.context import PatientReport
 from sma_response.report.figures import change_svg, factors_svg, position_svg, probability_svg
 
-__all__ = ["render_index_html", "render_patient_html", "render_pdf", "write_report"]
+__all__ = [
+    "render_index_html",
+    "render_patient_html",
+    "render_pdf",
+    "template_environment",
+    "write_report",
+]
 
 log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1)
-def _environment() -> Environment:
+def template_environment() -> Environment:
+    """Return the one Jinja2 environment of the report templates (autoescaped, strict)."""
     return Environment(
         loader=PackageLoader("sma_response", "report/templates"),
         autoescape=select_autoescape(enabled_extensions=("html", "html.j2")),
@@ -77,7 +84,11 @@ def render_patient_html(report: PatientReport) -> str:
     >>> "60%" in html and "abc" in html and "http://" not in html.replace("http://www.w3.org", "")
     True
     """
-    return _environment().get_template("patient.html.j2").render(r=report, figs=_figures(report))
+    return (
+        template_environment()
+        .get_template("patient.html.j2")
+        .render(r=report, figs=_figures(report))
+    )
 
 
 def render_index_html(
@@ -85,7 +96,7 @@ def render_index_html(
 ) -> str:
     """Render an index page listing a run's reports (links to the files beside it)."""
     return (
-        _environment()
+        template_environment()
         .get_template("index.html.j2")
         .render(
             reports=list(reports),

@@ -11,12 +11,12 @@ import base64
 import io
 import math
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 from matplotlib.figure import Figure
+
+from sma_response.report.render import template_environment
 
 __all__ = ["render_validation_html", "validation_figures"]
 
@@ -31,18 +31,6 @@ _METRIC_LABELS = {
     "rmse": "Root mean squared error",
     "r2": "R²",
 }
-
-
-@lru_cache(maxsize=1)
-def _environment() -> Environment:
-    return Environment(
-        loader=PackageLoader("sma_response", "report/templates"),
-        autoescape=select_autoescape(enabled_extensions=("html", "html.j2")),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
 
 
 def _png(fig: Figure) -> Markup:
@@ -256,7 +244,7 @@ def render_validation_html(report: Mapping[str, Any]) -> str:
     str
         HTML with inline CSS and PNG figures; no script, no external request.
     """
-    template = _environment().get_template("validation.html.j2")
+    template = template_environment().get_template("validation.html.j2")
     return template.render(
         r=report,
         figures=validation_figures(report),

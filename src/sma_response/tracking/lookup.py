@@ -143,7 +143,11 @@ def add_run_files(
 
 
 def resolve_model(
-    spec: TrackingSpec, *, model: str | None = None, run_id: str | None = None
+    spec: TrackingSpec,
+    *,
+    model: str | None = None,
+    run_id: str | None = None,
+    key: str = "model",
 ) -> ModelRef:
     """Find a model by URI or by its training run.
 
@@ -156,6 +160,8 @@ def resolve_model(
         ``runs:/<run_id>/<path>``.
     run_id
         Alternatively the training run (its ``model`` artifact is used).
+    key
+        The config key that gave ``model``, named in error messages.
 
     Returns
     -------
@@ -169,7 +175,7 @@ def resolve_model(
     """
     client = _client(spec)
     if not model and not run_id:
-        msg = "model: give model=models:/<name>/<version> (or runs:/<run_id>/model) or run_id=<id>"
+        msg = f"{key}: give {key}=models:/<name>/<version> (or runs:/<run_id>/model) or run_id=<id>"
         raise LookupError(msg)
     if model and model.startswith("models:/"):
         rest = model.removeprefix("models:/")
@@ -187,14 +193,14 @@ def resolve_model(
                 else:
                     version = client.get_model_version(name, number)
         except MlflowException as err:
-            msg = f"model: no model version {model!r} in {spec.uri}"
+            msg = f"{key}: no model version {model!r} in {spec.uri}"
             raise LookupError(msg) from err
         uri = f"models:/{version.name}/{version.version}"
         return ModelRef(
             uri=uri, run_id=str(version.run_id), name=version.name, version=str(version.version)
         )
     if model and not model.startswith("runs:/"):
-        msg = f"model: expected models:/<name>/<version> or runs:/<run_id>/model, got {model!r}"
+        msg = f"{key}: expected models:/<name>/<version> or runs:/<run_id>/model, got {model!r}"
         raise LookupError(msg)
     path = "model"
     if model:

@@ -318,42 +318,6 @@ def read_json_artifact(spec: TrackingSpec, run_id: str, path: str) -> Any:
     return json.load(io.StringIO(text))
 
 
-def run_of_model(spec: TrackingSpec, model_uri: str) -> str:
-    """Return the run id behind a model URI.
-
-    Accepted: ``models:/<name>/<version>``, ``models:/<name>@<alias>``, ``models:/<name>/latest``
-    and ``runs:/<run_id>/<path>``.
-
-    Raises
-    ------
-    ValueError
-        If the URI has another form or names no known model version.
-    """
-    configure(spec)
-    client = MlflowClient(tracking_uri=spec.uri)
-    if model_uri.startswith("runs:/"):
-        return model_uri.removeprefix("runs:/").split("/", 1)[0]
-    if not model_uri.startswith("models:/"):
-        msg = f"model_uri: expected models:/<name>/<version> or runs:/<run_id>/model: {model_uri!r}"
-        raise ValueError(msg)
-    rest = model_uri.removeprefix("models:/")
-    try:
-        if "@" in rest:
-            name, alias = rest.split("@", 1)
-            version = client.get_model_version_by_alias(name, alias)
-        else:
-            name, _, number = rest.partition("/")
-            if number in ("", "latest"):
-                versions = client.search_model_versions(f"name='{name}'")
-                version = max(versions, key=lambda v: int(v.version))
-            else:
-                version = client.get_model_version(name, number)
-    except (mlflow.exceptions.MlflowException, ValueError) as err:
-        msg = f"model_uri: no model version {model_uri!r} in {spec.uri}"
-        raise ValueError(msg) from err
-    return str(version.run_id)
-
-
 def load_pipeline(spec: TrackingSpec, model_uri: str) -> Any:
     """Load a logged pyfunc model and return the scikit-learn pipeline it wraps (and its dtypes).
 
