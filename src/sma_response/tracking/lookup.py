@@ -255,15 +255,8 @@ def tag_model_version(spec: TrackingSpec, ref: ModelRef, tags: Mapping[str, Any]
 
 def read_run_json(spec: TrackingSpec, run_id: str, path: str) -> Any | None:
     """Load a JSON artifact of a run; ``None`` when it is absent."""
-    _client(spec)
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            local = mlflow.artifacts.download_artifacts(
-                run_id=run_id, artifact_path=path, dst_path=tmp
-            )
-        except (MlflowException, OSError):
-            return None
-        return json.loads(Path(local).read_text(encoding="utf-8"))
+    text = read_run_text(spec, run_id, path)
+    return None if text is None else json.loads(text)
 
 
 def read_run_text(spec: TrackingSpec, run_id: str, path: str) -> str | None:
