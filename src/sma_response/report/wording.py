@@ -25,6 +25,10 @@ def format_months(months: float) -> str:
     return f"{m} months ({text})" if m < 60 else text
 
 
+#: Units that read differently for exactly one (``1 copy``, ``1 point``).
+_SINGULAR = {"copies": "copy", "points": "point", "metres": "metre"}
+
+
 def describe_value(feature: str, value: str | None) -> str:
     """Write a feature's raw value (text, as stored with SHAP values) in words, with its unit.
 
@@ -34,6 +38,8 @@ def describe_value(feature: str, value: str | None) -> str:
     ('8 months', 'yes')
     >>> describe_value("baseline_hfmse", None), describe_value("therapy", "onasemnogene")
     ('not recorded', 'onasemnogene abeparvovec')
+    >>> describe_value("smn2_copies", "1"), describe_value("smn2_copies", "3")
+    ('1 copy', '3 copies')
     """
     if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
         return "not recorded"
@@ -46,6 +52,8 @@ def describe_value(feature: str, value: str | None) -> str:
     if unit == "yes/no":
         return "yes" if x >= 0.5 else "no"
     if unit in ("points", "metres", "hours per day", "copies"):
+        if x == 1 and unit in _SINGULAR:
+            unit = _SINGULAR[unit]
         return f"{x:.0f} {unit}" if float(x).is_integer() else f"{x:.1f} {unit}"
     if unit == "points per year":
         return f"{x:+.1f} {unit}"

@@ -179,19 +179,35 @@ class RunLogger:
         wrapper = ResponseModel(model)
         example = wrapper.prepare(input_example)
         signature = infer_signature(example, wrapper.predict(None, example))
-        info = mlflow.pyfunc.log_model(
-            name=name,
-            python_model=wrapper,
-            signature=signature,
-            input_example=example,
-            pip_requirements=pip_requirements,
-            registered_model_name=self.spec.registered_model_name if register else None,
-            metadata=dict(metadata or {}),
-        )
+        # The wrapper is pickled on purpose (models-from-code would need the package source
+        # beside the model); MLflow warns about that on every call.
+        with _quiet("mlflow.pyfunc", "mlflow.models"):
+            info = mlflow.pyfunc.log_model(
+                name=name,
+                python_model=wrapper,
+                signature=signature,
+                input_example=example,
+                pip_requirements=pip_requirements,
+                registered_model_name=self.spec.registered_model_name if register else None,
+                metadata=dict(metadata or {}),
+            )
         version = (
             None if info.registered_model_version is None else str(info.registered_model_version)
         )
         return info.model_uri, version
+
+
+@contextmanager
+def _quiet(*loggers: str, level: int = logging.ERROR) -> Iterator[None]:
+    """Raise MLflow loggers' levels for a block (chatter a user cannot act on)."""
+    saved = {name: logging.getLogger(name).level for name in loggers}
+    try:
+        for name in loggers:
+            logging.getLogger(name).setLevel(level)
+        yield
+    finally:
+        for name, old in saved.items():
+            logging.getLogger(name).setLevel(old)
 
 
 def _metric_name(name: str) -> str:
