@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
+from typing import NoReturn
 
 from hydra.errors import HydraException, OverrideParseException
 from omegaconf import DictConfig
@@ -19,7 +20,7 @@ from sma_response.conf.compose import compose_config
 __all__ = ["compose_from_argv"]
 
 
-def _fail(prog: str, message: str) -> None:
+def _fail(prog: str, message: str) -> NoReturn:
     sys.stderr.write(f"{prog}: error: {message}\n")
     raise SystemExit(2)
 

@@ -114,7 +114,8 @@ def train_summary(result: TrainResult, *, console: Console | None = None) -> Non
     if r.comparison:
         key = "auroc" if r.task == "classification" else "rmse"
         diff = _ci(r.comparison, f"{key}_diff", signed=True)
-        low, high = r.comparison.get(f"{key}_diff_ci_low"), r.comparison.get(f"{key}_diff_ci_high")
+        low = float(r.comparison.get(f"{key}_diff_ci_low", math.nan))
+        high = float(r.comparison.get(f"{key}_diff_ci_high", math.nan))
         better = (low > 0) if key == "auroc" else (high < 0)
         worse = (high < 0) if key == "auroc" else (low > 0)
         verdict = (
