@@ -303,7 +303,40 @@ def _coverage_text(basis: ReportBasis, region: str, level: float) -> str:
     )
 
 
+def merge_repeated_measurement(rows: pd.DataFrame) -> pd.DataFrame:
+    """Fold the main motor score into the scale it was measured on: one factor, not two.
+
+    ``baseline_primary_score`` is the baseline score on the primary scale, which is also
+    recorded as ``baseline_<scale>``. The model credits the one measurement partly to each, so a
+    report could say the same 9 CHOP INTEND points both raise and lower the chance; their SHAP
+    values are summed into ``baseline_<scale>`` (the sum of all values is unchanged).
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"feature": ["baseline_primary_scale", "baseline_primary_score",
+    ...                                  "baseline_chop_intend", "age_at_index_months"],
+    ...                      "value": ["chop_intend", "9", "9", "5"],
+    ...                      "shap": [0.1, 0.5, -0.25, 1.0], "base_value": 0.0})
+    >>> merge_repeated_measurement(rows)[["feature", "shap"]].values.tolist()
+    [['baseline_primary_scale', 0.1], ['baseline_chop_intend', 0.25], ['age_at_index_months', 1.0]]
+    """
+    by_feature = rows.set_index("feature")
+    if not {"baseline_primary_scale", "baseline_primary_score"} <= set(by_feature.index):
+        return rows
+    scale = by_feature.loc["baseline_primary_scale", "value"]
+    twin = f"baseline_{scale}"
+    if pd.isna(scale) or twin not in by_feature.index:
+        return rows
+    if by_feature.loc[twin, "value"] != by_feature.loc["baseline_primary_score", "value"]:
+        return rows
+    total = float(by_feature.loc[twin, "shap"] + by_feature.loc["baseline_primary_score", "shap"])
+    merged = rows.loc[rows["feature"] != "baseline_primary_score"].copy()
+    merged.loc[merged["feature"] == twin, "shap"] = total
+    return merged.reset_index(drop=True)
+
+
 def _factors(rows: pd.DataFrame, *, task: str, k: int) -> tuple[list[Factor], list[Factor]]:
+    rows = merge_repeated_measurement(rows)
     total = float(rows["shap"].abs().sum()) or 1.0
     out: dict[str, list[Factor]] = {"up": [], "down": []}
     for direction, part in (
