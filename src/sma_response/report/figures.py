@@ -35,7 +35,7 @@ def probability_svg(probability: float) -> Markup:
     True
     """
     p = min(max(float(probability), 0.0), 1.0)
-    w, x0, x1 = 400, 10, 390
+    w, x0, x1 = 400, 16, 380  # room for the centred "0%" and "100%" tick labels
     fill = x0 + p * (x1 - x0)
     ticks = "".join(
         f'<line x1="{x0 + t * (x1 - x0):.1f}" y1="30" x2="{x0 + t * (x1 - x0):.1f}" y2="36" '
