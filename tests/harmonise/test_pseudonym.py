@@ -4,6 +4,7 @@ import logging
 
 import pandas as pd
 
+from sma_response.harmonise import pseudonym
 from sma_response.harmonise.pseudonym import DEVELOPMENT_KEY, pseudonymise, resolve_key
 
 
@@ -17,6 +18,7 @@ def test_keyed_hash_is_stable_and_depends_on_key_and_registry() -> None:
 
 
 def test_secret_sources_and_the_development_warning(caplog) -> None:
+    pseudonym._warn_development_key.cache_clear()  # earlier tests may have warned already
     with caplog.at_level(logging.WARNING):
         assert resolve_key(environ={"SMA_PSEUDONYM_KEY": "s3cret-value"}).source == "env"
         assert resolve_key(environ={}, local_secret="file-secret").source == "file"
@@ -28,3 +30,11 @@ def test_secret_sources_and_the_development_warning(caplog) -> None:
     key = resolve_key(environ={"SMA_PSEUDONYM_KEY": "s3cret-value"})
     assert "s3cret-value" not in repr(key)
     assert "s3cret-value" not in caplog.text
+
+
+def test_the_development_warning_is_given_once_per_process(caplog) -> None:
+    pseudonym._warn_development_key.cache_clear()
+    with caplog.at_level(logging.WARNING):
+        resolve_key(environ={})
+        resolve_key(environ={})
+    assert caplog.text.count("DEVELOPMENT key") == 1

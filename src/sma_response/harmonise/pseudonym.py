@@ -10,6 +10,7 @@ is logged: its pseudonyms protect nothing and must not leave the machine.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -78,12 +79,18 @@ def resolve_key(*, environ: Mapping[str, str], local_secret: str | None = None) 
         return PseudonymKey(value.encode("utf-8"), "env")
     if local_secret:
         return PseudonymKey(local_secret.strip().encode("utf-8"), "file")
+    _warn_development_key()
+    return PseudonymKey(DEVELOPMENT_KEY, "development")
+
+
+@functools.cache
+def _warn_development_key() -> None:
+    """Warn once per process (a training run resolves the key for harmonisation and oracle)."""
     log.warning(
         "%s is not set and there is no local key file: using the public DEVELOPMENT key. "
         "Pseudonyms made with it protect nothing; never use it for real patient data.",
         ENV_VAR,
     )
-    return PseudonymKey(DEVELOPMENT_KEY, "development")
 
 
 def _digest(secret: bytes, message: str) -> str:
