@@ -60,14 +60,22 @@ def calibration_console_table(table: pd.DataFrame, *, console: Console | None = 
     return n_out
 
 
-def _ci(metrics: dict, key: str, *, digits: int = 3, signed: bool = False) -> str:
+def format_ci(metrics: dict, key: str, *, digits: int = 3, signed: bool = False) -> str:
+    """Write ``metrics[key]`` as ``value (low to high)`` from its ``_ci_low``/``_ci_high`` keys.
+
+    ``-`` when the value is missing; the value alone when its interval is.
+    """
     value = metrics.get(key)
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    low, high = metrics.get(f"{key}_ci_low"), metrics.get(f"{key}_ci_high")
-    if low is None or high is None or math.isnan(low) or math.isnan(high):
-        return f"{value:.{digits}f}"
     fmt = f"+.{digits}f" if signed else f".{digits}f"
+    low, high = metrics.get(f"{key}_ci_low"), metrics.get(f"{key}_ci_high")
+    if (
+        low is None
+        or high is None
+        or any(isinstance(v, float) and math.isnan(v) for v in (low, high))
+    ):
+        return f"{value:{fmt}}"
     return f"{value:{fmt}} ({low:{fmt}} to {high:{fmt}})"
 
 
@@ -109,11 +117,16 @@ def train_summary(result: TrainResult, *, console: Console | None = None) -> Non
     for col in ("metric", r.model_name, baseline, "oracle (truth)"):
         table.add_column(col, justify="left" if col == "metric" else "right")
     for key in keys:
-        table.add_row(key, _ci(r.metrics, key), _ci(r.baseline_metrics, key), _ci(r.oracle, key))
+        table.add_row(
+            key,
+            format_ci(r.metrics, key),
+            format_ci(r.baseline_metrics, key),
+            format_ci(r.oracle, key),
+        )
     console.print(table)
     if r.comparison:
         key = "auroc" if r.task == "classification" else "rmse"
-        diff = _ci(r.comparison, f"{key}_diff", signed=True)
+        diff = format_ci(r.comparison, f"{key}_diff", signed=True)
         low = float(r.comparison.get(f"{key}_diff_ci_low", math.nan))
         high = float(r.comparison.get(f"{key}_diff_ci_high", math.nan))
         better = (low > 0) if key == "auroc" else (high < 0)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from sma_response.cli._display import format_ci
 
 __all__ = ["report_summary", "reproduction_table", "validation_summary"]
 
@@ -76,20 +77,6 @@ def reproduction_table(report: Any, *, console: Console | None = None) -> None:
     console.print(f"[bold {colour}]{report.summary()}[/]", highlight=False)
 
 
-def _fmt(metrics: dict[str, Any], key: str) -> str:
-    value = metrics.get(key)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    low, high = metrics.get(f"{key}_ci_low"), metrics.get(f"{key}_ci_high")
-    if (
-        low is None
-        or high is None
-        or any(isinstance(v, float) and math.isnan(v) for v in (low, high))
-    ):
-        return f"{value:.3f}"
-    return f"{value:.3f} ({low:.3f} to {high:.3f})"
-
-
 def validation_summary(result: Any, *, console: Console | None = None) -> None:
     """Print the headline of a :class:`~sma_response.pipelines.validate.ValidationResult`."""
     console = _console(console)
@@ -111,12 +98,12 @@ def validation_summary(result: Any, *, console: Console | None = None) -> None:
     table.add_column(f"development ({dev.get('validation', '?')})", justify="right")
     ext = report["metrics"]
     for key in keys:
-        table.add_row(key, _fmt(ext, key), _fmt(dev.get("metrics", {}), key))
+        table.add_row(key, format_ci(ext, key), format_ci(dev.get("metrics", {}), key))
     recal = report.get("recalibration") or {}
     for name, block in recal.get("methods", {}).items():
         after = block.get("metrics_after", {})
         key = "brier" if task == "classification" else "rmse"
-        table.add_row(f"{key} after {name}", _fmt(after, key), "")
+        table.add_row(f"{key} after {name}", format_ci(after, key), "")
     cov = report.get("intervals") or {}
     if cov.get("available"):
         table.add_row(
