@@ -1,3 +1,53 @@
-"""MLflow run handling; the only subpackage that imports mlflow."""
+"""MLflow run handling; the only subpackage that imports mlflow.
+
+Its public names are imported on first use, so that ``sma_response.tracking.spec`` (which the
+config layer needs at compose time) does not load MLflow.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sma_response._utils.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from sma_response.tracking.lookup import (
+        ModelRef,
+        RunNotFoundError,
+        get_run,
+        load_model,
+        resolve_model,
+    )
+    from sma_response.tracking.provenance import frame_digest, tables_digest
+    from sma_response.tracking.run import RunLogger, configure, mlflow_run
+    from sma_response.tracking.spec import TrackingSpec
+
+_WHERE = {
+    "ModelRef": "sma_response.tracking.lookup",
+    "RunLogger": "sma_response.tracking.run",
+    "RunNotFoundError": "sma_response.tracking.lookup",
+    "TrackingSpec": "sma_response.tracking.spec",
+    "configure": "sma_response.tracking.run",
+    "frame_digest": "sma_response.tracking.provenance",
+    "get_run": "sma_response.tracking.lookup",
+    "load_model": "sma_response.tracking.lookup",
+    "mlflow_run": "sma_response.tracking.run",
+    "resolve_model": "sma_response.tracking.lookup",
+    "tables_digest": "sma_response.tracking.provenance",
+}
+
+__all__ = [
+    "ModelRef",
+    "RunLogger",
+    "RunNotFoundError",
+    "TrackingSpec",
+    "configure",
+    "frame_digest",
+    "get_run",
+    "load_model",
+    "mlflow_run",
+    "resolve_model",
+    "tables_digest",
+]
+
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)
