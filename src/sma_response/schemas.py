@@ -87,6 +87,7 @@ class Treatments(pa.DataFrameModel):
         coerce = True
 
     @pa.dataframe_check
+    @classmethod
     def stop_after_start(cls, df: pd.DataFrame) -> pd.Series:
         """Check that a course stops at or after it starts."""
         return df["stop_age_days"].isna() | (df["stop_age_days"] >= df["start_age_days"])
@@ -107,6 +108,7 @@ class Assessments(pa.DataFrameModel):
         coerce = True
 
     @pa.dataframe_check
+    @classmethod
     def score_in_scale_range(cls, df: pd.DataFrame) -> pd.Series:
         """Check that each score lies within its scale's range."""
         lo = df["scale"].map({k: float(v[0]) for k, v in SCALE_RANGES.items()}).astype(float)

@@ -229,3 +229,33 @@ def test_docstring_examples(module):
         importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE
     )
     assert result.failed == 0
+
+
+def test_an_edited_logged_config_with_a_foreign_target_is_refused(trained, tmp_path, capsys):
+    """A config read back from a (shared) store cannot make sma-reproduce build any object."""
+    cfg, result = trained
+    text = MlflowClient(cfg.tracking.uri).download_artifacts(
+        result.run_id, "config/config.yaml", str(tmp_path)
+    )
+    logged = OmegaConf.to_container(OmegaConf.load(text))
+    logged["model"]["classifier"]["booster_params"] = {"_target_": "collections.OrderedDict"}
+    store = TrackingSpec(
+        uri=f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_location=str(tmp_path / "art")
+    )
+    mlflow.set_tracking_uri(store.uri)
+    experiment = MlflowClient(store.uri).create_experiment(
+        "edited", artifact_location=(tmp_path / "art").as_uri()
+    )
+    with mlflow.start_run(experiment_id=experiment) as run:
+        mlflow.log_dict(logged, "config/config.yaml")
+    with pytest.raises(
+        ReproductionError,
+        match=r"refused: model\.classifier\.booster_params\._target_='collections.OrderedDict'",
+    ):
+        reproduce_run(run.info.run_id, tracking=store)
+    status = reproduce_main([run.info.run_id, f"tracking.uri={store.uri}"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "is not allowed" in err
+    assert "Traceback" not in err
+    assert len([line for line in err.splitlines() if "sma-reproduce: error" in line]) == 1, err

@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from sma_response.conf.compose import compose_config
+from sma_response.conf.factory import ConfigError
 
 __all__ = ["compose_from_argv"]
 
@@ -86,6 +87,6 @@ def compose_from_argv(
     except OverrideParseException as err:
         hint = "quote a value with spaces or brackets twice, e.g. site='\"my clinic (2026)\"'"
         _fail(prog, f"{str(err).strip().splitlines()[0]} ({hint})")
-    except (HydraException, OmegaConfBaseException) as err:
+    except (HydraException, OmegaConfBaseException, ConfigError) as err:
         _fail(prog, str(err).strip().splitlines()[0])
         raise  # unreachable: _fail exits

@@ -6,9 +6,10 @@ import sys
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from sma_response.cli._display import calibration_console_table
+from sma_response.conf.nodes import node_list
 from sma_response.conf.resolvers import CONFIG_DIR, register_resolvers
 from sma_response.pipelines.emulate import run_emulation
 from sma_response.simulate.trials import TrialSpecError
@@ -19,7 +20,8 @@ register_resolvers()
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="emulate")
 def main(cfg: DictConfig) -> None:
     """Emulate the trials named by ``trial`` and print the calibration table."""
-    trial = OmegaConf.to_object(cfg.trial) if OmegaConf.is_list(cfg.trial) else cfg.trial
+    wanted = [str(t) for t in node_list(cfg.trial, key="trial")]
+    trial: str | list[str] = "all" if wanted == ["all"] else wanted
     try:
         table = run_emulation(
             Path(cfg.trials_dir), trial=trial, seed=cfg.seed, n_per_arm=cfg.n_per_arm

@@ -13,6 +13,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 
+from sma_response.conf.factory import check_targets
 from sma_response.conf.resolvers import CONFIG_DIR, register_resolvers
 
 __all__ = ["compose_config"]
@@ -64,6 +65,8 @@ def compose_config(
     ------
     hydra.errors.HydraException
         For an unknown group option, a typo in a key or a wrong type (the schemas catch them).
+    ConfigError
+        For a ``_target_`` (at any depth) outside the allow-list.
 
     Examples
     --------
@@ -75,10 +78,12 @@ def compose_config(
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(config_dir or CONFIG_DIR), version_base="1.3"):
-            return compose(
+            cfg = compose(
                 config_name=config_name,
                 overrides=list(overrides),
                 return_hydra_config=return_hydra_config,
             )
     finally:
         GlobalHydra.instance().clear()
+    check_targets(cfg)
+    return cfg

@@ -5,15 +5,88 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
-#: Only these modules may be instantiated from a config file.
-ALLOWED_PREFIXES = ("xgboost.", "sklearn.", "sma_response.")
+from sma_response.conf.nodes import node_dict
+from sklearn.base import BaseEstimator
+
+__all__ = ["ALLOWED_PREFIXES", "ConfigError", "build_estimator", "check_targets"]
+
+#: Only classes defined in these packages may be instantiated from a config file (and only
+#: scikit-learn-style estimators among them).
+ALLOWED_PREFIXES = ("xgboost.", "sklearn.")
 
 
 class ConfigError(ValueError):
     """A config value is invalid; the message names the key."""
+
+
+def _refuse(path: str, target: object, why: str) -> ConfigError:
+    return ConfigError(f"{path}={target!r} is not allowed: {why}")
+
+
+def _check_target(path: str, target: object) -> None:
+    if not isinstance(target, str) or not target.startswith(ALLOWED_PREFIXES):
+        raise _refuse(path, target, f"a config may only build classes from {ALLOWED_PREFIXES}")
+    try:
+        cls = get_class(target)
+    except Exception as err:  # Hydra raises ImportError/ValueError variants for a bad path
+        raise _refuse(path, target, "no such class") from err
+    if not str(cls.__module__).startswith(ALLOWED_PREFIXES) or not issubclass(cls, BaseEstimator):
+        raise _refuse(
+            path, target, "it is not a scikit-learn or xgboost estimator class defined there"
+        )
+
+
+def check_targets(node: object, *, path: str = "") -> None:
+    """Refuse a config tree with a ``_target_`` (at any depth) outside the allow-list.
+
+    Hydra instantiates nested ``_target_`` nodes too, so every one is checked, before any data
+    is read. The ``hydra`` node (Hydra's own callbacks and launchers) is not user model config
+    and is skipped at the top level.
+
+    Parameters
+    ----------
+    node
+        A config tree (``DictConfig``, ``ListConfig``, mapping, list) or a leaf.
+    path
+        Key path of ``node``, used in the message.
+
+    Raises
+    ------
+    ConfigError
+        Naming the key path of the first disallowed target.
+
+    Examples
+    --------
+    >>> check_targets({"model": {"classifier": {"_target_": "xgboost.XGBClassifier"}}})
+    >>> try:
+    ...     check_targets({"m": {"_target_": "sklearn.linear_model.Ridge",
+    ...                          "x": {"_target_": "collections.OrderedDict"}}})
+    ... except ConfigError as err:
+    ...     print(err)
+    m.x._target_='collections.OrderedDict' is not allowed: a config may only build classes
+    from ('xgboost.', 'sklearn.')
+    """
+    if isinstance(node, DictConfig | ListConfig):
+        try:
+            node = OmegaConf.to_container(node, resolve=True, throw_on_missing=False)
+        except OmegaConfBaseException:  # an unresolvable value elsewhere: check it unresolved
+            node = OmegaConf.to_container(node, resolve=False)
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if not path and key == "hydra":
+                continue
+            sub = f"{path}.{key}" if path else str(key)
+            if key == "_target_":
+                _check_target(sub, value)
+            else:
+                check_targets(value, path=sub)
+    elif isinstance(node, list | tuple):
+        for i, value in enumerate(node):
+            check_targets(value, path=f"{path}[{i}]")
 
 
 def build_estimator(node: Mapping[str, Any] | DictConfig, *, key: str = "model") -> Any:
@@ -34,21 +107,15 @@ def build_estimator(node: Mapping[str, Any] | DictConfig, *, key: str = "model")
     Raises
     ------
     ConfigError
-        If ``_target_`` is missing or outside :data:`ALLOWED_PREFIXES`, or instantiation fails.
+        If ``_target_`` is missing, any ``_target_`` in the node is outside the allow-list
+        (:func:`check_targets`), or instantiation fails.
     """
-    data = (
-        OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
-    )
+    data = node_dict(node, key=key)
     target = data.get("_target_")
     if not isinstance(target, str):
         msg = f"{key}._target_ is missing"
         raise ConfigError(msg)
-    if not target.startswith(ALLOWED_PREFIXES):
-        msg = (
-            f"{key}._target_={target!r} is not allowed; "
-            f"it must start with one of {ALLOWED_PREFIXES}"
-        )
-        raise ConfigError(msg)
+    check_targets(data, path=key)
     try:
         return instantiate(data, _convert_="all")
     except Exception as err:  # Hydra wraps import and argument errors in its own types

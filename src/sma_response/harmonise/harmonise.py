@@ -333,7 +333,7 @@ def _groups_of(raw: RawFile, file_index: int, level: str, frame: pd.DataFrame) -
             plans.append((None, dict(long_cols)))
         for key in sorted({c.key for c in content if c.key is not None}):
             plans.append((key, {**long_cols, **{c.field: c for c in content if c.key == key}}))
-        for key, cols in plans:
+        for plan_key, cols in plans:
             for fld in shared:
                 col = nearest(fld)
                 if col is not None and fld not in cols:
@@ -341,7 +341,7 @@ def _groups_of(raw: RawFile, file_index: int, level: str, frame: pd.DataFrame) -
             data = {fld: frame[c.source] for fld, c in cols.items()}
             data[ROW] = frame[ROW]
             groups.append(
-                _Group(raw, file_index, table, key, cols, pd.DataFrame(data, index=frame.index))
+                _Group(raw, file_index, table, plan_key, cols, pd.DataFrame(data, index=frame.index))
             )
     return groups
 

@@ -126,7 +126,6 @@ def pseudonymise(local_id: pd.Series, *, registry: str, key: bytes | PseudonymKe
     text = local_id.astype("string")
     codes, uniques = pd.factorize(text, use_na_sentinel=True)
     hashed = np.array([_digest(secret, f"{registry}{_SEP}{u}") for u in uniques], dtype=object)
-    values = np.where(
-        codes >= 0, hashed[np.where(codes >= 0, codes, 0)] if len(hashed) else None, None
-    )
+    values = np.full(len(codes), None, dtype=object)
+    values[codes >= 0] = hashed[codes[codes >= 0]]
     return pd.Series(pd.array(values, dtype="string"), index=local_id.index)

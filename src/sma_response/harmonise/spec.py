@@ -35,6 +35,7 @@ Examples
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -423,7 +424,7 @@ class _Ctx:
 
 
 def _dataclass_keys(cls: type) -> set[str]:
-    return set(cls.__dataclass_fields__)
+    return {f.name for f in dataclasses.fields(cls)}
 
 
 def _parse_reader(ctx: _Ctx, raw: Any, key: str) -> ReaderSpec:
@@ -443,11 +444,11 @@ def _parse_reader(ctx: _Ctx, raw: Any, key: str) -> ReaderSpec:
     header_row = data.get("header_row", 1)
     if not isinstance(header_row, int) or header_row < 1:
         ctx.fail(f"{key}.header_row", f"must be a positive integer, got {header_row!r}")
+    values: dict[str, Any] = {
+        k: (str(v) if k not in ("header_row",) and v is not None else v) for k, v in data.items()
+    }
     return ReaderSpec(
-        **{
-            k: (str(v) if k not in ("header_row",) and v is not None else v)
-            for k, v in data.items()
-        }
+        **values
     )
 
 

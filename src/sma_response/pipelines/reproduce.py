@@ -37,6 +37,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from sma_response.conf.factory import ConfigError, check_targets
 from sma_response.conf.resolvers import PROJECT_ROOT
 from sma_response.conf.train import TrainConfig
 from sma_response.pipelines.fingerprint import cdm_fingerprint, compare_fingerprints
@@ -340,6 +341,11 @@ def _train_config(config: Mapping[str, Any]) -> DictConfig:
     except OmegaConfBaseException as err:
         msg = f"the logged config does not fit the current training schema: {err}".splitlines()[0]
         raise ReproductionError(msg) from err
+    try:  # before any data is read: a config from a shared store may not build arbitrary objects
+        check_targets(cfg)
+    except ConfigError as err:
+        msg = f"the logged config is refused: {err}"
+        raise ReproductionError(msg) from err
     return cfg  # type: ignore[return-value]
 
 
@@ -381,7 +387,7 @@ def _overrides_check(
     shown = f"{len(args)} override(s), {len(overrides['choices'])} group choices"
     try:
         cfg = compose_config("train", args, config_dir=config_dir, return_hydra_config=True)
-    except (HydraException, OmegaConfBaseException) as err:
+    except (HydraException, OmegaConfBaseException, ConfigError) as err:
         return Check(
             name=name,
             status="differs",

@@ -21,7 +21,8 @@ from omegaconf import DictConfig, OmegaConf
 from sma_response.cohort.build import build_cohort
 from sma_response.cohort.target import define_target
 from sma_response.conf.callbacks import PARENT_RUN_ENV
-from sma_response.conf.factory import ConfigError, build_estimator
+from sma_response.conf.factory import ConfigError, build_estimator, check_targets
+from sma_response.conf.nodes import node_dict
 from sma_response.conf.train import TrainConfig
 from sma_response.evaluate.metrics import (
     compare_models,
@@ -99,7 +100,7 @@ def _task(kind: str) -> str:
 
 
 def _harmonise_cfg(cfg: DictConfig) -> DictConfig:
-    return OmegaConf.create(OmegaConf.to_container(cfg.harmonise, resolve=True))
+    return OmegaConf.create(node_dict(cfg.harmonise, key="harmonise"))
 
 
 def ensure_cdm(cfg: DictConfig) -> Path:
@@ -158,8 +159,10 @@ def _model_node(cfg: DictConfig, name: str, task: str) -> tuple[Any, str]:
     if not path.is_file():
         msg = f"evaluate.baseline={name!r}: no model option configs/model/{name}.yaml"
         raise TrainingError(msg)
-    node = OmegaConf.load(path)
-    node = OmegaConf.merge({"seed": cfg.seed}, {k: v for k, v in node.items() if k != "defaults"})
+    loaded = node_dict(OmegaConf.load(path), resolve=False, key=f"evaluate.baseline({name})")
+    node = OmegaConf.create(
+        {"seed": cfg.seed, **{k: v for k, v in loaded.items() if k != "defaults"}}
+    )
     key = "classifier" if task == "classification" else "regressor"
     estimator = build_estimator(node[key], key=f"evaluate.baseline({name}).{key}")
     return estimator, str(node.get("preprocess", "tree"))
@@ -247,7 +250,7 @@ def _hydra_info() -> dict[str, Any]:
         hc = HydraConfig.get()
         return {
             "choices": {
-                k: v for k, v in OmegaConf.to_container(hc.runtime.choices).items() if v is not None
+                k: v for k, v in node_dict(hc.runtime.choices).items() if v is not None
             },
             "overrides": list(hc.overrides.task),
             "output_dir": hc.runtime.output_dir,
@@ -282,6 +285,10 @@ def run_training(cfg: DictConfig, *, extra_tags: dict[str, str] | None = None) -
     """
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
+    try:  # every _target_, at any depth, before any data is read
+        check_targets(cfg)
+    except ConfigError as err:
+        raise TrainingError(str(err)) from err
     cfg = cfg.copy()
     OmegaConf.set_readonly(cfg, value=True)
     spec: TrainConfig = OmegaConf.to_object(cfg)  # type: ignore[assignment]
@@ -437,7 +444,7 @@ def run_training(cfg: DictConfig, *, extra_tags: dict[str, str] | None = None) -
         tags=tags,
         parent_run_id=os.environ.get(PARENT_RUN_ENV),
     ) as run:
-        resolved = OmegaConf.to_container(cfg, resolve=True)
+        resolved = node_dict(cfg)
         run.log_params(
             {
                 k: v

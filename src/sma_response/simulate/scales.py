@@ -61,7 +61,9 @@ def noise_sd(
     Sum scores are noisiest mid-range: with ``expected`` given (the noise-free score), the SD is
     scaled by ``2 * sqrt(p * (1 - p))``, ``p`` the expected score's share of the range.
     """
-    shape = np.broadcast_shapes(np.shape(age_months), np.shape(expected))
+    shape = np.broadcast_shapes(
+        np.shape(age_months), () if expected is None else np.shape(expected)
+    )
     sd = np.full(shape, params.scale_noise[scale], dtype=float)
     if expected is not None and scale != "6mwt":
         lo, hi = SCALE_RANGE[scale]

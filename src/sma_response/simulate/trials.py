@@ -445,7 +445,7 @@ def _run_arm(
             fu_score = fu_score + np.where(fused_fu, shift, 0.0)
             ok = alive_fu & ~np.isnan(bl) & ~np.isnan(fu_score)
             change = (fu_score - bl)[ok]
-            t = ep.threshold
+            t = np.nan if ep.threshold is None else float(ep.threshold)
             if ep.kind == "change":
                 value = float(change.mean()) if ok.any() else np.nan
             elif ep.kind == "responder":
@@ -458,7 +458,7 @@ def _run_arm(
                 value = float((fu_score[ok] >= t).mean()) if ok.any() else np.nan
             rows.append((arm, ep.name, value, int(ok.sum())))
         elif ep.kind == "milestone":
-            got = (hist.milestone_gained[ep.milestone] <= fu) & alive_fu
+            got = (hist.milestone_gained[str(ep.milestone)] <= fu) & alive_fu
             rows.append((arm, ep.name, float(got.mean()), n))
         elif ep.kind == "event_free":
             free = alive_fu & ~(hist.permanent_ventilation <= fu)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import mlflow.pyfunc
+from mlflow.pyfunc.model import PythonModel
 import numpy as np
 import pandas as pd
 
 
-class ResponseModel(mlflow.pyfunc.PythonModel):
+class ResponseModel(PythonModel):
     """Wrap a fitted scikit-learn pipeline (preprocessing + estimator)."""
 
     def __init__(
@@ -44,7 +44,7 @@ class ResponseModel(mlflow.pyfunc.PythonModel):
             self._learn_dtypes(frame)
         out = {}
         for col in self.columns or []:
-            kind, _ = self.dtypes[col]
+            kind, _ = (self.dtypes or {})[col]
             s = frame[col]
             if kind == "category":
                 out[col] = s.astype("string").astype(object).where(s.notna(), None)
@@ -55,7 +55,7 @@ class ResponseModel(mlflow.pyfunc.PythonModel):
     def _restore(self, frame: pd.DataFrame) -> pd.DataFrame:
         out = {}
         for col in self.columns or []:
-            kind, levels = self.dtypes[col]
+            kind, levels = (self.dtypes or {})[col]
             if col not in frame.columns:
                 msg = f"model input is missing feature column {col!r}"
                 raise ValueError(msg)

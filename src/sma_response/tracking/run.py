@@ -121,7 +121,7 @@ class RunLogger:
 
     def log_dict(self, data: Mapping[str, Any] | list[Any], path: str) -> None:
         """Log a JSON or YAML artifact."""
-        mlflow.log_dict(data, path)
+        mlflow.log_dict(data, path)  # type: ignore[arg-type]  # MLflow accepts lists too
 
     def log_text(self, text: str, path: str) -> None:
         """Log a text artifact."""
@@ -148,7 +148,7 @@ class RunLogger:
 
     def log_dataset(self, *, uri: str, digest: str, name: str, context: str = "training") -> None:
         """Record the harmonised data as the run's input (``mlflow.log_input``)."""
-        dataset = MetaDataset(source=CDMSource(uri), name=name, digest=digest[:32])
+        dataset = MetaDataset(source=CDMSource(uri), name=name, digest=digest[:32])  # type: ignore[abstract]
         mlflow.log_input(dataset, context=context)
         mlflow.set_tag("data.digest", digest)
 
