@@ -83,3 +83,10 @@ def test_documented_names_import() -> None:
     for stage, name in sorted(documented):
         package = importlib.import_module(f"sma_response.{stage}")
         assert name in package.__all__, f"README names sma_response.{stage}.{name}: not exported"
+
+
+def test_version() -> None:
+    import sma_response
+
+    assert sma_response.__version__
+    assert sma_response.__version__ != "0.0.0+unknown", "package is not installed (make install)"

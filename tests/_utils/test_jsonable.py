@@ -1,17 +1,11 @@
 from __future__ import annotations
 
-import doctest
 import json
 
 import numpy as np
 import pandas as pd
 
-from sma_response._utils import jsonable
 from sma_response._utils.jsonable import to_jsonable
-
-
-def test_docstring_examples():
-    assert doctest.testmod(jsonable).failed == 0
 
 
 def test_nested_results_become_strict_json():

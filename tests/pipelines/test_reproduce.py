@@ -213,24 +213,6 @@ def test_cli_exits_one_on_a_difference(trained, capsys):
     assert "seed: 0 logged, 3 now" in out
 
 
-@pytest.mark.parametrize(
-    "module",
-    [
-        "sma_response.pipelines.reproduce",
-        "sma_response.pipelines.fingerprint",
-        "sma_response.pipelines.validate",
-    ],
-)
-def test_docstring_examples(module):
-    import doctest
-    import importlib
-
-    result = doctest.testmod(
-        importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE
-    )
-    assert result.failed == 0
-
-
 def test_an_edited_logged_config_with_a_foreign_target_is_refused(trained, tmp_path, capsys):
     """A config read back from a (shared) store cannot make sma-reproduce build any object."""
     cfg, result = trained

@@ -8,9 +8,9 @@ from typing import Any
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
+from sklearn.base import BaseEstimator
 
 from sma_response.conf.nodes import node_dict
-from sklearn.base import BaseEstimator
 
 __all__ = ["ALLOWED_PREFIXES", "ConfigError", "build_estimator", "check_targets"]
 

@@ -14,7 +14,7 @@ T = TypeVar("T")
 
 
 def node_dict(node: Any, *, resolve: bool = True, key: str = "config") -> dict[str, Any]:
-    """A mapping config node as a plain ``dict`` (interpolations resolved).
+    """Return a mapping config node as a plain ``dict`` (interpolations resolved).
 
     Examples
     --------
@@ -29,7 +29,7 @@ def node_dict(node: Any, *, resolve: bool = True, key: str = "config") -> dict[s
 
 
 def node_list(node: Any, *, key: str = "config") -> list[Any]:
-    """A list config node (or a single value) as a plain ``list``.
+    """Return a list config node (or a single value) as a plain ``list``.
 
     Examples
     --------

@@ -341,7 +341,9 @@ def _groups_of(raw: RawFile, file_index: int, level: str, frame: pd.DataFrame) -
             data = {fld: frame[c.source] for fld, c in cols.items()}
             data[ROW] = frame[ROW]
             groups.append(
-                _Group(raw, file_index, table, plan_key, cols, pd.DataFrame(data, index=frame.index))
+                _Group(
+                    raw, file_index, table, plan_key, cols, pd.DataFrame(data, index=frame.index)
+                )
             )
     return groups
 

@@ -447,9 +447,7 @@ def _parse_reader(ctx: _Ctx, raw: Any, key: str) -> ReaderSpec:
     values: dict[str, Any] = {
         k: (str(v) if k not in ("header_row",) and v is not None else v) for k, v in data.items()
     }
-    return ReaderSpec(
-        **values
-    )
+    return ReaderSpec(**values)
 
 
 def _parse_column(ctx: _Ctx, source: str, raw: Any, key: str) -> ColumnSpec:

@@ -115,8 +115,9 @@ def outcome_frame(
     Examples
     --------
     >>> X = pd.DataFrame({"baseline_primary_scale": ["hfmse"], "baseline_primary_score": [60.0]})
-    >>> outcome_frame(X, target_kind="responder", target_scale=None).iloc[0].tolist()
-    ['hfmse', 60.0, -60.0, 6.0]
+    >>> row = outcome_frame(X, target_kind="responder", target_scale=None).iloc[0]
+    >>> row["scale"], *(float(row[c]) for c in ("baseline_score", "lower_limit", "upper_limit"))
+    ('hfmse', 60.0, -60.0, 6.0)
     """
     n = len(features)
     if target_kind == "delta" and target_scale not in (None, "primary"):

@@ -249,9 +249,7 @@ def _hydra_info() -> dict[str, Any]:
             return {}
         hc = HydraConfig.get()
         return {
-            "choices": {
-                k: v for k, v in node_dict(hc.runtime.choices).items() if v is not None
-            },
+            "choices": {k: v for k, v in node_dict(hc.runtime.choices).items() if v is not None},
             "overrides": list(hc.overrides.task),
             "output_dir": hc.runtime.output_dir,
         }

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlflow.pyfunc.model import PythonModel
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc.model import PythonModel
 
 
 class ResponseModel(PythonModel):
