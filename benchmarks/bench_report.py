@@ -47,9 +47,10 @@ def main() -> int:
 
     from sma_response.explain.shap_values import explain
     from sma_response.explain.spec import ExplainSpec
-    from sma_response.pipelines.explain import ReportInputs
-    from sma_response.pipelines.report import _load_logged, build_contexts, write_reports
+    from sma_response.pipelines.report import _load_logged
     from sma_response.pipelines.train import run_training
+    from sma_response.report.batch import build_contexts, write_reports
+    from sma_response.report.inputs import ReportInputs
     from sma_response.report.render import write_report
     from sma_response.report.spec import ReportSpec
     from sma_response.tracking.run import load_pipeline
@@ -130,7 +131,7 @@ def _final_features(cfg):
     from sma_response.cohort.build import build_cohort
     from sma_response.cohort.target import define_target
     from sma_response.features.engineer import make_features
-    from sma_response.pipelines.train import ensure_cdm, load_cdm
+    from sma_response.pipelines.data import ensure_cdm, load_cdm
 
     spec = OmegaConf.to_object(cfg)
     cdm, _ = load_cdm(ensure_cdm(cfg))

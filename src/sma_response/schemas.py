@@ -343,3 +343,37 @@ class ShapValues(pa.DataFrameModel):
         """Coercing; one row per index event and feature (per repeat for out-of-fold)."""
 
         coerce = True
+
+
+# ----------------------------------------------------------------------------- features
+class FeatureFrame(pa.DataFrameModel):
+    """The model's input (``features.make_features``): one row per index event.
+
+    Indexed by ``index_id``; every column numeric, boolean or categorical (the preprocessors
+    take nothing else) and no infinite value. Not strict: the feature set is configurable.
+    """
+
+    index_id: pa.typing.Index[str] = pa.Field(unique=True, str_matches=INDEX_ID_PATTERN)
+
+    class Config:
+        """Not coercing: the model sees exactly these dtypes."""
+
+        coerce = False
+
+    @pa.dataframe_check
+    @classmethod
+    def model_ready_columns(cls, df: pd.DataFrame) -> bool:
+        """Check that every column is numeric, boolean or categorical."""
+        return all(
+            pd.api.types.is_numeric_dtype(t)
+            or pd.api.types.is_bool_dtype(t)
+            or isinstance(t, pd.CategoricalDtype)
+            for t in df.dtypes
+        )
+
+    @pa.dataframe_check
+    @classmethod
+    def no_infinite_values(cls, df: pd.DataFrame) -> pd.Series:
+        """Check that no numeric value of a row is infinite (missing is fine: NaN)."""
+        numeric = df.select_dtypes("number").to_numpy(dtype=float, na_value=np.nan)
+        return pd.Series(~np.isinf(numeric).any(axis=1), index=df.index)

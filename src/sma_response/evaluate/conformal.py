@@ -26,6 +26,7 @@ __all__ = [
     "POOLED",
     "ConformalQuantiles",
     "conformal_interval",
+    "coverage_metrics",
     "coverage_table",
     "cross_conformal",
     "fit_conformal",
@@ -307,3 +308,27 @@ def coverage_table(intervals: pd.DataFrame, groups: pd.DataFrame) -> pd.DataFram
         for variable, level, mask in cells
     ]
     return pd.DataFrame(rows)
+
+
+def coverage_metrics(coverage: pd.DataFrame, level: float) -> dict[str, float]:
+    """Flat metrics of a :func:`coverage_table` (``interval/coverage[/<variable>/<level>]``).
+
+    Examples
+    --------
+    >>> cov = pd.DataFrame({"variable": ["overall", "region"], "level": ["all", "DE"],
+    ...                     "coverage": [0.8, 0.75], "mean_width": [6.0, 5.0]})
+    >>> m = coverage_metrics(cov, 0.8)
+    >>> m["interval/coverage"], m["interval/coverage/region/DE"], m["interval/mean_width"]
+    (0.8, 0.75, 6.0)
+    """
+    out = {"interval/level": level}
+    for r in coverage.itertuples(index=False):
+        key = (
+            "interval/coverage"
+            if r.variable == "overall"
+            else f"interval/coverage/{r.variable}/{r.level}"
+        )
+        out[key] = float(r.coverage)
+        if r.variable == "overall":
+            out["interval/mean_width"] = float(r.mean_width)
+    return out

@@ -18,6 +18,7 @@ from scipy.stats import norm
 from sma_response.evaluate.metrics import auroc, net_benefit
 
 __all__ = [
+    "performance_figures",
     "plot_calibration",
     "plot_decision_curve",
     "plot_forest",
@@ -271,3 +272,20 @@ def plot_predicted_vs_observed(
     ax.set(xlabel=f"Predicted ({unit})", ylabel=f"Observed ({unit})", title=title)
     ax.legend(loc="upper left", frameon=False)
     return fig
+
+
+def performance_figures(
+    y_true: np.ndarray, y_pred: np.ndarray, subgroups: pd.DataFrame, *, task: str
+) -> dict[str, Figure]:
+    """Every performance figure of a run, keyed by its artifact path (``plots/...``)."""
+    if task == "classification":
+        return {
+            "plots/roc.png": plot_roc(y_true, y_pred),
+            "plots/calibration.png": plot_calibration(y_true, y_pred),
+            "plots/decision_curve.png": plot_decision_curve(y_true, y_pred),
+            "plots/forest_region.png": plot_forest(subgroups, metric="auroc", variable="region"),
+        }
+    return {
+        "plots/predicted_vs_observed.png": plot_predicted_vs_observed(y_true, y_pred),
+        "plots/forest_region.png": plot_forest(subgroups, metric="rmse", variable="region"),
+    }

@@ -14,7 +14,13 @@ from sma_response.explain.shap_values import shap_matrix
 from sma_response.explain.summarise import global_importance, group_importance
 from sma_response.features.labels import feature_label, feature_unit
 
-__all__ = ["plot_beeswarm", "plot_dependence", "plot_group_importance", "plot_importance_bar"]
+__all__ = [
+    "explanation_figures",
+    "plot_beeswarm",
+    "plot_dependence",
+    "plot_group_importance",
+    "plot_importance_bar",
+]
 
 _OUTPUT = "SHAP value (log-odds of a meaningful gain)"
 
@@ -164,3 +170,34 @@ def plot_dependence(
     ax.axhline(0, color="0.4", linewidth=0.8)
     ax.set(xlabel=xlabel, ylabel=_xlabel(task), title=f"Dependence: {feature_label(feature)}")
     return fig
+
+
+def explanation_figures(
+    shap_values: pd.DataFrame,
+    features: pd.DataFrame,
+    regions: pd.Series,
+    *,
+    importance: pd.DataFrame,
+    n_top: int,
+    n_dependence: int,
+    task: str,
+) -> dict[str, Figure]:
+    """Every SHAP figure of a run, keyed by its artifact path (``explain/plots/...``).
+
+    Bar, beeswarm and per-region importance, and a dependence plot of each of the
+    ``n_dependence`` most important features (``importance`` order).
+    """
+    figures = {
+        "explain/plots/importance_bar.png": plot_importance_bar(
+            shap_values, n_top=n_top, task=task
+        ),
+        "explain/plots/beeswarm.png": plot_beeswarm(shap_values, features, n_top=n_top, task=task),
+        "explain/plots/importance_by_region.png": plot_group_importance(
+            shap_values, regions.rename("region"), n_top=n_top, task=task
+        ),
+    }
+    for feature in importance["feature"].head(n_dependence):
+        figures[f"explain/plots/dependence_{feature}.png"] = plot_dependence(
+            shap_values, features, feature=str(feature), task=task
+        )
+    return figures

@@ -1,19 +1,18 @@
-"""Explanations, per-patient intervals and report inputs of a training run (issue #5).
+"""The explain step of a training run: SHAP values, intervals, report inputs, all logged.
 
-:func:`explain_training_run` is the step ``run_training`` calls inside its MLflow run, after
-evaluation. From the fitted fold models and the final model it computes
+:func:`explain_training_run` is what ``run_training`` calls inside its MLflow run, after
+evaluation. Each step is a stage call; this module only orders them and logs what they return:
 
-1. SHAP values of every out-of-fold prediction (each fold model on its held-out rows) and of
-   the final model on every row, checked for additivity and against the logged predictions;
-2. global and per-region importance, with bar, beeswarm, per-region and dependence plots;
+1. SHAP values of every out-of-fold prediction (each fold model on its held-out rows, checked
+   against the logged predictions) and of the final model on every row
+   (:mod:`sma_response.explain.folds`);
+2. global and per-region importance and their figures (:mod:`sma_response.explain.plots`);
 3. the predicted change on the outcome scale (the run's model for a ``delta`` target, a
-   companion regressor of the same family for a ``responder`` target) with split-conformal
-   intervals whose held-out coverage is measured per region and per scale;
-4. the model's estimate under each therapy option (held-out fold models);
-5. the :class:`~sma_response.report.basis.ReportBasis` (aggregates only);
-
-logs all of it, and writes example reports. :func:`score_patients` does 3-5 for new patients
-with the final models; both feed :mod:`sma_response.pipelines.report`.
+   companion regressor of the same family otherwise) with cross-conformal intervals whose
+   held-out coverage is measured per region and per scale (:mod:`sma_response.evaluate.conformal`);
+4. the report rows: held-out probability, change and interval, and the estimate under each
+   therapy option (:mod:`sma_response.report.inputs`);
+5. the :class:`~sma_response.report.basis.ReportBasis` (aggregates only) and example reports.
 """
 
 from __future__ import annotations
@@ -25,69 +24,79 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from scipy.special import expit
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
-from sma_response.cohort.spec import MEANINGFUL_CHANGE
 from sma_response.evaluate.conformal import (
     ConformalQuantiles,
-    conformal_interval,
+    coverage_metrics,
     coverage_table,
     cross_conformal,
     fit_conformal,
-    gain_probability,
 )
-from sma_response.explain.plots import (
-    plot_beeswarm,
-    plot_dependence,
-    plot_group_importance,
-    plot_importance_bar,
-)
-from sma_response.explain.shap_values import AdditivityError, explain, resolve_method
+from sma_response.explain.folds import check_against_predictions, explain_folds
+from sma_response.explain.plots import explanation_figures
+from sma_response.explain.shap_values import explain, resolve_method
 from sma_response.explain.spec import ExplainSpec
 from sma_response.explain.summarise import global_importance, group_importance
-from sma_response.models.fit import CVResult, fit_cv, fit_final, predict
+from sma_response.features.design import Design, observed_change
+from sma_response.models.fit import CVResult, fit_cv, fit_final
 from sma_response.report.basis import ReportBasis, cohort_profile, subgroup_counts
+from sma_response.report.batch import write_reports
+from sma_response.report.inputs import (
+    ReportInputs,
+    example_ids,
+    held_out_alternatives,
+    held_out_patients,
+    outcome_frame,
+    performance_rows,
+    therapy_options,
+)
 from sma_response.report.spec import ReportSpec
-from sma_response.schemas import SCALE_RANGES, ShapValues
+from sma_response.schemas import ShapValues
 
-__all__ = [
-    "ExplainOutcome",
-    "ReportInputs",
-    "explain_training_run",
-    "outcome_frame",
-    "score_patients",
-]
+__all__ = ["ExplainOutcome", "RunToExplain", "explain_training_run"]
 
 log = logging.getLogger(__name__)
 
-#: Number of motor milestones (the range of a milestone-gain "scale").
-_N_MILESTONES = 4.0
-#: Largest gap allowed between SHAP-implied and logged out-of-fold predictions.
-_PREDICTION_TOLERANCE = 1e-4
-
 
 @dataclass
-class ReportInputs:
-    """Per-patient inputs of reports (keyed by pseudonymous ``index_id`` only).
+class RunToExplain:
+    """What the training run hands to the explain step.
 
     Attributes
     ----------
-    patients
-        ``index_id, patient_id, region, scale, baseline_score, probability, expected_change,
-        lower, upper, interval_key, source``.
-    alternatives
-        ``index_id, therapy, probability, expected_change``.
-    shap
-        Long SHAP values (``ShapValues``) of the predictions in ``patients``.
+    design
+        The run's cohort, labels and feature frame (indexed by ``index_id``).
+    groups, splits
+        Subgroup variables (indexed by ``index_id``) and validation folds.
+    cv, final
+        Cross-validation result with the fold models (``keep_models=True``) and the final
+        pipeline.
+    subgroups
+        Subgroup metrics of the run (``evaluate.subgroup_metrics``).
+    change_estimator
+        Unfitted regressor of the same family, fitted on the change for a classification run
+        (``None`` for a regression run: the run's model predicts the change itself).
+    preprocess_kind
+        Preprocessing of the run's model.
+    task, target_kind, target_scale, model_name
+        What the run predicts, with which model.
     """
 
-    patients: pd.DataFrame
-    alternatives: pd.DataFrame
-    shap: pd.DataFrame
+    design: Design
+    groups: pd.DataFrame
+    splits: pd.DataFrame
+    cv: CVResult
+    final: Pipeline
+    subgroups: pd.DataFrame
+    change_estimator: BaseEstimator | None
+    preprocess_kind: str
+    task: str
+    target_kind: str
+    target_scale: str | None
+    model_name: str
 
 
 @dataclass
@@ -103,194 +112,109 @@ class ExplainOutcome:
     fit_seconds: float = 0.0  # fitting the change model (classification runs)
 
 
-def outcome_frame(
-    features: pd.DataFrame, *, target_kind: str, target_scale: str | None
-) -> pd.DataFrame:
-    """Outcome scale, baseline score and the change the scale allows, per index event.
+@dataclass
+class _Intervals:
+    change_cv: CVResult
+    change_final: Pipeline
+    held: pd.DataFrame  # held-out change predictions (first repeat) with the outcome frame
+    intervals: pd.DataFrame
+    quantiles: ConformalQuantiles
+    coverage: pd.DataFrame
+    fit_seconds: float
 
-    The scale is the target's (``delta`` with a fixed scale) or the primary scale chosen by
-    function at baseline (``baseline_primary_scale``); limits are the scale's floor and
-    ceiling minus the baseline score.
 
-    Examples
-    --------
-    >>> X = pd.DataFrame({"baseline_primary_scale": ["hfmse"], "baseline_primary_score": [60.0]})
-    >>> row = outcome_frame(X, target_kind="responder", target_scale=None).iloc[0]
-    >>> row["scale"], *(float(row[c]) for c in ("baseline_score", "lower_limit", "upper_limit"))
-    ('hfmse', 60.0, -60.0, 6.0)
-    """
-    n = len(features)
-    if target_kind == "delta" and target_scale not in (None, "primary"):
-        scale = pd.Series([target_scale] * n, index=features.index, dtype=object)
-        col = f"baseline_{target_scale}"
-        base = features[col] if col in features else pd.Series(np.nan, index=features.index)
-    elif "baseline_primary_scale" in features:
-        scale = (
-            features["baseline_primary_scale"]
-            .astype(object)
-            .where(features["baseline_primary_scale"].notna(), None)
-        )
-        base = features.get("baseline_primary_score", pd.Series(np.nan, index=features.index))
-    else:
-        scale = pd.Series([None] * n, index=features.index, dtype=object)
-        base = pd.Series(np.nan, index=features.index)
-    if target_kind == "milestone_gain":
-        scale = pd.Series(["milestones"] * n, index=features.index, dtype=object)
-        base = pd.Series(np.nan, index=features.index)
-    ranges = {**SCALE_RANGES, "milestones": (0.0, _N_MILESTONES)}
-    base = pd.to_numeric(base, errors="coerce").astype(float)
-    lo = np.array([ranges.get(s, (np.nan, np.nan))[0] if s else np.nan for s in scale], dtype=float)
-    hi = np.array([ranges.get(s, (np.nan, np.nan))[1] if s else np.nan for s in scale], dtype=float)
-    return pd.DataFrame(
-        {
-            "scale": scale.to_numpy(dtype=object),
-            "baseline_score": base.to_numpy(),
-            "lower_limit": np.where(np.isfinite(base), lo - base, -np.inf),
-            "upper_limit": np.where(np.isfinite(base), hi - base, np.inf),
-        },
-        index=features.index,
+def _change_models(run: RunToExplain) -> tuple[CVResult, Pipeline, float]:
+    """Models of the change on the outcome scale (the run's own for a regression run)."""
+    if run.task != "classification":
+        return run.cv, run.final, 0.0
+    if run.change_estimator is None:
+        msg = "explain: a classification run needs a change_estimator for the expected change"
+        raise ValueError(msg)
+    if run.design.targets is None:
+        msg = "explain: a classification run needs its targets for the expected change"
+        raise ValueError(msg)
+    started = time.perf_counter()
+    X = run.design.X
+    change = observed_change(run.design.targets, X.index)
+    kind = run.preprocess_kind
+    change_cv = fit_cv(
+        X,
+        change,
+        run.splits,
+        estimator=run.change_estimator,
+        preprocess_kind=kind,
+        task="regression",
+        keep_models=True,
     )
+    change_final = fit_final(X, change, estimator=run.change_estimator, preprocess_kind=kind)
+    return change_cv, change_final, time.perf_counter() - started
 
 
-def _meaningful(scales: pd.Series) -> np.ndarray:
-    table = {**MEANINGFUL_CHANGE, "milestones": 1.0}
-    return np.array([table.get(s, np.nan) if s else np.nan for s in scales], dtype=float)
-
-
-def _with_therapy(X: pd.DataFrame, therapy: str) -> pd.DataFrame:
-    dtype = X["therapy"].dtype
-    return X.assign(therapy=pd.Categorical([therapy] * len(X), dtype=dtype))
-
-
-def _therapies(X: pd.DataFrame) -> list[str]:
-    if "therapy" not in X or not isinstance(X["therapy"].dtype, pd.CategoricalDtype):
-        return []
-    return [str(c) for c in X["therapy"].cat.categories]
-
-
-def _predict_outcome(
-    model: Pipeline,
-    change_model: Pipeline,
-    X: pd.DataFrame,
-    outcome: pd.DataFrame,
-    *,
-    task: str,
-    quantiles: ConformalQuantiles,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Probability of a meaningful gain and expected change of each row."""
-    change = predict(change_model, X, task="regression")
-    if task == "classification":
-        prob = predict(model, X, task="classification")
-    else:
-        prob = gain_probability(
-            change, outcome["scale"].to_numpy(), _meaningful(outcome["scale"]), quantiles=quantiles
-        )
-    return prob, change
-
-
-def _alternatives(
-    model: Pipeline,
-    change_model: Pipeline,
-    X: pd.DataFrame,
-    outcome: pd.DataFrame,
-    *,
-    task: str,
-    quantiles: ConformalQuantiles,
-) -> pd.DataFrame:
-    cols = ["index_id", "therapy", "probability", "expected_change"]
-    therapies = _therapies(X)
-    if not therapies:
-        return pd.DataFrame(columns=cols)
-    # Every row under every therapy in one frame: one prediction call per model.
-    stacked = pd.concat([_with_therapy(X, t) for t in therapies])
-    prob, change = _predict_outcome(
-        model,
-        change_model,
-        stacked,
-        pd.concat([outcome] * len(therapies)),
-        task=task,
+def _intervals(
+    run: RunToExplain, outcome: pd.DataFrame, *, first_repeat: int, spec: ReportSpec
+) -> _Intervals:
+    change_cv, change_final, fit_seconds = _change_models(run)
+    held = change_cv.predictions.loc[change_cv.predictions["repeat"] == first_repeat]
+    held = held.join(outcome, on="index_id")
+    level, min_n = spec.interval_level, spec.interval_min_n
+    intervals = cross_conformal(held, level=level, min_n=min_n)
+    quantiles = fit_conformal(
+        (held["y_true"] - held["y_pred"]).to_numpy(),
+        held["scale"].to_numpy(dtype=object),
+        level=level,
+        min_n=min_n,
+    )
+    cov_groups = run.groups[["region"]].join(outcome[["scale"]].astype(object).fillna("unknown"))
+    return _Intervals(
+        change_cv=change_cv,
+        change_final=change_final,
+        held=held,
+        intervals=intervals,
         quantiles=quantiles,
-    )
-    return pd.DataFrame(
-        {
-            "index_id": np.tile(X.index.astype(str).to_numpy(), len(therapies)),
-            "therapy": np.repeat(therapies, len(X)),
-            "probability": prob,
-            "expected_change": change,
-        },
-        columns=cols,
+        coverage=coverage_table(intervals, cov_groups),
+        fit_seconds=fit_seconds,
     )
 
 
-def _check_against_predictions(
-    shap_oof: pd.DataFrame, predictions: pd.DataFrame, task: str
+def _log_explanations(
+    logger: Any,
+    *,
+    shap_oof: pd.DataFrame,
+    shap_final: pd.DataFrame,
+    importance: pd.DataFrame,
+    by_region: pd.DataFrame,
+    explain_info: dict[str, Any],
+    figures: dict[str, Any],
 ) -> None:
-    """SHAP values of each fold must reproduce that fold's logged out-of-fold prediction."""
-    margin = shap_oof.groupby(["repeat", "index_id"], sort=False).agg(
-        shap=("shap", "sum"), base=("base_value", "first")
-    )
-    implied = margin["shap"] + margin["base"]
-    implied = expit(implied) if task == "classification" else implied
-    logged = predictions.set_index(["repeat", "index_id"])["y_pred"].reindex(implied.index)
-    gap = float(np.nanmax(np.abs(implied.to_numpy() - logged.to_numpy()))) if len(implied) else 0.0
-    if not np.isfinite(gap) or gap > _PREDICTION_TOLERANCE:
-        msg = f"out-of-fold SHAP values do not reproduce the logged predictions (gap {gap:.3g})"
-        raise AdditivityError(msg)
+    logger.log_table(shap_oof, "explain/shap_oof.parquet")
+    logger.log_table(shap_final, "explain/shap_final.parquet")
+    logger.log_table(importance, "explain/importance.csv")
+    logger.log_table(global_importance(shap_final), "explain/importance_final_model.csv")
+    logger.log_table(by_region.reset_index(), "explain/importance_by_region.csv")
+    logger.log_dict(explain_info, "explain/spec.json")
+    logger.set_tags({"explain.method_used": explain_info["method_used"]})
+    for path, fig in figures.items():
+        logger.log_figure(fig, path)
 
 
-def _held_out_rows(splits: pd.DataFrame, repeat: int, fold: int) -> pd.Index:
-    rows = splits.loc[(splits["repeat"] == repeat) & (splits["fold"] == fold), "index_id"]
-    return pd.Index(rows.astype(str))
-
-
-def _performance_rows(
-    subgroups: pd.DataFrame, first: pd.DataFrame, groups: pd.DataFrame
-) -> list[dict[str, Any]]:
-    per = first.set_index("index_id")[["y_true", "y_pred"]]
-    g = groups.reindex(per.index)
-    means: dict[tuple[str, str], tuple[float, float]] = {
-        ("overall", "all"): (float(per["y_pred"].mean()), float(per["y_true"].mean()))
-    }
-    for var in g.columns:
-        for level, part in per.groupby(g[var].astype(str).to_numpy()):
-            means[(str(var), str(level))] = (
-                float(part["y_pred"].mean()),
-                float(part["y_true"].mean()),
-            )
-    rows = []
-    for r in subgroups.to_dict("records"):
-        pred, obs = means.get((str(r["variable"]), str(r["level"])), (np.nan, np.nan))
-        clean = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
-        clean.update(
-            {
-                "level": str(r["level"]),
-                "n_events": None if pd.isna(r.get("n_events")) else int(r["n_events"]),
-                "small": bool(r["small"]),
-                "mean_predicted": pred,
-                "mean_observed": obs,
-            }
+def _example_reports(
+    logger: Any, inputs: ReportInputs, basis: ReportBasis, *, spec: ReportSpec, created: str
+) -> list[Path]:
+    if not (spec.enabled and spec.n_examples > 0):
+        return []
+    with tempfile.TemporaryDirectory() as tmp:
+        chosen = example_ids(inputs.patients, n=spec.n_examples, task=basis.task)
+        paths = write_reports(
+            inputs, basis=basis, index_ids=chosen, folder=Path(tmp), spec=spec, created=created
         )
-        rows.append(clean)
-    return rows
+        logger.log_artifacts(Path(tmp), "reports")
+    return [Path("reports") / p.name for p in paths]
 
 
 def explain_training_run(
-    run: Any,
+    logger: Any,
+    run: RunToExplain,
     *,
-    features: pd.DataFrame,
-    targets: pd.DataFrame,
-    cohort: pd.DataFrame,
-    groups: pd.DataFrame,
-    splits: pd.DataFrame,
-    cv: CVResult,
-    final: Pipeline,
-    change_estimator: BaseEstimator | None,
-    preprocess_kind: str,
-    subgroups: pd.DataFrame,
-    task: str,
-    target_kind: str,
-    target_scale: str | None,
-    model_name: str,
     explain_spec: ExplainSpec,
     report_spec: ReportSpec,
     provenance: dict[str, Any],
@@ -301,23 +225,10 @@ def explain_training_run(
 
     Parameters
     ----------
-    run
+    logger
         The open :class:`~sma_response.tracking.run.RunLogger`.
-    features, targets, cohort, groups, splits
-        The run's feature frame (indexed by ``index_id``), labels, cohort, subgroups and folds.
-    cv
-        Cross-validation result with the fold models (``keep_models=True``).
-    final
-        The final pipeline.
-    change_estimator
-        Unfitted regressor of the same family, fitted on the change for a classification run
-        (``None`` for a regression run: the run's model predicts the change itself).
-    preprocess_kind
-        Preprocessing of the run's model.
-    subgroups
-        Subgroup metrics of the run (``evaluate.subgroup_metrics``).
-    task, target_kind, target_scale, model_name
-        What the run predicts, with which model.
+    run
+        The run's design, folds, models and subgroup metrics.
     explain_spec, report_spec
         Settings.
     provenance
@@ -326,128 +237,48 @@ def explain_training_run(
         Date of the run (ISO).
     pip_requirements
         Requirements of the logged change model.
-
-    Returns
-    -------
-    ExplainOutcome
     """
-    from sma_response.pipelines.report import write_reports
-
     started = time.perf_counter()
-    if not cv.models:
+    if not run.cv.models:
         msg = "explain: the cross-validation kept no fold models (fit_cv(keep_models=True))"
         raise ValueError(msg)
-    first_repeat = int(cv.predictions["repeat"].min())
-    method = resolve_method(final[-1], method=explain_spec.method)
+    X, task = run.design.X, run.task
+    first_repeat = int(run.cv.predictions["repeat"].min())
+    method = resolve_method(run.final[-1], method=explain_spec.method)
     spec = ExplainSpec(**{**asdict(explain_spec), "method": method})
 
-    # 1. SHAP: every out-of-fold prediction, and the final model on every row.
-    shap_parts = []
-    for (repeat, fold), model in sorted(cv.models.items()):
-        rows = _held_out_rows(splits, repeat, fold)
-        shap_parts.append(
-            explain(model, features.loc[rows], spec=spec).assign(repeat=repeat, fold=fold)
-        )
-    shap_oof = ShapValues.validate(pd.concat(shap_parts, ignore_index=True), lazy=True)
-    _check_against_predictions(shap_oof, cv.predictions, task)
-    shap_final = ShapValues.validate(explain(final, features, spec=spec), lazy=True)
+    shap_oof = explain_folds(run.cv.models, X, run.splits, spec=spec)
+    check_against_predictions(shap_oof, run.cv.predictions, task=task)
+    shap_final = ShapValues.validate(explain(run.final, X, spec=spec), lazy=True)
     shap_first = shap_oof.loc[shap_oof["repeat"] == first_repeat]
     t_shap = time.perf_counter() - started
 
-    # 2. Importance and plots (held-out SHAP values, as metrics use held-out predictions).
-    importance = global_importance(shap_first)
-    by_region = group_importance(shap_first, groups["region"].rename("region"))
-    # 3. Change model and conformal intervals.
-    outcome = outcome_frame(features, target_kind=target_kind, target_scale=target_scale)
-    if task == "classification":
-        if change_estimator is None:
-            msg = "explain: a classification run needs a change_estimator for the expected change"
-            raise ValueError(msg)
-        t_fit = time.perf_counter()
-        change = (
-            targets.set_index("index_id")["outcome_score"]
-            - targets.set_index("index_id")["baseline_score"]
-        ).reindex(features.index)
-        change_cv = fit_cv(
-            features,
-            change,
-            splits,
-            estimator=change_estimator,
-            preprocess_kind=preprocess_kind,
-            task="regression",
-            keep_models=True,
-        )
-        change_final = fit_final(
-            features, change, estimator=change_estimator, preprocess_kind=preprocess_kind
-        )
-        fit_seconds = time.perf_counter() - t_fit
-    else:
-        fit_seconds = 0.0
-        change_cv, change_final = cv, final
-    held = change_cv.predictions.loc[change_cv.predictions["repeat"] == first_repeat]
-    held = held.join(outcome, on="index_id")
-    level, min_n = report_spec.interval_level, report_spec.interval_min_n
-    intervals = cross_conformal(held, level=level, min_n=min_n)
-    quantiles = fit_conformal(
-        (held["y_true"] - held["y_pred"]).to_numpy(),
-        held["scale"].to_numpy(dtype=object),
-        level=level,
-        min_n=min_n,
-    )
-    cov_groups = groups[["region"]].join(outcome[["scale"]].astype(object).fillna("unknown"))
-    coverage = coverage_table(intervals, cov_groups)
+    importance = global_importance(shap_first)  # held-out SHAP, as metrics use held-out rows
+    by_region = group_importance(shap_first, run.groups["region"].rename("region"))
+    outcome = outcome_frame(X, target_kind=run.target_kind, target_scale=run.target_scale)
+    iv = _intervals(run, outcome, first_repeat=first_repeat, spec=report_spec)
 
-    # 4. Held-out probability, change and interval per index event; alternatives per therapy.
-    main_first = cv.predictions.loc[cv.predictions["repeat"] == first_repeat].set_index("index_id")
-    change_pred = held.set_index("index_id")["y_pred"]
-    iv = intervals.set_index("index_id")
-    ids = main_first.index
-    if task == "classification":
-        prob = main_first["y_pred"]
-    else:
-        prob = pd.Series(
-            gain_probability(
-                change_pred.reindex(ids).to_numpy(),
-                outcome.loc[ids, "scale"].to_numpy(),
-                _meaningful(outcome.loc[ids, "scale"]),
-                quantiles=quantiles,
-            ),
-            index=ids,
-        )
-    cohort_i = cohort.set_index(cohort["index_id"].astype(str))
-    patients = pd.DataFrame(
-        {
-            "index_id": ids.astype(str),
-            "patient_id": cohort_i.loc[ids, "patient_id"].astype(str).to_numpy(),
-            "region": cohort_i.loc[ids, "region"].astype(str).to_numpy(),
-            "scale": outcome.loc[ids, "scale"].to_numpy(dtype=object),
-            "baseline_score": outcome.loc[ids, "baseline_score"].to_numpy(dtype=float),
-            "probability": prob.reindex(ids).to_numpy(dtype=float),
-            "expected_change": change_pred.reindex(ids).to_numpy(dtype=float),
-            "lower": iv["lower"].reindex(ids).to_numpy(dtype=float),
-            "upper": iv["upper"].reindex(ids).to_numpy(dtype=float),
-            "interval_key": [quantiles.key(s) for s in outcome.loc[ids, "scale"]],
-            "source": "held_out",
-        }
+    preds = run.cv.predictions
+    main_first = preds.loc[preds["repeat"] == first_repeat].set_index("index_id")
+    patients = held_out_patients(
+        main_first,
+        iv.held,
+        iv.intervals,
+        run.design.cohort,
+        outcome,
+        task=task,
+        quantiles=iv.quantiles,
     )
-    alt_parts = []
-    for (repeat, fold), model in sorted(cv.models.items()):
-        if repeat != first_repeat:
-            continue
-        rows = _held_out_rows(splits, repeat, fold)
-        alt_parts.append(
-            _alternatives(
-                model,
-                change_cv.models[(repeat, fold)],
-                features.loc[rows],
-                outcome.loc[rows],
-                task=task,
-                quantiles=quantiles,
-            )
-        )
-    alternatives = pd.concat(alt_parts, ignore_index=True)
-
-    # 5. Basis (aggregates only) and logging.
+    alternatives = held_out_alternatives(
+        run.cv.models,
+        iv.change_cv.models,
+        X,
+        outcome,
+        run.splits,
+        repeat=first_repeat,
+        task=task,
+        quantiles=iv.quantiles,
+    )
     explain_info = {
         **asdict(explain_spec),
         "method_used": method,
@@ -455,59 +286,57 @@ def explain_training_run(
     }
     basis = ReportBasis(
         task=task,
-        target_kind=target_kind,
-        target_scale=target_scale,
-        model_name=model_name,
-        provenance={**provenance, "model_name": model_name},
+        target_kind=run.target_kind,
+        target_scale=run.target_scale,
+        model_name=run.model_name,
+        provenance={**provenance, "model_name": run.model_name},
         explain=explain_info,
-        interval=quantiles.to_dict(),
-        coverage=coverage.to_dict("records"),
-        profile=cohort_profile(features),
-        counts=subgroup_counts(groups.reindex(features.index)),
-        performance=_performance_rows(subgroups, main_first.reset_index(), groups),
+        interval=iv.quantiles.to_dict(),
+        coverage=iv.coverage.to_dict("records"),
+        profile=cohort_profile(X),
+        counts=subgroup_counts(run.groups.reindex(X.index)),
+        performance=performance_rows(run.subgroups, main_first.reset_index(), run.groups),
         importance=importance.to_dict("records"),
-        therapies=_therapies(features),
+        therapies=therapy_options(X),
     )
     inputs = ReportInputs(patients=patients, alternatives=alternatives, shap=shap_first)
-    run.log_table(shap_oof, "explain/shap_oof.parquet")
-    run.log_table(shap_final, "explain/shap_final.parquet")
-    run.log_table(importance, "explain/importance.csv")
-    run.log_table(global_importance(shap_final), "explain/importance_final_model.csv")
-    run.log_table(by_region.reset_index(), "explain/importance_by_region.csv")
-    run.log_dict(explain_info, "explain/spec.json")
-    run.set_tags({"explain.method_used": method})
-    _log_plots(run, shap_first, features, groups, importance, spec=explain_spec, task=task)
-    run.log_table(coverage, "evaluation/interval_coverage.csv")
-    run.log_metrics(_coverage_metrics(coverage, level))
-    run.log_text(basis.to_json(), "report/basis.json")
-    run.log_table(patients, "report/patients.parquet")
-    run.log_table(alternatives, "report/alternatives.parquet")
+
+    figures = explanation_figures(
+        shap_first,
+        X,
+        run.groups["region"],
+        importance=importance,
+        n_top=explain_spec.n_top,
+        n_dependence=explain_spec.n_dependence,
+        task=task,
+    )
+    _log_explanations(
+        logger,
+        shap_oof=shap_oof,
+        shap_final=shap_final,
+        importance=importance,
+        by_region=by_region,
+        explain_info=explain_info,
+        figures=figures,
+    )
+    logger.log_table(iv.coverage, "evaluation/interval_coverage.csv")
+    logger.log_metrics(coverage_metrics(iv.coverage, report_spec.interval_level))
+    logger.log_text(basis.to_json(), "report/basis.json")
+    logger.log_table(patients, "report/patients.parquet")
+    logger.log_table(alternatives, "report/alternatives.parquet")
     if task == "classification" and provenance.get("model_uri"):
-        run.log_model(
-            change_final,
-            input_example=features.head(5),
+        logger.log_model(
+            iv.change_final,
+            input_example=X.head(5),
             pip_requirements=pip_requirements,
             metadata={"task": "regression", "target": "change_on_outcome_scale"},
             name="change_model",
             register=False,
         )
     t_reports = time.perf_counter()
-    paths: list[Path] = []
-    if report_spec.enabled and report_spec.n_examples > 0:
-        with tempfile.TemporaryDirectory() as tmp:
-            chosen = example_ids(patients, n=report_spec.n_examples, task=task)
-            paths = write_reports(
-                inputs,
-                basis=basis,
-                index_ids=chosen,
-                folder=Path(tmp),
-                spec=report_spec,
-                created=created,
-            )
-            run.log_artifacts(Path(tmp), "reports")
-            paths = [Path("reports") / p.name for p in paths]
+    paths = _example_reports(logger, inputs, basis, spec=report_spec, created=created)
     seconds = time.perf_counter() - started
-    run.log_metrics(
+    logger.log_metrics(
         {
             "timing/shap_seconds": t_shap,
             "timing/example_reports_seconds": time.perf_counter() - t_reports,
@@ -521,137 +350,8 @@ def explain_training_run(
         basis=basis,
         inputs=inputs,
         importance=importance,
-        coverage=coverage,
+        coverage=iv.coverage,
         report_paths=paths,
         seconds=seconds,
-        fit_seconds=fit_seconds,
-    )
-
-
-def example_ids(patients: pd.DataFrame, *, n: int, task: str) -> list[str]:
-    """Index ids of ``n`` example patients: lowest, middle, highest prediction and evenly between.
-
-    Examples
-    --------
-    >>> p = pd.DataFrame({"index_id": list("abcde"), "probability": [0.5, 0.1, 0.9, 0.3, 0.7],
-    ...                   "expected_change": 0.0})
-    >>> example_ids(p, n=3, task="classification")
-    ['b', 'a', 'c']
-    """
-    column = "probability" if task == "classification" else "expected_change"
-    ordered = patients.sort_values([column, "index_id"], kind="stable")["index_id"].tolist()
-    if not ordered or n <= 0:
-        return []
-    picks = np.unique(np.round(np.linspace(0, len(ordered) - 1, min(n, len(ordered)))).astype(int))
-    return [ordered[i] for i in picks]
-
-
-def _coverage_metrics(coverage: pd.DataFrame, level: float) -> dict[str, float]:
-    out = {"interval/level": level}
-    for r in coverage.itertuples(index=False):
-        key = (
-            "interval/coverage"
-            if r.variable == "overall"
-            else f"interval/coverage/{r.variable}/{r.level}"
-        )
-        out[key] = float(r.coverage)
-        if r.variable == "overall":
-            out["interval/mean_width"] = float(r.mean_width)
-    return out
-
-
-def _log_plots(
-    run: Any,
-    shap_first: pd.DataFrame,
-    features: pd.DataFrame,
-    groups: pd.DataFrame,
-    importance: pd.DataFrame,
-    *,
-    spec: ExplainSpec,
-    task: str,
-) -> None:
-    import matplotlib.pyplot as plt
-
-    figures = {
-        "explain/plots/importance_bar.png": plot_importance_bar(
-            shap_first, n_top=spec.n_top, task=task
-        ),
-        "explain/plots/beeswarm.png": plot_beeswarm(
-            shap_first, features, n_top=spec.n_top, task=task
-        ),
-        "explain/plots/importance_by_region.png": plot_group_importance(
-            shap_first, groups["region"].rename("region"), n_top=spec.n_top, task=task
-        ),
-    }
-    for feature in importance["feature"].head(spec.n_dependence):
-        figures[f"explain/plots/dependence_{feature}.png"] = plot_dependence(
-            shap_first, features, feature=str(feature), task=task
-        )
-    for path, fig in figures.items():
-        run.log_figure(fig, path)
-        plt.close(fig)
-
-
-def score_patients(
-    X: pd.DataFrame,
-    cohort: pd.DataFrame,
-    *,
-    model: Pipeline,
-    change_model: Pipeline,
-    basis: ReportBasis,
-) -> ReportInputs:
-    """Predictions, intervals, alternatives and SHAP values of new patients (final models).
-
-    Parameters
-    ----------
-    X
-        Feature frame of the new index events (training dtypes), indexed by ``index_id``.
-    cohort
-        Their cohort rows (``index_id, patient_id, region``).
-    model, change_model
-        The run's final model and the model of the change (the same for a regression run).
-    basis
-        The run's aggregates (interval quantiles, target, SHAP settings).
-
-    Returns
-    -------
-    ReportInputs
-        With ``source="new"``.
-    """
-    quantiles = ConformalQuantiles.from_dict(basis.interval)
-    outcome = outcome_frame(X, target_kind=basis.target_kind, target_scale=basis.target_scale)
-    prob, change = _predict_outcome(
-        model, change_model, X, outcome, task=basis.task, quantiles=quantiles
-    )
-    iv = conformal_interval(
-        change,
-        outcome["scale"].to_numpy(dtype=object),
-        quantiles=quantiles,
-        lower_limit=outcome["lower_limit"].to_numpy(),
-        upper_limit=outcome["upper_limit"].to_numpy(),
-    )
-    keys = {f.name for f in ExplainSpec.__dataclass_fields__.values()}
-    spec = ExplainSpec(**{k: v for k, v in basis.explain.items() if k in keys})
-    cohort_i = cohort.set_index(cohort["index_id"].astype(str)).reindex(X.index.astype(str))
-    patients = pd.DataFrame(
-        {
-            "index_id": X.index.astype(str),
-            "patient_id": cohort_i["patient_id"].astype(str).to_numpy(),
-            "region": cohort_i["region"].astype(str).to_numpy(),
-            "scale": outcome["scale"].to_numpy(dtype=object),
-            "baseline_score": outcome["baseline_score"].to_numpy(dtype=float),
-            "probability": prob,
-            "expected_change": change,
-            "lower": iv["lower"].to_numpy(),
-            "upper": iv["upper"].to_numpy(),
-            "interval_key": iv["key"].to_numpy(),
-            "source": "new",
-        }
-    )
-    return ReportInputs(
-        patients=patients,
-        alternatives=_alternatives(
-            model, change_model, X, outcome, task=basis.task, quantiles=quantiles
-        ),
-        shap=explain(model, X, spec=spec),
+        fit_seconds=iv.fit_seconds,
     )

@@ -40,6 +40,7 @@ from omegaconf.errors import OmegaConfBaseException
 from sma_response.conf.factory import ConfigError, check_targets
 from sma_response.conf.resolvers import PROJECT_ROOT
 from sma_response.conf.train import TrainConfig
+from sma_response.pipelines.data import DataError, ensure_cdm
 from sma_response.pipelines.fingerprint import cdm_fingerprint, compare_fingerprints
 from sma_response.tracking.lookup import (
     RunNotFoundError,
@@ -433,14 +434,12 @@ def _data_check(
     fingerprint: Mapping[str, Any] | None,
     notes: list[str],
 ) -> Check:
-    from sma_response.pipelines.train import TrainingError, ensure_cdm
-
     logged_digest = tags.get("data.digest") or (fingerprint or {}).get("digest", "")
     cdm_dir = Path(rerun_cfg.harmonise.out_dir) / "cdm"
     existed = (cdm_dir / "manifest.json").is_file()
     try:
         cdm_dir = ensure_cdm(rerun_cfg)
-    except TrainingError as err:
+    except DataError as err:
         return Check(
             name="data",
             status="differs",

@@ -41,9 +41,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from sma_response._utils.io import atomic_write_text
 from sma_response._utils.jsonable import to_jsonable
-from sma_response.cohort.build import build_cohort
 from sma_response.cohort.spec import CohortSpec, TargetSpec
-from sma_response.cohort.target import define_target
 from sma_response.conf.harmonise import HarmoniseConfig
 from sma_response.evaluate.conformal import ConformalQuantiles, conformal_interval, coverage_table
 from sma_response.evaluate.disclosure import (
@@ -55,10 +53,10 @@ from sma_response.evaluate.disclosure import (
 from sma_response.evaluate.metrics import compute_metrics
 from sma_response.evaluate.recalibration import RECALIBRATION_METHODS, fit_recalibration
 from sma_response.evaluate.subgroups import make_subgroups, subgroup_metrics
-from sma_response.features.engineer import make_features
+from sma_response.features.design import DesignError, build_design
 from sma_response.features.spec import FeatureSpec
 from sma_response.harmonise.quality import accounting_totals
-from sma_response.pipelines.explain import outcome_frame
+from sma_response.report.inputs import outcome_frame
 from sma_response.report.validation import render_validation_html
 from sma_response.schemas import CDM_SCHEMAS, validate_cdm
 from sma_response.tracking.lookup import (
@@ -511,17 +509,27 @@ def validate_model(
         if local is not None:
             dev_subgroups = pd.read_csv(local)
 
-    cohort, attrition = build_cohort(cdm, spec=cohort_spec, target=target_spec)
-    targets = define_target(cohort, cdm, spec=target_spec, cohort_spec=cohort_spec)
-    cohort = cohort.loc[cohort["index_id"].isin(targets["index_id"])].reset_index(drop=True)
-    if len(cohort) < 2 * min_cell:
-        msg = (
-            f"only {len(cohort)} index events of the export meet the model's cohort and target "
-            f"definition: too few to validate with min_cell={min_cell}"
+    try:
+        design = build_design(
+            cdm,
+            cohort_spec=cohort_spec,
+            feature_spec=feature_spec,
+            target_spec=target_spec,
+            min_events=2 * min_cell,
         )
-        raise ValidationError(msg)
-    features = make_features(cdm, cohort, spec=feature_spec)
-    y = targets.set_index("index_id")["target"].loc[features.index].to_numpy(dtype=float)
+    except DesignError as err:
+        msg = (
+            f"only {err} of the export (the model's definitions): "
+            f"too few to validate with min_cell={min_cell}"
+        )
+        raise ValidationError(msg) from err
+    cohort, attrition, features, targets = (
+        design.cohort,
+        design.attrition,
+        design.X,
+        design.targets,
+    )
+    y = pd.Series(design.y).to_numpy(dtype=float)
 
     try:
         model = load_model(model_spec, ref.uri)

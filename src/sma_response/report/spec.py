@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["REPORT_FORMATS", "ReportSpec"]
+__all__ = ["REPORT_FORMATS", "ReportError", "ReportSpec"]
 
 REPORT_FORMATS = ("html", "pdf")
+
+
+class ReportError(Exception):
+    """The reports cannot be made for a reason the user can fix (one line, no traceback)."""
 
 
 @dataclass

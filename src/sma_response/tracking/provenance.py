@@ -59,6 +59,15 @@ def package_versions(names: Iterable[str] = KEY_PACKAGES) -> dict[str, str]:
     return versions
 
 
+#: Pinned requirements written into a logged model (no slow pip inference).
+MODEL_REQUIREMENTS = ("numpy", "pandas", "scikit-learn", "xgboost", "mlflow", "cloudpickle")
+
+
+def model_requirements(names: Iterable[str] = MODEL_REQUIREMENTS) -> list[str]:
+    """``name==version`` of each installed package of ``names`` (for a logged model)."""
+    return [f"{p}=={v}" for p, v in package_versions(names).items() if v != "not installed"]
+
+
 def installed_requirements() -> list[str]:
     """Return ``name==version`` for every installed distribution, sorted (for versions.txt)."""
     dists = {d.metadata["Name"]: d.version for d in metadata.distributions() if d.metadata["Name"]}

@@ -1,0 +1,79 @@
+"""The simulator's ground truth joined to a cohort: the oracle a model is scored against.
+
+Evaluation only, never training: the truth of each index event's actual therapy on its
+target scale (the true response probability, or the true expected change).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from sma_response.harmonise.pseudonym import PseudonymKey, pseudonymise
+
+__all__ = ["ORACLE_AGE_TOLERANCE_DAYS", "TRUTH_COLUMNS", "join_oracle"]
+
+#: Columns of the simulator's counterfactual table the join reads.
+TRUTH_COLUMNS = (
+    "person_id",
+    "option",
+    "index_age_days",
+    "scale",
+    "expected_change",
+    "response_probability",
+)
+#: The truth is indexed at the first therapy start; later index events have no oracle.
+ORACLE_AGE_TOLERANCE_DAYS = 31
+
+
+def join_oracle(
+    cohort: pd.DataFrame,
+    targets: pd.DataFrame,
+    *,
+    links: pd.DataFrame,
+    counterfactuals: pd.DataFrame,
+    key: PseudonymKey | bytes,
+    task: str,
+) -> pd.Series:
+    """Return the oracle's prediction of each index event that has one, indexed by ``index_id``.
+
+    Parameters
+    ----------
+    cohort, targets
+        The run's cohort and labels.
+    links
+        ``registry, local_id, person_id`` of the simulated registries.
+    counterfactuals
+        The simulator's truth per person and therapy option (:data:`TRUTH_COLUMNS`).
+    key
+        The pseudonym secret harmonisation used, so that pseudonymous keys match.
+    task
+        ``classification`` (response probability) or ``regression`` (expected change).
+    """
+    parts = [
+        g.assign(
+            patient_id=pseudonymise(
+                g["local_id"].astype(str), registry=str(reg), key=key
+            ).to_numpy()
+        )
+        for reg, g in links.groupby("registry", sort=True)
+    ]
+    people = pd.concat(parts, ignore_index=True)[["patient_id", "person_id"]]
+    rows = cohort[["index_id", "patient_id", "therapy", "index_age_days"]].merge(
+        targets[["index_id", "primary_scale"]], on="index_id"
+    )
+    rows = rows.merge(people, on="patient_id", how="left")
+    joined = rows.merge(
+        counterfactuals.rename(
+            columns={
+                "option": "therapy",
+                "scale": "primary_scale",
+                "index_age_days": "truth_age_days",
+            }
+        ),
+        on=["person_id", "therapy", "primary_scale"],
+        how="left",
+    )
+    gap = (joined["truth_age_days"] - joined["index_age_days"]).abs()
+    joined = joined.loc[gap <= ORACLE_AGE_TOLERANCE_DAYS]
+    value = "response_probability" if task == "classification" else "expected_change"
+    return joined.set_index("index_id")[value]

@@ -1,0 +1,128 @@
+"""A run's held-out evaluation in one call: metrics, baseline comparison, oracle, subgroups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from sma_response.evaluate.metrics import (
+    compare_models,
+    compute_metrics,
+    model_vs_oracle,
+    oracle_metrics,
+)
+from sma_response.evaluate.subgroups import subgroup_metrics
+
+__all__ = ["RunEvaluation", "evaluate_run", "first_repeat"]
+
+
+@dataclass
+class RunEvaluation:
+    """Held-out performance of a run (every interval a bootstrap interval)."""
+
+    metrics: dict[str, float]
+    subgroups: pd.DataFrame
+    baseline_metrics: dict[str, float] = field(default_factory=dict)
+    comparison: dict[str, float] = field(default_factory=dict)  # model minus baseline, paired
+    oracle: dict[str, float] = field(default_factory=dict)
+
+
+def first_repeat(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Return the rows of the first repeat of (repeated) cross-validation.
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"repeat": [1, 0, 1], "y_pred": [0.1, 0.2, 0.3]})
+    >>> first_repeat(p)["y_pred"].tolist()
+    [0.2]
+    """
+    return predictions.loc[predictions["repeat"] == predictions["repeat"].min()]
+
+
+def _oracle_block(
+    first: pd.DataFrame, oracle: pd.Series, *, task: str, rng: np.random.Generator, n_boot: int
+) -> dict[str, float]:
+    rows = (
+        first.set_index("index_id")
+        .join(oracle.rename("oracle"), how="inner")
+        .dropna(subset=["oracle"])
+    )
+    out = oracle_metrics(
+        rows["y_true"].to_numpy(), rows["oracle"].to_numpy(), task=task, rng=rng, n_boot=n_boot
+    )
+    same_rows = compute_metrics(
+        rows["y_true"].to_numpy(), rows["y_pred"].to_numpy(), task=task, rng=rng, n_boot=0
+    )
+    out.update(
+        {
+            f"model_same_rows_{k}": v
+            for k, v in same_rows.items()
+            if not k.endswith(("_low", "_high"))
+        }
+    )
+    out.update(model_vs_oracle(same_rows, out))
+    out["coverage"] = len(rows) / max(len(first), 1)
+    return out
+
+
+def evaluate_run(
+    predictions: pd.DataFrame,
+    groups: pd.DataFrame,
+    *,
+    task: str,
+    seed: int,
+    n_boot: int,
+    min_subgroup_n: int,
+    baseline: pd.DataFrame | None = None,
+    oracle: pd.Series | None = None,
+) -> RunEvaluation:
+    """Evaluate a run's first-repeat held-out predictions.
+
+    Parameters
+    ----------
+    predictions
+        Out-of-fold predictions of the run's model (``index_id, repeat, y_true, y_pred``).
+    groups
+        Subgroup variables indexed by ``index_id`` (``evaluate.make_subgroups``).
+    task, seed, n_boot, min_subgroup_n
+        Task, bootstrap seed and size, smallest subgroup with its own interval.
+    baseline
+        Out-of-fold predictions of the comparator on the same folds (paired comparison).
+    oracle
+        The oracle's prediction per ``index_id`` (``evaluate.oracle.join_oracle``).
+
+    Returns
+    -------
+    RunEvaluation
+        One random stream (``seed``) drawn in a fixed order, so the result is reproducible.
+    """
+    rng = np.random.default_rng(seed)
+    first = first_repeat(predictions)
+    y, p = first["y_true"].to_numpy(), first["y_pred"].to_numpy()
+    result = RunEvaluation(
+        metrics=compute_metrics(y, p, task=task, rng=rng, n_boot=n_boot),
+        subgroups=pd.DataFrame(),
+    )
+    if baseline is not None:
+        b = first_repeat(baseline)
+        result.baseline_metrics = compute_metrics(
+            b["y_true"].to_numpy(), b["y_pred"].to_numpy(), task=task, rng=rng, n_boot=n_boot
+        )
+        # Model minus baseline on the same held-out rows and bootstrap resamples (paired).
+        paired = first.merge(b[["index_id", "y_pred"]], on="index_id", suffixes=("", "_base"))
+        result.comparison = compare_models(
+            paired["y_true"].to_numpy(),
+            paired["y_pred"].to_numpy(),
+            paired["y_pred_base"].to_numpy(),
+            task=task,
+            rng=rng,
+            n_boot=n_boot,
+        )
+    if oracle is not None and len(oracle) > 0:
+        result.oracle = _oracle_block(first, oracle, task=task, rng=rng, n_boot=n_boot)
+    result.subgroups = subgroup_metrics(
+        first, groups, task=task, rng=rng, min_n=min_subgroup_n, n_boot=n_boot
+    )
+    return result

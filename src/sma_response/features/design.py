@@ -1,0 +1,113 @@
+"""The design matrix of a run: cohort -> target -> features -> ``X``, ``y`` and attrition.
+
+Training, external validation and reports of new patients all build their data through
+:func:`build_design`, so a cohort, a label and a feature row mean the same everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from sma_response.cohort.build import build_cohort
+from sma_response.cohort.spec import CohortSpec, TargetSpec
+from sma_response.cohort.target import define_target
+from sma_response.features.engineer import make_features
+from sma_response.features.spec import FeatureSpec
+from sma_response.schemas import Cohort, FeatureFrame, Targets
+
+__all__ = ["Design", "DesignError", "build_design", "observed_change"]
+
+
+class DesignError(ValueError):
+    """Too few index events meet the cohort and target definition."""
+
+
+@dataclass
+class Design:
+    """What a run is fitted, validated or scored on.
+
+    Attributes
+    ----------
+    cohort
+        Index events (:class:`~sma_response.schemas.Cohort`); with a target, only labelled ones.
+    attrition
+        Every inclusion rule with its counts.
+    X
+        Feature frame (:class:`~sma_response.schemas.FeatureFrame`), indexed by ``index_id``.
+    targets, y
+        Labels (:class:`~sma_response.schemas.Targets`) and the target of each row of ``X``;
+        ``None`` when built without a target (new patients to score).
+    """
+
+    cohort: pd.DataFrame
+    attrition: pd.DataFrame
+    X: pd.DataFrame
+    targets: pd.DataFrame | None = None
+    y: pd.Series | None = None
+
+
+def build_design(
+    cdm: Mapping[str, pd.DataFrame],
+    *,
+    cohort_spec: CohortSpec,
+    feature_spec: FeatureSpec,
+    target_spec: TargetSpec | None = None,
+    min_events: int = 1,
+) -> Design:
+    """Build cohort, labels and features from validated CDM tables.
+
+    Parameters
+    ----------
+    cdm
+        Validated CDM tables.
+    cohort_spec, feature_spec
+        Cohort and feature definitions (those of the run, for validation and scoring).
+    target_spec
+        Target definition; ``None`` for patients without an outcome (scoring).
+    min_events
+        Fewest index events to go on with.
+
+    Returns
+    -------
+    Design
+        Every frame checked against its schema (lazily: one error lists every violation).
+
+    Raises
+    ------
+    DesignError
+        With fewer than ``min_events`` index events (the message gives the count).
+    """
+    cohort, attrition = build_cohort(cdm, spec=cohort_spec, target=target_spec)
+    targets = None
+    if target_spec is not None:
+        targets = define_target(cohort, cdm, spec=target_spec, cohort_spec=cohort_spec)
+        cohort = cohort.loc[cohort["index_id"].isin(targets["index_id"])].reset_index(drop=True)
+    if len(cohort) < max(min_events, 1):
+        msg = f"{len(cohort)} index events meet the cohort and target definition"
+        raise DesignError(msg)
+    X = make_features(cdm, cohort, spec=feature_spec)
+    # Checked, not replaced: the stages hand on their own frames (no coercion here).
+    Cohort.validate(cohort, lazy=True)
+    FeatureFrame.validate(X, lazy=True)
+    y = None
+    if targets is not None:
+        Targets.validate(targets, lazy=True)
+        y = targets.set_index("index_id")["target"].loc[X.index]
+    return Design(cohort=cohort, attrition=attrition, X=X, targets=targets, y=y)
+
+
+def observed_change(targets: pd.DataFrame, index: pd.Index) -> pd.Series:
+    """Observed change on the outcome scale (outcome minus baseline score) of each row of ``index``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"index_id": ["a", "b"], "baseline_score": [10.0, 20.0],
+    ...                   "outcome_score": [14.0, 18.0]})
+    >>> observed_change(t, pd.Index(["b", "a"])).tolist()
+    [-2.0, 4.0]
+    """
+    by_id = targets.set_index("index_id")
+    return (by_id["outcome_score"] - by_id["baseline_score"]).reindex(index)

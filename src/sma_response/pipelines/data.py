@@ -1,0 +1,107 @@
+"""The data a run reads: the CDM of a dataset and the simulator's ground truth.
+
+The CDM is simulated and harmonised when missing; the ground truth is for evaluation only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from sma_response.conf.nodes import node_dict
+from sma_response.evaluate.oracle import TRUTH_COLUMNS, join_oracle
+from sma_response.harmonise.io import read_text
+from sma_response.harmonise.pseudonym import PseudonymKey, resolve_key
+from sma_response.pipelines.harmonise import run_harmonisation
+from sma_response.pipelines.simulate import run_simulation
+from sma_response.schemas import CDM_SCHEMAS, validate_cdm
+
+__all__ = ["DataError", "ensure_cdm", "load_cdm", "oracle_predictions", "pseudonym_key"]
+
+log = logging.getLogger(__name__)
+
+
+class DataError(Exception):
+    """The dataset is missing and may not be created (one line, no traceback)."""
+
+
+def ensure_cdm(cfg: DictConfig) -> Path:
+    """Return the CDM folder of ``cfg.dataset``, simulating and harmonising it when missing.
+
+    Raises
+    ------
+    DataError
+        If the dataset has no raw data and may not be simulated.
+    """
+    raw_dir = Path(cfg.harmonise.raw_dir)
+    cdm_dir = Path(cfg.harmonise.out_dir) / "cdm"
+    raw_manifest = raw_dir / "manifest.json"
+    cdm_manifest = cdm_dir / "manifest.json"
+    if not raw_dir.is_dir():
+        if not cfg.simulate_if_missing:
+            msg = (
+                f"no dataset at {raw_dir} "
+                "(set simulate_if_missing=true to create the synthetic one)"
+            )
+            raise DataError(msg)
+        log.warning("dataset %s not found: simulating it into %s", cfg.dataset, raw_dir)
+        sim_cfg = OmegaConf.create(
+            {
+                "seed": cfg.seed,
+                "simulation": node_dict(cfg.simulation, key="simulation"),
+                "paths": node_dict(cfg.paths, key="paths"),
+                "progress": cfg.progress,
+            }
+        )
+        run_simulation(sim_cfg)
+    stale = (
+        cdm_manifest.is_file()
+        and raw_manifest.is_file()
+        and (raw_manifest.stat().st_mtime > cdm_manifest.stat().st_mtime)
+    )
+    if not cdm_manifest.is_file() or stale:
+        log.warning("harmonising %s into %s", raw_dir, cdm_dir)
+        run_harmonisation(OmegaConf.create(node_dict(cfg.harmonise, key="harmonise")))
+    return cdm_dir
+
+
+def load_cdm(cdm_dir: Path) -> tuple[dict[str, pd.DataFrame], str]:
+    """Read and validate the CDM tables; return them with the CDM digest from its manifest."""
+    tables = {name: pd.read_parquet(cdm_dir / f"{name}.parquet") for name in CDM_SCHEMAS}
+    manifest = json.loads((cdm_dir / "manifest.json").read_text(encoding="utf-8"))
+    return validate_cdm(tables), str(manifest.get("digest", ""))
+
+
+def pseudonym_key(key_file: Path) -> PseudonymKey:
+    """Return the pseudonym secret (environment, else the local key file) harmonisation uses."""
+    secret = read_text(key_file) if key_file.is_file() else None
+    return resolve_key(environ=os.environ, local_secret=secret)
+
+
+def oracle_predictions(
+    cohort: pd.DataFrame,
+    targets: pd.DataFrame,
+    *,
+    raw_dir: Path,
+    key_file: Path,
+    task: str,
+) -> pd.Series | None:
+    """Return the truth of each index event (evaluation only), or ``None`` without one."""
+    truth = raw_dir / "ground_truth"
+    if not (truth / "counterfactuals.parquet").is_file():
+        return None
+    return join_oracle(
+        cohort,
+        targets,
+        links=pd.read_parquet(truth / "registry_links.parquet"),
+        counterfactuals=pd.read_parquet(
+            truth / "counterfactuals.parquet", columns=list(TRUTH_COLUMNS)
+        ),
+        key=pseudonym_key(key_file),
+        task=task,
+    )
