@@ -83,6 +83,25 @@ def test_a_sweep_groups_its_runs_under_one_parent_with_a_comparison(trained, tra
     assert "Traceback" not in proc.stderr
 
 
+def test_a_failed_sweep_ends_its_parent_run_as_failed(trained, train_tmp, tmp_path):
+    """Issue #14.1: the second job fails; no run of the sweep is left RUNNING."""
+    proc = _train(
+        train_tmp,
+        tmp_path,
+        "-m",
+        "validation.n_splits=3,900",
+        "explain.enabled=false",
+        "tracking.log_model=false",
+        "evaluate.baseline=null",
+    )
+    assert proc.returncode != 0
+    assert "too few to validate" in proc.stderr
+    runs = _runs(tmp_path)
+    parent = runs.loc[runs["sweep"] == "parent"]
+    assert parent["status"].tolist() == ["FAILED"]
+    assert "RUNNING" not in set(runs["status"])
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_every_experiment_runs_on_small_data(trained, train_tmp, tmp_path, name):

@@ -8,7 +8,9 @@ import sys
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
+from sklearn.base import is_classifier, is_regressor
 
 from sma_response.conf.factory import build_estimator
 from sma_response.conf.resolvers import CONFIG_DIR, PROJECT_ROOT, register_resolvers
@@ -39,8 +41,8 @@ def test_group_option_composes_and_resolves(group, option):
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert resolved[group]
     if group == "model":
-        for key in ("classifier", "regressor"):
-            assert build_estimator(cfg.model[key], key=f"model.{key}") is not None
+        assert is_classifier(build_estimator(cfg.model["classifier"], key="model.classifier"))
+        assert is_regressor(build_estimator(cfg.model["regressor"], key="model.regressor"))
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
@@ -54,7 +56,7 @@ def test_experiment_composes(name):
 
 
 def test_typo_in_override_fails_at_compose_time():
-    with pytest.raises(Exception, match="n_splitz"):
+    with pytest.raises(ConfigCompositionException, match="n_splitz"):
         _compose("validation.n_splitz=3")
 
 
@@ -85,7 +87,7 @@ def test_typo_in_a_group_file_fails_at_compose_time(tmp_path):
 
 
 def test_wrong_type_fails_at_compose_time():
-    with pytest.raises(Exception, match="n_splits"):
+    with pytest.raises(ConfigCompositionException, match="n_splits"):
         _compose("validation.n_splits=five")
 
 
@@ -94,4 +96,7 @@ def test_other_primary_configs_compose(name):
     from sma_response.conf.harmonise import register_harmonise_configs
 
     register_harmonise_configs()
-    assert _compose(name=name) is not None
+    cfg = _compose(name=name)
+    expected = {"simulate": "simulation", "harmonise": "registries", "emulate": "trial"}[name]
+    assert expected in cfg
+    OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves

@@ -66,3 +66,13 @@ def test_forest_shows_one_row_per_region(data):
     fig = plot_forest(sub, metric="auroc", variable="region")
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert [label.split(" ")[0] for label in labels] == ["US", "NL", "IT", "DE"]
+
+
+def test_calibration_plot_of_an_all_responder_bin_has_no_negative_error_bar():
+    """Issue #14.1: a bin of responders only put a Wilson bound 1e-16 below its proportion."""
+    p = np.linspace(0.01, 0.99, 300)
+    y = (p > 0.3).astype(float)
+    fig = plot_calibration(y, p)
+    (container,) = [c for c in fig.axes[0].containers if hasattr(c, "lines")]
+    segments = container.lines[2][0].get_segments()
+    assert all(seg[1][1] >= seg[0][1] for seg in segments)

@@ -13,14 +13,14 @@ from omegaconf import OmegaConf
 from sma_response.cli.reproduce import main as reproduce_main
 from sma_response.conf.compose import compose_config
 from sma_response.conf.resolvers import CONFIG_DIR
-from sma_response.pipelines import reproduce as reproduce_mod
 from sma_response.pipelines.reproduce import (
     ReproductionError,
     diff_configs,
     relocate_config,
     reproduce_run,
 )
-from sma_response.tracking.provenance import package_versions
+from sma_response.tracking import compare as compare_mod
+from sma_response.tracking.provenance import KEY_PACKAGES, package_versions
 from sma_response.tracking.spec import TrackingSpec
 
 
@@ -97,11 +97,11 @@ def test_one_row_less_in_the_data_is_named(trained, train_tmp, tmp_path):
 def test_a_package_version_change_is_named(trained, monkeypatch):
     cfg, result = trained
 
-    def fake(names=reproduce_mod.KEY_PACKAGES):
+    def fake(names=KEY_PACKAGES):
         versions = package_versions(names)
         return {k: ("9.9.9" if k == "xgboost" else v) for k, v in versions.items()}
 
-    monkeypatch.setattr(reproduce_mod, "package_versions", fake)
+    monkeypatch.setattr(compare_mod, "package_versions", fake)
     report = reproduce_run(result.run_id, tracking=_tracking(cfg), rerun=False)
     check = _check(report, "packages")
     assert check.status == "differs"

@@ -8,9 +8,10 @@ import hydra
 from omegaconf import DictConfig
 from rich.console import Console
 
+from sma_response.cli._tables import harmonisation_table
 from sma_response.conf.harmonise import register_harmonise_configs
 from sma_response.conf.resolvers import CONFIG_DIR
-from sma_response.pipelines.harmonise import HarmonisationError, run_harmonisation, summary_table
+from sma_response.pipelines.harmonise import HarmonisationError, run_harmonisation
 
 register_harmonise_configs()  # also registers the ${project_root:} resolver
 
@@ -23,7 +24,7 @@ def main(cfg: DictConfig) -> None:
     except HarmonisationError as err:
         sys.stderr.write(f"sma-harmonise: error: {err}\n")
         sys.exit(2)
-    Console(width=None if Console().is_terminal else 120).print(summary_table(result))
+    Console(width=None if Console().is_terminal else 120).print(harmonisation_table(result))
 
 
 if __name__ == "__main__":

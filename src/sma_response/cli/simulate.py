@@ -9,9 +9,10 @@ import hydra
 from omegaconf import DictConfig
 from rich.console import Console
 
+from sma_response.cli._tables import simulation_table
 from sma_response.conf.resolvers import CONFIG_DIR, register_resolvers
 from sma_response.conf.store import register_configs
-from sma_response.pipelines.simulate import run_simulation, summary_table
+from sma_response.pipelines.simulate import run_simulation
 from sma_response.simulate.spec import SimulationSpecError
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ def main(cfg: DictConfig) -> None:
     except SimulationSpecError as err:
         log.error("invalid simulation config: %s", err)
         sys.exit(2)
-    Console(width=None if Console().is_terminal else 120).print(summary_table(result))
+    Console(width=None if Console().is_terminal else 120).print(simulation_table(result))
 
 
 if __name__ == "__main__":

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
 import os
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
+from sma_response.conf.nodes import node_spec
 from sma_response.tracking.run import child_runs, end_parent_run, start_parent_run
 from sma_response.tracking.spec import TrackingSpec
 
@@ -29,8 +31,7 @@ LOWER_IS_BETTER = ("brier", "rmse", "mae")
 
 
 def _tracking(config: DictConfig) -> TrackingSpec:
-    node = OmegaConf.to_container(config.tracking, resolve=True)
-    return TrackingSpec(**node)  # type: ignore[arg-type]
+    return node_spec(config.tracking, TrackingSpec, key="tracking")
 
 
 def _sweep_metrics(config: DictConfig) -> list[str]:
@@ -51,7 +52,18 @@ class MLflowParentRun(Callback):
         name = f"sweep:{config.get('experiment') or config.get('task_name', 'train')}"
         self.run_id = start_parent_run(spec, run_name=name, tags={"sweep": "parent"})
         os.environ[PARENT_RUN_ENV] = self.run_id
+        # A job that fails aborts the sweep before on_multirun_end: the parent run must still
+        # end (as FAILED), never stay RUNNING.
+        atexit.register(self._fail_if_open, spec)
         log.info("multirun parent MLflow run %s", self.run_id)
+
+    def _fail_if_open(self, spec: TrackingSpec) -> None:
+        if self.run_id is None:
+            return
+        run_id, self.run_id = self.run_id, None
+        end_parent_run(spec, run_id, status="FAILED")
+        os.environ.pop(PARENT_RUN_ENV, None)
+        log.error("sweep failed: parent MLflow run %s ended as FAILED", run_id)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """Log the children's metrics as ``sweep/comparison.csv`` and the best value; finish."""
@@ -66,9 +78,13 @@ class MLflowParentRun(Callback):
         if len(values):
             lower = key.rsplit("/", 1)[-1].startswith(LOWER_IS_BETTER)
             summary[f"best/{key}"] = float(values.min() if lower else values.max())
-        end_parent_run(spec, self.run_id, summary=summary, table=table)
+        run_id, self.run_id = self.run_id, None
+        failed = bool(len(table)) and "status" in table and (table["status"] != "FINISHED").any()
+        end_parent_run(
+            spec, run_id, summary=summary, table=table, status="FAILED" if failed else "FINISHED"
+        )
         os.environ.pop(PARENT_RUN_ENV, None)
-        _print_comparison(table, metrics=metrics, parent_run_id=self.run_id)
+        _print_comparison(table, metrics=metrics, parent_run_id=run_id)
 
 
 def _print_comparison(table: Any, *, metrics: list[str], parent_run_id: str) -> None:

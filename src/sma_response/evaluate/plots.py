@@ -109,13 +109,16 @@ def plot_calibration(
     n, events, mean_p = n[keep], events[keep], mean_p[keep] / n[keep]
     observed = events / n
     lo, hi = _wilson(events, n)
+    # An all-event (or no-event) bin puts a Wilson bound on the proportion up to rounding
+    # (1 - 1e-16): never a negative error bar.
+    yerr = [np.clip(observed - lo, 0.0, None), np.clip(hi - observed, 0.0, None)]
     fig = Figure(figsize=(_SIZE[0], _SIZE[1] + 1.0), layout="constrained")
     ax, ax_hist = fig.subplots(2, 1, sharex=True, height_ratios=[4, 1])
     ax.plot([0, 1], [0, 1], linestyle=":", color="grey", linewidth=1, label="ideal")
     ax.errorbar(
         mean_p,
         observed,
-        yerr=[observed - lo, hi - observed],
+        yerr=yerr,
         fmt="o-",
         color="C0",
         capsize=2,

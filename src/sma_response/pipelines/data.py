@@ -9,6 +9,7 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
@@ -20,8 +21,16 @@ from sma_response.harmonise.pseudonym import PseudonymKey, resolve_key
 from sma_response.pipelines.harmonise import run_harmonisation
 from sma_response.pipelines.simulate import run_simulation
 from sma_response.schemas import CDM_SCHEMAS, validate_cdm
+from sma_response.tracking.provenance import cdm_fingerprint
 
-__all__ = ["DataError", "ensure_cdm", "load_cdm", "oracle_predictions", "pseudonym_key"]
+__all__ = [
+    "DataError",
+    "ensure_cdm",
+    "load_cdm",
+    "oracle_predictions",
+    "pseudonym_key",
+    "read_cdm_fingerprint",
+]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +84,13 @@ def load_cdm(cdm_dir: Path) -> tuple[dict[str, pd.DataFrame], str]:
     tables = {name: pd.read_parquet(cdm_dir / f"{name}.parquet") for name in CDM_SCHEMAS}
     manifest = json.loads((cdm_dir / "manifest.json").read_text(encoding="utf-8"))
     return validate_cdm(tables), str(manifest.get("digest", ""))
+
+
+def read_cdm_fingerprint(cdm_dir: Path) -> dict[str, Any]:
+    """Fingerprint of the CDM tables as stored on disk (before schema validation)."""
+    return cdm_fingerprint(
+        {name: pd.read_parquet(Path(cdm_dir) / f"{name}.parquet") for name in CDM_SCHEMAS}
+    )
 
 
 def pseudonym_key(key_file: Path) -> PseudonymKey:

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -23,44 +22,33 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from omegaconf import DictConfig, OmegaConf
-from rich.table import Table
 from tqdm.auto import tqdm
 
 from sma_response._utils.io import atomic_directory, atomic_path, atomic_write_text
+from sma_response.conf.nodes import node_spec
 from sma_response.harmonise.harmonise import CDM_COLUMNS, combine_registries, harmonise_registry
 from sma_response.harmonise.io import read_link_truth, read_registry, read_registry_spec, read_text
-from sma_response.harmonise.linkage import LinkageSpec, apply_links, link_patients, linkage_quality
-from sma_response.harmonise.pseudonym import PseudonymKey, pseudonymise, resolve_key
+from sma_response.harmonise.linkage import LinkageSpec, apply_links, link_patients
+from sma_response.harmonise.order import linkage_against_truth, sort_table
+from sma_response.harmonise.pseudonym import PseudonymKey, resolve_key
 from sma_response.harmonise.quality import accounting_totals, check_accounting, summarise
 from sma_response.harmonise.spec import RegistrySpec, RegistrySpecError
 from sma_response.schemas import validate_cdm
+from sma_response.tracking.provenance import cdm_digest
 
 __all__ = [
     "HarmonisationError",
     "HarmonisationResult",
-    "cdm_digest",
     "load_registry_specs",
     "run_harmonisation",
-    "summary_table",
 ]
 
 log = logging.getLogger(__name__)
 
-#: Row order of each written table (then the input order, which is deterministic).
-SORT_KEYS: dict[str, list[str]] = {
-    "patients": ["patient_id"],
-    "treatments": ["patient_id", "start_age_days", "therapy"],
-    "assessments": ["patient_id", "age_days", "scale"],
-    "milestones": ["patient_id", "age_days", "milestone"],
-    "events": ["patient_id", "age_days", "event"],
-    "clinical_status": ["patient_id", "age_days"],
-}
 SUMMARY_FILE = "harmonise_summary.txt"
 TRUTH_FILE = Path("ground_truth") / "registry_links.parquet"
 
@@ -82,7 +70,7 @@ class HarmonisationResult:
     n_rows
         Rows per CDM table.
     digest
-        Content digest of the CDM (see :func:`cdm_digest`).
+        Content digest of the CDM (see :func:`~sma_response.tracking.provenance.cdm_digest`).
     accounting
         Records in, accepted, corrected and quarantined per registry, file and table.
     n_rejects
@@ -172,43 +160,8 @@ def load_registry_specs(
     return out, notes
 
 
-def cdm_digest(tables: Mapping[str, pd.DataFrame]) -> str:
-    """Content digest of the CDM: SHA-256 over table names, columns, dtypes and row hashes.
-
-    It depends on the data only (not on the parquet writer), so equal CDMs have equal digests.
-
-    Examples
-    --------
-    >>> a = {"t": pd.DataFrame({"x": [1, 2]})}
-    >>> cdm_digest(a) == cdm_digest({"t": pd.DataFrame({"x": [1, 2]})}), len(cdm_digest(a))
-    (True, 64)
-    """
-    sha = hashlib.sha256()
-    for name in sorted(tables):
-        frame = tables[name]
-        header = json.dumps([name, [[c, str(t)] for c, t in frame.dtypes.items()], len(frame)])
-        sha.update(header.encode("utf-8"))
-        if len(frame):
-            sha.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    return sha.hexdigest()
-
-
 def _local_secret(path: Path) -> str | None:
     return read_text(path) if path.is_file() else None
-
-
-def _sorted(name: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows in :data:`SORT_KEYS` order (stable; text keys sorted as their sorted codes)."""
-    keys = {}
-    for k in SORT_KEYS[name]:
-        column = frame[k]
-        if isinstance(column.dtype, pd.StringDtype) or column.dtype == object:
-            codes, _ = pd.factorize(column, sort=True)
-            keys[k] = pa.array(codes, mask=codes < 0)
-        else:
-            keys[k] = pa.array(column.to_numpy(dtype=float, na_value=np.nan), from_pandas=True)
-    order = pc.sort_indices(pa.table(keys), sort_keys=[(k, "ascending", "at_end") for k in keys])
-    return frame.take(order.to_numpy()).reset_index(drop=True)
 
 
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
@@ -228,17 +181,7 @@ def _evaluate_linkage(
     path = raw_dir / TRUTH_FILE
     if not path.is_file():
         return None
-    truth = read_link_truth(path)
-    parts = [
-        pd.DataFrame(
-            {
-                "patient_id": pseudonymise(part["local_id"], registry=str(reg), key=key).to_numpy(),
-                "person_id": part["person_id"].to_numpy(),
-            }
-        )
-        for reg, part in truth.groupby("registry", sort=True)
-    ]
-    return linkage_quality(links, pd.concat(parts, ignore_index=True)) if parts else None
+    return linkage_against_truth(links, read_link_truth(path), key=key)
 
 
 def run_harmonisation(cfg: DictConfig) -> HarmonisationResult:
@@ -268,7 +211,7 @@ def run_harmonisation(cfg: DictConfig) -> HarmonisationResult:
         raise HarmonisationError(msg)
     names = cfg.registries if isinstance(cfg.registries, str) else list(cfg.registries)
     specs, notes = load_registry_specs(Path(cfg.registry_dir), names, raw_dir)
-    linkage_spec = LinkageSpec(**OmegaConf.to_container(cfg.linkage, resolve=True))  # type: ignore[arg-type]
+    linkage_spec = node_spec(cfg.linkage, LinkageSpec, key="linkage")
     key = resolve_key(environ=os.environ, local_secret=_local_secret(Path(cfg.pseudonym_key_file)))
     log.info(
         "harmonising dataset %r: %d registries, pseudonym key from %s",
@@ -287,7 +230,7 @@ def run_harmonisation(cfg: DictConfig) -> HarmonisationResult:
     links = link_patients(combined.link_keys, spec=linkage_spec)
     tables = dict(combined.tables)
     tables["patients"] = apply_links(tables["patients"], links)
-    tables = {name: _sorted(name, tables[name]) for name in CDM_COLUMNS}
+    tables = {name: sort_table(name, tables[name]) for name in CDM_COLUMNS}
     # Each table passed its schema registry by registry (failures quarantined); the combined CDM
     # must also meet the rules that span tables. A failure here is a harmonisation bug.
     validate_cdm(tables, schemas=False)
@@ -380,46 +323,3 @@ def _write_outputs(
     _write_table(accounting.reset_index(drop=True), out_dir / "accounting.parquet")
     _write_table(corrections.reset_index(drop=True), out_dir / "corrections.parquet")
     atomic_write_text(out_dir / SUMMARY_FILE, summary)
-
-
-def summary_table(result: HarmonisationResult) -> Table:
-    """Build a rich table of the run for the command line: records per registry and table.
-
-    Parameters
-    ----------
-    result
-        Result of :func:`run_harmonisation`.
-
-    Returns
-    -------
-    rich.table.Table
-        Counts per registry and table, with the CDM rows, digest, linkage and output folder in
-        the caption.
-    """
-    table = Table(title=f"Harmonised dataset '{result.dataset}'", header_style="bold")
-    for col in ("registry", "table", "in", "accepted", "corrected", "quarantined"):
-        table.add_column(col, justify="left" if col in ("registry", "table") else "right")
-    per = accounting_totals(result.accounting, by=("registry", "table"))
-    for r in per.itertuples(index=False):
-        table.add_row(
-            str(r.registry),
-            str(r.table),
-            f"{r.n_in:,}",
-            f"{r.n_accepted:,}",
-            f"{r.n_corrected:,}",
-            f"{r.n_quarantined:,}",
-        )
-    rows = ", ".join(f"{name} {n:,}" for name, n in result.n_rows.items())
-    link = (
-        f"; linkage precision {result.linkage['precision']:.3f},"
-        f" recall {result.linkage['recall']:.3f}"
-        if result.linkage
-        else ""
-    )
-    dev = " (DEVELOPMENT pseudonym key)" if result.key_source == "development" else ""
-    table.caption = (
-        f"CDM rows: {rows}\n{result.n_linked_groups:,} persons linked across registries{link}\n"
-        f"{result.n_rejects:,} reject rows; digest {result.digest[:16]}{dev}\n"
-        f"written to {result.out_dir} in {result.wall_seconds:.1f} s"
-    )
-    return table

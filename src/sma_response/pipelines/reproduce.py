@@ -23,35 +23,47 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
+from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from sma_response.conf.compose import compose_config
 from sma_response.conf.factory import ConfigError, check_targets
+from sma_response.conf.nodes import node_dict, node_spec
 from sma_response.conf.resolvers import PROJECT_ROOT
 from sma_response.conf.train import TrainConfig
-from sma_response.pipelines.data import DataError, ensure_cdm
-from sma_response.pipelines.fingerprint import cdm_fingerprint, compare_fingerprints
+from sma_response.pipelines.data import DataError, ensure_cdm, read_cdm_fingerprint
+from sma_response.pipelines.train import TrainingError, run_training
+from sma_response.tracking.compare import (
+    Check,
+    ReproductionReport,
+    capped,
+    compare_logged_file,
+    compare_metrics,
+    config_check,
+    diff_configs,
+    first_line,
+    git_checks,
+    packages_check,
+    relocate_config,
+)
 from sma_response.tracking.lookup import (
     RunNotFoundError,
     add_run_files,
-    download_run_file,
     get_run,
     read_run_json,
     read_run_text,
     set_run_tags,
 )
-from sma_response.tracking.provenance import KEY_PACKAGES, git_dirty, git_sha, package_versions
+from sma_response.tracking.provenance import compare_fingerprints
 from sma_response.tracking.spec import TrackingSpec
 
 __all__ = [
@@ -76,238 +88,13 @@ DEFAULT_COMPARE = (
     "evaluation/interval_coverage.csv",
     "cohort/attrition.csv",
 )
-#: Config keys that say where things are on this machine, not what the run computes.
-LOCATION_KEYS = (
-    "paths.",
-    "tracking.",
-    "harmonise.paths.",
-    "harmonise.raw_dir",
-    "harmonise.out_dir",
-    "harmonise.registry_dir",
-    "harmonise.pseudonym_key_file",
-    "harmonise.progress",
-    "progress",
-)
-_MAX_DETAILS = 12
 
 
 class ReproductionError(Exception):
     """The reproduction cannot start for a reason the user can fix (one line, no traceback)."""
 
 
-@dataclass
-class Check:
-    """One comparison between the logged run and now.
-
-    Attributes
-    ----------
-    name
-        What is compared (``config``, ``data``, ``packages``, ``metrics``, a file path ...).
-    status
-        ``same``, ``differs``, or ``skipped`` (could not be checked; ``details`` says why).
-    logged, current
-        Short summaries of the two sides.
-    details
-        One line per difference (key, table, package, metric ...), or the reason for a skip.
-    """
-
-    name: str
-    status: str
-    logged: str = ""
-    current: str = ""
-    details: list[str] = field(default_factory=list)
-
-    @property
-    def differs(self) -> bool:
-        """Whether this check found a difference."""
-        return self.status == "differs"
-
-
-@dataclass
-class ReproductionReport:
-    """Outcome of :func:`reproduce_run`.
-
-    Attributes
-    ----------
-    run_id
-        The original run.
-    new_run_id
-        The reproduction's run (``None`` when only the environment was checked).
-    status
-        ``identical`` (everything checked matches, results bit for bit), ``different``, or
-        ``consistent`` (environment checks only, all matching; nothing re-run).
-    checks
-        Every comparison, environment first, then results.
-    notes
-        What was done on the way (folders moved, data rebuilt, where the new run went).
-    tracking_uri
-        Store of both runs.
-    wall_seconds
-        Duration.
-    """
-
-    run_id: str
-    new_run_id: str | None
-    status: str
-    checks: list[Check]
-    notes: list[str]
-    tracking_uri: str
-    wall_seconds: float
-
-    @property
-    def identical(self) -> bool:
-        """Whether the run was reproduced bit for bit."""
-        return self.status == "identical"
-
-    @property
-    def differences(self) -> list[Check]:
-        """The checks that found a difference."""
-        return [c for c in self.checks if c.differs]
-
-    @property
-    def results_identical(self) -> bool | None:
-        """Whether metrics and compared files are identical (``None`` when nothing was re-run)."""
-        results = [c for c in self.checks if c.name == "metrics" or "/" in c.name]
-        if self.new_run_id is None or not results:
-            return None
-        return not any(c.differs for c in results)
-
-    def summary(self) -> str:
-        """One line for the terminal and the run tag."""
-        if self.status == "identical":
-            return f"reproduced bit-for-bit: run {self.new_run_id} is identical to {self.run_id}"
-        if self.status == "consistent":
-            return f"environment matches run {self.run_id} (results not re-computed: rerun=false)"
-        names = ", ".join(c.name for c in self.differences)
-        if self.results_identical:
-            return f"results identical, but the setup differs from run {self.run_id}: {names}"
-        return f"not reproduced: differences in {names}"
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (logged as ``reproduction/report.json``)."""
-        out = asdict(self)
-        out["summary"] = self.summary()
-        out["results_identical"] = self.results_identical
-        return out
-
-
 # --------------------------------------------------------------------------- config helpers
-
-
-def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(node, Mapping):
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            out.update(_flatten(value, f"{prefix}{key}."))
-        if not node and prefix:
-            out[prefix[:-1]] = {}
-        return out
-    return {prefix[:-1]: node}
-
-
-def _is_location(key: str) -> bool:
-    return any(key.startswith(k) if k.endswith(".") else key == k for k in LOCATION_KEYS)
-
-
-def _first_line(err: BaseException) -> str:
-    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-
-
-def _show(value: Any) -> str:
-    text = json.dumps(value, default=str) if not isinstance(value, str) else value
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def diff_configs(logged: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
-    """Name every config key whose value differs, ignoring where things are on this machine.
-
-    Examples
-    --------
-    >>> diff_configs({"seed": 0, "paths": {"data_dir": "/a"}, "model": {"depth": 6}},
-    ...              {"seed": 0, "paths": {"data_dir": "/b"}, "model": {"depth": 4}})
-    ['model.depth: 6 logged, 4 now']
-    """
-    old = {k: v for k, v in _flatten(logged).items() if not _is_location(k)}
-    new = {k: v for k, v in _flatten(current).items() if not _is_location(k)}
-    out = []
-    for key in sorted(set(old) | set(new)):
-        if key not in new:
-            out.append(f"{key}: {_show(old[key])} logged, absent now")
-        elif key not in old:
-            out.append(f"{key}: absent in the logged config, {_show(new[key])} now")
-        elif old[key] != new[key]:
-            out.append(f"{key}: {_show(old[key])} logged, {_show(new[key])} now")
-    return out
-
-
-def _rebase(path: str, old_root: str, new_root: str) -> str:
-    p, o = Path(path), Path(old_root)
-    try:
-        return str(Path(new_root) / p.relative_to(o))
-    except ValueError:
-        return path
-
-
-def relocate_config(
-    logged: Mapping[str, Any],
-    *,
-    root_dir: str,
-    data_dir: str | None = None,
-    output_root: str | None = None,
-) -> tuple[dict[str, Any], list[str]]:
-    """Point a logged config's folders at this checkout (and at new data/output folders).
-
-    Every string under the logged ``paths.data_dir``, ``paths.output_root`` or
-    ``paths.root_dir`` is rewritten to the new folder. Folders inside the old checkout move
-    with it unless given explicitly.
-
-    Returns
-    -------
-    tuple
-        The relocated config and one note per folder that moved.
-
-    Examples
-    --------
-    >>> cfg = {"paths": {"root_dir": "/old", "data_dir": "/old/data", "output_root": "/old/out"},
-    ...        "harmonise": {"raw_dir": "/old/data/raw/x"}}
-    >>> new, notes = relocate_config(cfg, root_dir="/new", data_dir="/scratch/d")
-    >>> new["harmonise"]["raw_dir"], new["paths"]["output_root"]
-    ('/scratch/d/raw/x', '/new/out')
-    """
-    paths = dict(logged.get("paths", {}))
-    old_root = str(paths.get("root_dir", root_dir))
-    moves = {
-        "data_dir": data_dir or _rebase(str(paths.get("data_dir", "")), old_root, root_dir),
-        "output_root": output_root
-        or _rebase(str(paths.get("output_root", "")), old_root, root_dir),
-        "root_dir": root_dir,
-    }
-    pairs = [
-        (str(paths[k]), str(v)) for k, v in moves.items() if k in paths and str(paths[k]) != str(v)
-    ]
-    pairs.sort(key=lambda pair: -len(pair[0]))  # the longest (most specific) prefix first
-    notes = [
-        f"paths.{k}: {paths[k]} (logged) -> {v}"
-        for k, v in moves.items()
-        if k in paths and str(paths[k]) != str(v)
-    ]
-
-    def move(value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {k: move(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [move(v) for v in value]
-        if isinstance(value, str):
-            for old, new in pairs:
-                if (
-                    value == old
-                    or value.startswith(old.rstrip("/") + "/")
-                    or value.startswith(f"sqlite:///{old}")
-                ):
-                    return value.replace(old, new, 1)
-        return value
-
-    return move(dict(logged)), notes
 
 
 def _apply_changes(config: dict[str, Any], changes: Sequence[str]) -> dict[str, Any]:
@@ -332,7 +119,7 @@ def _apply_changes(config: dict[str, Any], changes: Sequence[str]) -> dict[str, 
     except OmegaConfBaseException as err:
         msg = f"changes: {err}"
         raise ReproductionError(msg) from err
-    return OmegaConf.to_container(merged, resolve=False)  # type: ignore[return-value]
+    return node_dict(merged, resolve=False, key="changes")
 
 
 def _train_config(config: Mapping[str, Any]) -> DictConfig:
@@ -347,33 +134,18 @@ def _train_config(config: Mapping[str, Any]) -> DictConfig:
     except ConfigError as err:
         msg = f"the logged config is refused: {err}"
         raise ReproductionError(msg) from err
-    return cfg  # type: ignore[return-value]
+    if not isinstance(cfg, DictConfig):  # merging onto a structured schema gives a mapping
+        msg = "the logged config is not a mapping"
+        raise ReproductionError(msg)
+    return cfg
 
 
 # --------------------------------------------------------------------------- checks
 
 
-def _config_check(
-    logged: Mapping[str, Any], rerun: Mapping[str, Any], changes: Sequence[str]
-) -> Check:
-    diffs = diff_configs(logged, rerun)
-    return Check(
-        name="config",
-        status="differs" if diffs else "same",
-        logged="config/config.yaml",
-        current=f"logged config + {len(changes)} change(s)" if changes else "logged config",
-        details=diffs[:_MAX_DETAILS]
-        + ([f"... {len(diffs) - _MAX_DETAILS} more"] if len(diffs) > _MAX_DETAILS else []),
-    )
-
-
 def _overrides_check(
     overrides: Mapping[str, Any] | None, logged: Mapping[str, Any], config_dir: Path | None
 ) -> Check:
-    from hydra.errors import HydraException
-
-    from sma_response.conf.compose import compose_config
-
     name = "config files"
     if not overrides or not overrides.get("choices"):
         return Check(
@@ -394,14 +166,14 @@ def _overrides_check(
             status="differs",
             logged=shown,
             current="cannot compose",
-            details=[f"the logged overrides no longer compose with configs/: {_first_line(err)}"],
+            details=[f"the logged overrides no longer compose with configs/: {first_line(err)}"],
         )
-    all_choices: dict[str, Any] = OmegaConf.to_container(cfg.hydra.runtime.choices)  # type: ignore[assignment]
+    all_choices = node_dict(cfg.hydra.runtime.choices, resolve=False)
     choices = {str(k): v for k, v in all_choices.items() if not str(k).startswith("hydra/")}
-    container: dict[str, Any] = OmegaConf.to_container(cfg, resolve=False)  # type: ignore[assignment]
+    container = node_dict(cfg, resolve=False)
     container.pop("hydra", None)
     try:
-        current = OmegaConf.to_container(OmegaConf.create(container), resolve=True)
+        current = node_dict(OmegaConf.create(container))
     except OmegaConfBaseException as err:
         return Check(
             name=name,
@@ -410,7 +182,7 @@ def _overrides_check(
             current="cannot resolve",
             details=[str(err).splitlines()[0]],
         )
-    details = diff_configs(logged, current)  # type: ignore[arg-type]
+    details = diff_configs(logged, current)
     logged_choices = {
         str(k): v for k, v in overrides["choices"].items() if not str(k).startswith("hydra/")
     }
@@ -424,7 +196,7 @@ def _overrides_check(
         status="differs" if details else "same",
         logged=shown,
         current="re-composed with the current configs/",
-        details=details[:_MAX_DETAILS],
+        details=capped(details),
     )
 
 
@@ -452,7 +224,7 @@ def _data_check(
             f"data: no CDM at {cdm_dir}; rebuilt it from the logged config "
             "(simulated if needed, harmonised)"
         )
-    current = cdm_fingerprint(cdm_dir)
+    current = read_cdm_fingerprint(cdm_dir)
     details: list[str] = []
     if current["digest"] != logged_digest:
         details = compare_fingerprints(fingerprint, current) if fingerprint else []
@@ -467,159 +239,6 @@ def _data_check(
         logged=logged_digest[:16],
         current=current["digest"][:16],
         details=details,
-    )
-
-
-def _packages_check(logged: Mapping[str, str] | None, versions_txt: str | None) -> Check:
-    if not logged:
-        return Check(
-            name="packages",
-            status="skipped",
-            details=["the run logged no environment/key_packages.json"],
-        )
-    now = package_versions(sorted(set(logged) | set(KEY_PACKAGES)))
-    details = [
-        f"{p}: {logged.get(p, 'not logged')} logged, {now[p]} now"
-        for p in sorted(now)
-        if logged.get(p, "not logged") != now[p] and p in logged
-    ]
-    others = []
-    if versions_txt:
-        from sma_response.tracking.provenance import installed_requirements
-
-        old_all = {
-            line.split("==")[0].lower(): line for line in versions_txt.splitlines() if "==" in line
-        }
-        new_all = {line.split("==")[0].lower(): line for line in installed_requirements()}
-        keys = {p.lower() for p in logged}
-        others = sorted(
-            k
-            for k in set(old_all) | set(new_all)
-            if k not in keys and old_all.get(k) != new_all.get(k)
-        )
-    if others:  # reported, not counted: the key packages decide the result
-        details.append(
-            f"(other installed distributions differ too: {', '.join(others[:8])}"
-            f"{' ...' if len(others) > 8 else ''})"
-        )
-    n_key = len([d for d in details if not d.startswith("(")])
-    return Check(
-        name="packages",
-        status="differs" if n_key else "same",
-        logged=f"{len(logged)} key packages",
-        current="installed now",
-        details=details,
-    )
-
-
-def _git_checks(tags: Mapping[str, str], root: Path) -> list[Check]:
-    sha_logged = tags.get("git_sha", "unknown")
-    sha_now = git_sha(root) or "unknown"
-    dirty_logged = tags.get("git_dirty", "None")
-    dirty_now = str(git_dirty(root))
-    commit = Check(
-        name="git commit",
-        status="same" if sha_logged == sha_now else "differs",
-        logged=sha_logged[:12],
-        current=sha_now[:12],
-        details=[] if sha_logged == sha_now else [f"check out {sha_logged} to run the same code"],
-    )
-    tree = Check(
-        name="git tree",
-        status="same",
-        logged="dirty" if dirty_logged == "True" else "clean",
-        current="dirty" if dirty_now == "True" else "clean",
-    )
-    if dirty_logged == "False" and dirty_now == "True":
-        tree.status = "differs"
-        tree.details = ["the run was made from a clean tree; this checkout has uncommitted changes"]
-    elif dirty_logged == "True":
-        tree.details = [
-            "the run was made with uncommitted changes: the commit alone does not pin its code"
-        ]
-    return [commit, tree]
-
-
-# --------------------------------------------------------------------------- result comparison
-
-
-def _compare_metrics(old: Mapping[str, float], new: Mapping[str, float]) -> Check:
-    keys = sorted(k for k in set(old) | set(new) if not k.startswith("timing/"))
-    details = []
-    for key in keys:
-        a, b = old.get(key), new.get(key)
-        if a is None or b is None:
-            details.append(
-                f"{key}: {'absent' if a is None else a} logged, {'absent' if b is None else b} now"
-            )
-        elif a != b and not (np.isnan(a) and np.isnan(b)):
-            details.append(f"{key}: {a:.6g} logged, {b:.6g} now ({b - a:+.3g})")
-    return Check(
-        name="metrics",
-        status="differs" if details else "same",
-        logged=f"{len(keys)} metrics",
-        current=f"{len(keys) - len(details)} identical",
-        details=details[:_MAX_DETAILS]
-        + ([f"... {len(details) - _MAX_DETAILS} more"] if len(details) > _MAX_DETAILS else []),
-    )
-
-
-def _read(path: Path) -> pd.DataFrame:
-    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-
-
-def _compare_tables(a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
-    if list(a.columns) != list(b.columns):
-        return [f"columns differ: {list(a.columns)} vs {list(b.columns)}"]
-    if len(a) != len(b):
-        return [f"{len(a)} rows logged, {len(b)} now"]
-    details = []
-    changed = np.zeros(len(a), dtype=bool)
-    for col in a.columns:
-        x, y = a[col], b[col]
-        if str(x.dtype) != str(y.dtype):
-            details.append(f"column {col}: dtype {x.dtype} logged, {y.dtype} now")
-        same = (x.to_numpy() == y.to_numpy()) | (x.isna().to_numpy() & y.isna().to_numpy())
-        if not same.all():
-            changed |= ~same
-            if pd.api.types.is_numeric_dtype(x) and pd.api.types.is_numeric_dtype(y):
-                gap = float(np.nanmax(np.abs(x.to_numpy(dtype=float) - y.to_numpy(dtype=float))))
-                details.append(
-                    f"column {col}: {int((~same).sum())} values differ (largest gap {gap:.3g})"
-                )
-            else:
-                details.append(f"column {col}: {int((~same).sum())} values differ")
-    if changed.any():
-        details.insert(0, f"{int(changed.sum())} of {len(a)} rows differ")
-    return details
-
-
-def _compare_file(
-    tracking: TrackingSpec, path: str, *, old_run: str, new_run: str, tmp: Path
-) -> Check | None:
-    old = download_run_file(tracking, old_run, path, dst=tmp / "old")
-    if old is None:
-        return None  # the original has no such file: nothing to compare
-    new = download_run_file(tracking, new_run, path, dst=tmp / "new")
-    if new is None:
-        return Check(
-            name=path,
-            status="differs",
-            logged="present",
-            current="absent",
-            details=["the reproduction did not log it"],
-        )
-    if old.read_bytes() == new.read_bytes():
-        return Check(name=path, status="same", logged="logged", current="byte-identical")
-    details = _compare_tables(_read(old), _read(new))
-    if not details:  # same values, different bytes (e.g. parquet metadata): identical content
-        return Check(name=path, status="same", logged="logged", current="identical values")
-    return Check(
-        name=path,
-        status="differs",
-        logged=f"{len(_read(old))} rows",
-        current=f"{len(_read(new))} rows",
-        details=details[:_MAX_DETAILS],
     )
 
 
@@ -670,19 +289,9 @@ def reproduce_run(
     ReproductionError
         Unknown run, a run without a logged config, or changes that cannot be applied.
     """
-    from sma_response.pipelines.train import TrainingError, run_training
-
     started = time.perf_counter()
     root = str(root_dir or PROJECT_ROOT)
-    try:
-        original = get_run(tracking, run_id)
-    except RunNotFoundError as err:
-        raise ReproductionError(str(err)) from err
-    text = read_run_text(tracking, run_id, "config/config.yaml")
-    if text is None:
-        msg = f"run {run_id} has no config/config.yaml: it was not logged by sma-train"
-        raise ReproductionError(msg)
-    logged: dict[str, Any] = OmegaConf.to_container(OmegaConf.create(text), resolve=False)  # type: ignore[assignment]
+    original, logged = _logged_run(tracking, run_id)
     notes: list[str] = []
     if original["status"] != "FINISHED":
         notes.append(f"the original run's status is {original['status']}")
@@ -691,69 +300,25 @@ def reproduce_run(
     )
     notes.extend(moved)
     rerun_dict = _apply_changes(relocated, changes)
-    log_model = bool(rerun_dict.get("tracking", {}).get("log_model", True))
-    rerun_dict["tracking"] = {
+    rerun_dict["tracking"] = {  # the reproduction goes to the run's experiment, unregistered
         **asdict(tracking),
         "experiment_name": original["experiment_name"] or tracking.experiment_name,
         "registered_model_name": None,
-        "log_model": log_model,
+        "log_model": bool(rerun_dict.get("tracking", {}).get("log_model", True)),
     }
     rerun_cfg = _train_config(rerun_dict)
-    tags = original["tags"]
-
     checks = [
-        _config_check(relocated, rerun_dict, changes),
-        _overrides_check(
-            read_run_json(tracking, run_id, "config/overrides.json"),
-            logged,
-            Path(config_dir) if config_dir else None,
+        config_check(relocated, rerun_dict, changes),
+        *_environment_checks(
+            tracking, run_id, original["tags"], logged, rerun_cfg, notes, root, config_dir
         ),
-        Check(
-            name="seed",
-            status="same"
-            if str(tags.get("seed", logged.get("seed"))) == str(rerun_cfg.seed)
-            else "differs",
-            logged=str(tags.get("seed", logged.get("seed"))),
-            current=str(rerun_cfg.seed),
-        ),
-        _data_check(
-            rerun_cfg, tags, read_run_json(tracking, run_id, "data/cdm_fingerprint.json"), notes
-        ),
-        _packages_check(
-            read_run_json(tracking, run_id, "environment/key_packages.json"),
-            read_run_text(tracking, run_id, "environment/versions.txt"),
-        ),
-        *_git_checks(tags, Path(root)),
     ]
     new_run_id = None
     if rerun:
-        log.info("re-running %s with the logged config", run_id)
-        try:
-            result = run_training(rerun_cfg, extra_tags={"reproduces": run_id})
-        except TrainingError as err:
-            msg = f"the re-run failed: {err}"
-            raise ReproductionError(msg) from err
-        new_run_id = result.run_id
-        notes.append(
-            f"reproduction logged as run {new_run_id} in experiment "
-            f"{original['experiment_name']!r} ({tracking.uri})"
-        )
-        checks.append(
-            _compare_metrics(original["metrics"], get_run(tracking, new_run_id)["metrics"])
-        )
-        with tempfile.TemporaryDirectory() as tmp:
-            for path in compare:
-                check = _compare_file(
-                    tracking, path, old_run=run_id, new_run=new_run_id, tmp=Path(tmp)
-                )
-                if check is not None:
-                    checks.append(check)
+        new_run_id = _rerun(tracking, run_id, rerun_cfg, original, notes)
+        checks.extend(_result_checks(tracking, run_id, new_run_id, original, compare))
     any_diff = any(c.differs for c in checks)
-    status = (
-        ("different" if any_diff else "identical")
-        if rerun
-        else ("different" if any_diff else "consistent")
-    )
+    status = "different" if any_diff else ("identical" if rerun else "consistent")
     report = ReproductionReport(
         run_id=run_id,
         new_run_id=new_run_id,
@@ -764,18 +329,114 @@ def reproduce_run(
         wall_seconds=time.perf_counter() - started,
     )
     if new_run_id is not None:
-        set_run_tags(
-            tracking,
-            new_run_id,
-            {
-                "reproduction.status": status,
-                "reproduction.results": "identical" if report.results_identical else "different",
-                "reproduction.differences": ",".join(c.name for c in report.differences) or "none",
-            },
-        )
-        add_run_files(tracking, new_run_id, {"reproduction/report.json": report.to_dict()})
+        _tag_reproduction(tracking, new_run_id, report)
     log.info("%s", report.summary())
     return report
+
+
+def _tag_reproduction(tracking: TrackingSpec, new_run_id: str, report: ReproductionReport) -> None:
+    set_run_tags(
+        tracking,
+        new_run_id,
+        {
+            "reproduction.status": report.status,
+            "reproduction.results": "identical" if report.results_identical else "different",
+            "reproduction.differences": ",".join(c.name for c in report.differences) or "none",
+        },
+    )
+    add_run_files(tracking, new_run_id, {"reproduction/report.json": report.to_dict()})
+
+
+def _logged_run(tracking: TrackingSpec, run_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return the original run and its logged (unresolved) config."""
+    try:
+        original = get_run(tracking, run_id)
+    except RunNotFoundError as err:
+        raise ReproductionError(str(err)) from err
+    text = read_run_text(tracking, run_id, "config/config.yaml")
+    if text is None:
+        msg = f"run {run_id} has no config/config.yaml: it was not logged by sma-train"
+        raise ReproductionError(msg)
+    try:
+        logged = node_dict(OmegaConf.create(text), resolve=False, key="config/config.yaml")
+    except (TypeError, OmegaConfBaseException) as err:
+        msg = f"run {run_id}: config/config.yaml is not a config mapping ({first_line(err)})"
+        raise ReproductionError(msg) from err
+    return original, logged
+
+
+def _environment_checks(
+    tracking: TrackingSpec,
+    run_id: str,
+    tags: Mapping[str, str],
+    logged: Mapping[str, Any],
+    rerun_cfg: DictConfig,
+    notes: list[str],
+    root: str,
+    config_dir: str | Path | None,
+) -> list[Check]:
+    """Config files, seed, data, packages and code of the run against now."""
+    seed_logged = str(tags.get("seed", logged.get("seed")))
+    return [
+        _overrides_check(
+            read_run_json(tracking, run_id, "config/overrides.json"),
+            logged,
+            Path(config_dir) if config_dir else None,
+        ),
+        Check(
+            name="seed",
+            status="same" if seed_logged == str(rerun_cfg.seed) else "differs",
+            logged=seed_logged,
+            current=str(rerun_cfg.seed),
+        ),
+        _data_check(
+            rerun_cfg, tags, read_run_json(tracking, run_id, "data/cdm_fingerprint.json"), notes
+        ),
+        packages_check(
+            read_run_json(tracking, run_id, "environment/key_packages.json"),
+            read_run_text(tracking, run_id, "environment/versions.txt"),
+        ),
+        *git_checks(tags, Path(root)),
+    ]
+
+
+def _rerun(
+    tracking: TrackingSpec,
+    run_id: str,
+    rerun_cfg: DictConfig,
+    original: Mapping[str, Any],
+    notes: list[str],
+) -> str:
+    log.info("re-running %s with the logged config", run_id)
+    try:
+        result = run_training(rerun_cfg, extra_tags={"reproduces": run_id})
+    except TrainingError as err:
+        msg = f"the re-run failed: {err}"
+        raise ReproductionError(msg) from err
+    notes.append(
+        f"reproduction logged as run {result.run_id} in experiment "
+        f"{original['experiment_name']!r} ({tracking.uri})"
+    )
+    return result.run_id
+
+
+def _result_checks(
+    tracking: TrackingSpec,
+    run_id: str,
+    new_run_id: str,
+    original: Mapping[str, Any],
+    compare: Iterable[str],
+) -> list[Check]:
+    """Every metric and every compared file of the two runs, exactly."""
+    checks = [compare_metrics(original["metrics"], get_run(tracking, new_run_id)["metrics"])]
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in compare:
+            check = compare_logged_file(
+                tracking, path, old_run=run_id, new_run=new_run_id, tmp=Path(tmp)
+            )
+            if check is not None:
+                checks.append(check)
+    return checks
 
 
 def run_reproduction(cfg: DictConfig) -> ReproductionReport:
@@ -791,7 +452,7 @@ def run_reproduction(cfg: DictConfig) -> ReproductionReport:
     if OmegaConf.is_missing(cfg, "run_id") or not cfg.run_id:
         msg = "run_id: name the run to reproduce (sma-reproduce <run id>)"
         raise ReproductionError(msg)
-    tracking = TrackingSpec(**OmegaConf.to_container(cfg.tracking, resolve=True))  # type: ignore[arg-type]
+    tracking = node_spec(cfg.tracking, TrackingSpec, key="tracking")
     return reproduce_run(
         str(cfg.run_id),
         tracking=tracking,

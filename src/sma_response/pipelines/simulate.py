@@ -19,7 +19,6 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
-from rich.table import Table
 from tqdm.auto import tqdm
 
 from sma_response import __version__
@@ -35,7 +34,6 @@ from sma_response.simulate.spec import SimulationSpec, SimulationSpecError
 __all__ = [
     "SimulationResult",
     "run_simulation",
-    "summary_table",
     "to_simulation_spec",
     "write_dataset",
 ]
@@ -239,47 +237,3 @@ def summarise_registries(data: RegistryData, spec: SimulationSpec) -> pd.DataFra
             }
         )
     return pd.DataFrame(rows)
-
-
-def summary_table(result: SimulationResult) -> Table:
-    """Build a rich table summarising a simulation run (for the command line).
-
-    Parameters
-    ----------
-    result
-        Result of :func:`run_simulation`.
-
-    Returns
-    -------
-    rich.table.Table
-        Registries with counts and therapy mix, the type mix, shared patients, output folder
-        and wall time in the caption.
-    """
-    table = Table(
-        title=f"Simulated dataset '{result.dataset}' (seed {result.seed})", header_style="bold"
-    )
-    for col in ("registry", "region", "format", "patients", "shared", "visits", "assessments"):
-        table.add_column(
-            col, justify="left" if col in ("registry", "region", "format") else "right"
-        )
-    table.add_column("1st therapy %\nnus/ris/ona", justify="right")
-    for r in result.registries.itertuples(index=False):
-        mix = "/".join(f"{100 * getattr(r, t):.0f}" for t in THERAPIES)
-        table.add_row(
-            r.registry,
-            r.region,
-            r.format,
-            f"{r.patients:,}",
-            f"{r.shared:,}",
-            f"{r.visits:,}",
-            f"{r.assessments:,}",
-            mix,
-        )
-    types = ", ".join(f"{t}: {100 * share:.1f}%" for t, share in result.type_mix.items())
-    table.caption = (
-        f"{result.n_patients:,} patients; SMA type mix {types}; "
-        f"{result.n_shared} shared enrolments\n"
-        f"{result.n_files} files, {result.n_bytes / 1e6:.1f} MB in {result.output_dir}; "
-        f"wall time {result.wall_seconds:.1f} s"
-    )
-    return table

@@ -29,9 +29,14 @@ from sma_response.explain.shap_values import resolve_method
 from sma_response.features.design import Design, DesignError, build_design
 from sma_response.models.fit import CVResult, fit_cv, fit_final
 from sma_response.models.split import assign_splits
-from sma_response.pipelines.data import DataError, ensure_cdm, load_cdm, oracle_predictions
+from sma_response.pipelines.data import (
+    DataError,
+    ensure_cdm,
+    load_cdm,
+    oracle_predictions,
+    read_cdm_fingerprint,
+)
 from sma_response.pipelines.explain import ExplainOutcome, RunToExplain, explain_training_run
-from sma_response.pipelines.fingerprint import cdm_fingerprint
 from sma_response.tracking.provenance import (
     git_dirty,
     git_sha,
@@ -224,7 +229,7 @@ def _log_inputs(
     run.log_dict(package_versions(), "environment/key_packages.json")
     run.log_dataset(uri=str(cdm_dir), digest=digest, name=f"cdm:{spec.dataset}")
     # rows and digest per CDM table, so sma-reproduce can name what changed
-    run.log_dict(cdm_fingerprint(cdm_dir), "data/cdm_fingerprint.json")
+    run.log_dict(read_cdm_fingerprint(cdm_dir), "data/cdm_fingerprint.json")
 
 
 def _log_results(

@@ -29,7 +29,7 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,20 +43,26 @@ from sma_response._utils.io import atomic_write_text
 from sma_response._utils.jsonable import to_jsonable
 from sma_response.cohort.spec import CohortSpec, TargetSpec
 from sma_response.conf.harmonise import HarmoniseConfig
-from sma_response.evaluate.conformal import ConformalQuantiles, conformal_interval, coverage_table
-from sma_response.evaluate.disclosure import (
-    calibration_bins,
-    decision_curve,
-    roc_points,
-    suppress_small_cells,
-)
-from sma_response.evaluate.metrics import compute_metrics
-from sma_response.evaluate.recalibration import RECALIBRATION_METHODS, fit_recalibration
-from sma_response.evaluate.subgroups import make_subgroups, subgroup_metrics
-from sma_response.features.design import DesignError, build_design
+from sma_response.conf.nodes import node_dict, node_spec
+from sma_response.evaluate.subgroups import make_subgroups
+from sma_response.features.design import Design, DesignError, build_design
 from sma_response.features.spec import FeatureSpec
+from sma_response.harmonise.io import read_registry_spec
 from sma_response.harmonise.quality import accounting_totals
-from sma_response.report.inputs import outcome_frame
+from sma_response.harmonise.spec import RegistrySpecError
+from sma_response.pipelines.harmonise import HarmonisationError, run_harmonisation
+from sma_response.report.external import (
+    DISCLOSURE_RULES,
+    METRIC_KEYS,
+    SCHEMA,
+    ExternalPerformance,
+    development_summary,
+    exclusions,
+    external_performance,
+    find_identifiers,
+    interval_check,
+    records,
+)
 from sma_response.report.validation import render_validation_html
 from sma_response.schemas import CDM_SCHEMAS, validate_cdm
 from sma_response.tracking.lookup import (
@@ -78,7 +84,6 @@ __all__ = [
     "REPORT_JSON",
     "ValidationError",
     "ValidationResult",
-    "find_identifiers",
     "run_validation",
     "validate_model",
 ]
@@ -87,17 +92,6 @@ log = logging.getLogger(__name__)
 
 REPORT_JSON = "validation_report.json"
 REPORT_HTML = "validation_report.html"
-SCHEMA = "sma-response/validation/1"
-#: Thresholds of the decision curve (predicted probability of a meaningful response).
-DECISION_THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 0.951, 0.05))
-_KEYS = {
-    "classification": ("auroc", "auprc", "brier", "calibration_intercept", "calibration_slope"),
-    "regression": ("mae", "rmse", "r2", "calibration_intercept", "calibration_slope"),
-}
-_SUBGROUP_KEYS = {
-    "classification": ("auroc", "calibration_slope"),
-    "regression": ("rmse", "calibration_slope"),
-}
 
 
 class ValidationError(Exception):
@@ -133,10 +127,6 @@ class ValidationResult:
 # --------------------------------------------------------------------------- helpers
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return to_jsonable(frame.to_dict("records"))
-
-
 def _spec(cls: type, node: Any) -> Any:
     """Build a stage spec from a logged config section (typed as in training)."""
     try:
@@ -150,24 +140,10 @@ def _spec(cls: type, node: Any) -> Any:
         raise ValidationError(msg) from err
 
 
-def find_identifiers(text: str, identifiers: Sequence[str]) -> list[str]:
-    """Return the identifiers of the local data that occur in an exported text (none!).
-
-    Examples
-    --------
-    >>> find_identifiers('{"n": 12, "level": "DE"}', ["a1b2c3d4e5f6a7b8", "DE"])
-    ['DE']
-    """
-    return [i for i in identifiers if i and i in text]
-
-
 def _registry_layout(
     export_dir: Path, registries: Any, registry_dir: Path, tmp: Path
 ) -> tuple[Path, Path, str | list[str], list[str]]:
     """Where ``run_harmonisation`` should read: (raw_dir, registry_dir, names, mapping names)."""
-    from sma_response.harmonise.io import read_registry_spec
-    from sma_response.harmonise.spec import RegistrySpecError
-
     if not export_dir.is_dir():
         msg = f"export_dir: no folder {export_dir}"
         raise ValidationError(msg)
@@ -212,8 +188,6 @@ def _harmonise(
     tmp: Path,
     progress: bool,
 ) -> tuple[dict[str, pd.DataFrame], str, pd.DataFrame, list[str], str]:
-    from sma_response.pipelines.harmonise import HarmonisationError, run_harmonisation
-
     raw_dir, reg_dir, names, mapping_names = _registry_layout(
         export_dir, registries, registry_dir, tmp
     )
@@ -232,7 +206,10 @@ def _harmonise(
         node["linkage"] = dict(linkage)
     try:
         cfg = OmegaConf.merge(OmegaConf.structured(HarmoniseConfig), node)
-        result = run_harmonisation(cfg)  # type: ignore[arg-type]
+        if not isinstance(cfg, DictConfig):  # merged onto a structured schema: a mapping
+            msg = "harmonisation settings: not a mapping"
+            raise ValidationError(msg)
+        result = run_harmonisation(cfg)
     except HarmonisationError as err:
         raise ValidationError(str(err)) from err
     except OmegaConfBaseException as err:
@@ -242,109 +219,6 @@ def _harmonise(
     records = accounting_totals(result.accounting, by=("registry",))
     registries_used = sorted(records["registry"].astype(str).unique()) or mapping_names
     return validate_cdm(tables), result.digest, records, registries_used, result.key_source
-
-
-def _exclusions(attrition: pd.DataFrame, min_cell: int) -> list[dict[str, Any]]:
-    """Count the index events excluded by each rule, small counts suppressed.
-
-    No running totals: they would let a suppressed count be recovered by subtraction.
-    """
-    rows = []
-    for r in attrition.iloc[1:].itertuples(index=False):
-        if pd.isna(r.excluded):  # the step that defines the index events excludes nothing
-            continue
-        excluded: int | None = int(r.excluded)
-        if excluded is not None and 0 < excluded < min_cell:
-            excluded = None
-        rows.append({"rule": str(r.rule), "description": str(r.description), "excluded": excluded})
-    return rows
-
-
-def _development(
-    original: Mapping[str, Any], task: str, subgroups: pd.DataFrame | None
-) -> dict[str, Any]:
-    metrics = {
-        k.removeprefix("cv/"): v for k, v in original["metrics"].items() if k.startswith("cv/")
-    }
-    regions = []
-    if subgroups is not None and not subgroups.empty:
-        keep = subgroups.loc[subgroups["variable"].isin(["overall", "region"])]
-        cols = [
-            c
-            for c in keep.columns
-            if c in ("variable", "level", "n") or c.split("_ci_")[0] in _KEYS[task]
-        ]
-        regions = _records(keep[cols])
-    return {
-        "validation": original["tags"].get("validation", "unknown"),
-        "dataset": original["tags"].get("dataset", "unknown"),
-        "metrics": to_jsonable(metrics),
-        "regions": regions,
-    }
-
-
-def _interval_check(
-    *,
-    basis: Mapping[str, Any] | None,
-    features: pd.DataFrame,
-    targets: pd.DataFrame,
-    groups: pd.DataFrame,
-    change_pred: np.ndarray | None,
-    min_cell: int,
-) -> dict[str, Any]:
-    if not basis or not basis.get("interval"):
-        return {
-            "available": False,
-            "reason": "the model run logged no interval quantiles (report/basis.json; "
-            "trained with explain.enabled=false?)",
-        }
-    if change_pred is None:
-        return {
-            "available": False,
-            "reason": "the model run logged no model of the change (change_model) to "
-            "centre the intervals on",
-        }
-    quantiles = ConformalQuantiles.from_dict(basis["interval"])
-    outcome = outcome_frame(
-        features, target_kind=basis["target_kind"], target_scale=basis.get("target_scale")
-    )
-    t = targets.set_index("index_id").reindex(features.index)
-    observed = (t["outcome_score"] - t["baseline_score"]).to_numpy(dtype=float)
-    iv = conformal_interval(
-        change_pred,
-        outcome["scale"].to_numpy(dtype=object),
-        quantiles=quantiles,
-        lower_limit=outcome["lower_limit"].to_numpy(),
-        upper_limit=outcome["upper_limit"].to_numpy(),
-    )
-    ok = np.isfinite(observed)
-    intervals = pd.DataFrame(
-        {
-            "index_id": features.index.astype(str)[ok],
-            "lower": iv["lower"].to_numpy()[ok],
-            "upper": iv["upper"].to_numpy()[ok],
-            "covered": (observed[ok] >= iv["lower"].to_numpy()[ok] - 1e-9)
-            & (observed[ok] <= iv["upper"].to_numpy()[ok] + 1e-9),
-        }
-    )
-    cov_groups = (
-        groups[["region"]].astype(object).join(outcome[["scale"]].astype(object).fillna("unknown"))
-    )
-    table = coverage_table(intervals, cov_groups)
-    table["n_covered"] = np.round(table["coverage"] * table["n"]).astype(int)
-    safe = suppress_small_cells(table, min_cell=min_cell, events_col="n_covered")
-    overall = safe.iloc[0]
-    dev: dict[str, Any] = next(
-        (r for r in basis.get("coverage", []) if r.get("variable") == "overall"), {}
-    )
-    return {
-        "available": True,
-        "level": float(quantiles.level),
-        "coverage": None if overall["suppressed"] else float(overall["coverage"]),
-        "mean_width": None if overall["suppressed"] else float(overall["mean_width"]),
-        "development_coverage": dev.get("coverage"),
-        "table": _records(safe.drop(columns=["n_covered"])),
-    }
 
 
 def _log_run(
@@ -402,6 +276,227 @@ def _log_run(
     if model_spec.uri == tracking.uri:
         tag_model_version(model_spec, ref, {f"validation.{run_id}": f"{site}: see run {run_id}"})
     return run_id, json_path, html_path
+
+
+@dataclass
+class _ModelRun:
+    """The model to validate: where it is, its run, and the definitions it was trained with."""
+
+    spec: TrackingSpec
+    ref: ModelRef
+    original: dict[str, Any]
+    config: DictConfig
+    cohort: CohortSpec
+    target: TargetSpec
+    features: FeatureSpec
+    task: str
+    basis: dict[str, Any] | None
+
+
+@dataclass
+class _SiteData:
+    """The site's harmonised export (never leaves this process) and what may be shared of it."""
+
+    cdm: dict[str, pd.DataFrame]
+    digest: str
+    records: pd.DataFrame
+    registry_names: list[str]
+    key_source: str
+    dev_subgroups: pd.DataFrame | None
+
+
+def _model_run(spec: TrackingSpec, *, model_uri: str | None, run_id: str | None) -> _ModelRun:
+    try:
+        ref = resolve_model(spec, model=model_uri, run_id=run_id)
+        original = get_run(spec, ref.run_id)
+    except LookupError as err:
+        raise ValidationError(str(err)) from err
+    text = read_run_text(spec, ref.run_id, "config/config.yaml")
+    if text is None:
+        msg = f"model run {ref.run_id} has no config/config.yaml: it was not logged by sma-train"
+        raise ValidationError(msg)
+    config = OmegaConf.create(text)
+    if not isinstance(config, DictConfig):
+        msg = f"model run {ref.run_id}: config/config.yaml is not a mapping"
+        raise ValidationError(msg)
+    target: TargetSpec = _spec(TargetSpec, config.get("target"))
+    return _ModelRun(
+        spec=spec,
+        ref=ref,
+        original=original,
+        config=config,
+        cohort=_spec(CohortSpec, config.get("cohort")),
+        target=target,
+        features=_spec(FeatureSpec, config.get("features")),
+        task="regression" if target.kind == "delta" else "classification",
+        basis=read_run_json(spec, ref.run_id, "report/basis.json"),
+    )
+
+
+def _site_data(
+    model: _ModelRun,
+    *,
+    export_dir: Path,
+    registries: Any,
+    registry_dir: Path,
+    key_file: Path,
+    paths: Mapping[str, Any],
+    progress: bool,
+) -> _SiteData:
+    cfg = model.config
+    linkage = None
+    if "harmonise" in cfg and "linkage" in cfg.harmonise:
+        linkage = node_dict(cfg.harmonise.linkage, key="harmonise.linkage")
+    with tempfile.TemporaryDirectory(prefix="sma-validate-") as tmp_name:
+        tmp = Path(tmp_name)
+        cdm, digest, records, names, key_source = _harmonise(
+            export_dir=export_dir,
+            registries=registries,
+            registry_dir=registry_dir,
+            key_file=key_file,
+            linkage=linkage,
+            paths=paths,
+            tmp=tmp,
+            progress=progress,
+        )
+        local = download_run_file(
+            model.spec, model.ref.run_id, "evaluation/subgroups.csv", dst=tmp / "dev"
+        )
+        dev_subgroups = None if local is None else pd.read_csv(local)
+    return _SiteData(cdm, digest, records, names, key_source, dev_subgroups)
+
+
+def _site_design(model: _ModelRun, cdm: dict[str, pd.DataFrame], *, min_cell: int) -> Design:
+    try:
+        return build_design(
+            cdm,
+            cohort_spec=model.cohort,
+            feature_spec=model.features,
+            target_spec=model.target,
+            min_events=2 * min_cell,
+        )
+    except DesignError as err:
+        msg = (
+            f"only {err} of the export (the model's definitions): "
+            f"too few to validate with min_cell={min_cell}"
+        )
+        raise ValidationError(msg) from err
+
+
+def _predictions(model: _ModelRun, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+    """Return the model's predictions and the predicted change the intervals are centred on."""
+    try:
+        main = load_model(model.spec, model.ref.uri)
+    except LookupError as err:
+        raise ValidationError(str(err)) from err
+    p = main.predict(None, main.prepare(X))["prediction"].to_numpy(dtype=float)
+    if model.task != "classification":
+        return p, p
+    if not model.basis:
+        return p, None
+    try:  # the companion model of the change, logged beside a classifier
+        change = load_model(model.spec, f"runs:/{model.ref.run_id}/change_model")
+    except LookupError:
+        log.warning(
+            "model run %s has no change_model: interval coverage not checked", model.ref.run_id
+        )
+        return p, None
+    return p, change.predict(None, change.prepare(X))["prediction"].to_numpy(dtype=float)
+
+
+def _report(
+    model: _ModelRun,
+    site_data: _SiteData,
+    design: Design,
+    y: np.ndarray,
+    perf: ExternalPerformance,
+    intervals: dict[str, Any],
+    *,
+    site: str,
+    min_cell: int,
+) -> dict[str, Any]:
+    """Assemble the aggregate report (JSON-able; ``run_id`` is filled in when the run is logged)."""
+    binary = model.task == "classification"
+    tags = model.original["tags"]
+    n_suppressed = int(perf.subgroups["suppressed"].sum()) + sum(
+        1 for r in intervals.get("table", []) if r.get("suppressed")
+    )
+    return {
+        "schema": SCHEMA,
+        "created": dt.date.today().isoformat(),
+        "run_id": None,
+        "site": {
+            "label": site,
+            "registries": site_data.registry_names,
+            "data_digest": site_data.digest,
+            "pseudonym_key": site_data.key_source,
+            "records": records(site_data.records),
+        },
+        "model": {
+            "uri": model.ref.uri,
+            "run_id": model.ref.run_id,
+            "name": model.ref.name,
+            "version": model.ref.version,
+            "task": model.task,
+            "target": model.target.kind,
+            "target_scale": model.target.scale,
+            "model_name": tags.get("model", "unknown"),
+            "trained_on": tags.get("dataset", "unknown"),
+            "git_sha": tags.get("git_sha", "unknown"),
+            "tracking_uri": model.spec.uri,
+        },
+        "software": {"package_version": package_versions(["sma-response"])["sma-response"]},
+        "disclosure": {
+            "min_cell": min_cell,
+            "n_suppressed": n_suppressed,
+            "rules": DISCLOSURE_RULES,
+        },
+        "cohort": {
+            "n_index_events": len(design.cohort),
+            "n_patients": int(design.cohort["linked_id"].nunique()),
+            "n_events": int(y.sum()) if binary else None,
+            "prevalence": float(y.mean()) if binary else None,
+            "exclusions": exclusions(design.attrition, min_cell),
+        },
+        **perf.sections,
+        "intervals": to_jsonable(intervals),
+        "comparison": {
+            "metric_keys": list(METRIC_KEYS[model.task]),
+            "development": development_summary(
+                model.original["metrics"], tags, model.task, site_data.dev_subgroups
+            ),
+        },
+    }
+
+
+def _identifiers(design: Design, cdm: Mapping[str, pd.DataFrame]) -> list[str]:
+    """Every local identifier, to make sure none reaches the exported files."""
+    cohort = design.cohort
+    return sorted(
+        set(cohort["patient_id"].astype(str))
+        | set(cohort["index_id"].astype(str))
+        | set(cohort["linked_id"].astype(str))
+        | set(cdm["patients"]["patient_id"].astype(str))
+    )
+
+
+def _writer(
+    report: dict[str, Any], identifiers: list[str], out_dir: Path
+) -> Callable[[str], tuple[Path, Path]]:
+    def write(validation_run_id: str) -> tuple[Path, Path]:
+        folder = out_dir / validation_run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        text_json = json.dumps(to_jsonable(report), indent=2, sort_keys=False) + "\n"
+        html = render_validation_html(json.loads(text_json))
+        leaked = find_identifiers(text_json + html, identifiers)
+        if leaked:  # a bug, never expected: refuse to write rather than leak
+            msg = f"refusing to export: {len(leaked)} local identifier(s) found in the report"
+            raise ValidationError(msg)
+        return atomic_write_text(folder / REPORT_JSON, text_json), atomic_write_text(
+            folder / REPORT_HTML, html
+        )
+
+    return write
 
 
 # --------------------------------------------------------------------------- main entry
@@ -470,215 +565,36 @@ def validate_model(
     if min_cell < 1:
         msg = f"min_cell: must be at least 1, got {min_cell}"
         raise ValidationError(msg)
-    model_spec = model_tracking or tracking
-    try:
-        ref = resolve_model(model_spec, model=model_uri, run_id=run_id)
-        original = get_run(model_spec, ref.run_id)
-    except LookupError as err:
-        raise ValidationError(str(err)) from err
-    text = read_run_text(model_spec, ref.run_id, "config/config.yaml")
-    if text is None:
-        msg = f"model run {ref.run_id} has no config/config.yaml: it was not logged by sma-train"
-        raise ValidationError(msg)
-    run_cfg: DictConfig = OmegaConf.create(text)  # type: ignore[assignment]
-    cohort_spec: CohortSpec = _spec(CohortSpec, run_cfg.get("cohort"))
-    target_spec: TargetSpec = _spec(TargetSpec, run_cfg.get("target"))
-    feature_spec: FeatureSpec = _spec(FeatureSpec, run_cfg.get("features"))
-    task = "regression" if target_spec.kind == "delta" else "classification"
-    binary = task == "classification"
-    basis = read_run_json(model_spec, ref.run_id, "report/basis.json")
-
-    with tempfile.TemporaryDirectory(prefix="sma-validate-") as tmp_name:
-        tmp = Path(tmp_name)
-        cdm, digest, records, registry_names, key_source = _harmonise(
-            export_dir=Path(export_dir),
-            registries=registries,
-            registry_dir=Path(registry_dir),
-            key_file=Path(pseudonym_key_file),
-            linkage=OmegaConf.to_container(run_cfg.harmonise.linkage)
-            if "harmonise" in run_cfg and "linkage" in run_cfg.harmonise
-            else None,  # type: ignore[arg-type]
-            paths=paths,
-            tmp=tmp,
-            progress=progress,
-        )
-        dev_subgroups = None
-        local = download_run_file(
-            model_spec, ref.run_id, "evaluation/subgroups.csv", dst=tmp / "dev"
-        )
-        if local is not None:
-            dev_subgroups = pd.read_csv(local)
-
-    try:
-        design = build_design(
-            cdm,
-            cohort_spec=cohort_spec,
-            feature_spec=feature_spec,
-            target_spec=target_spec,
-            min_events=2 * min_cell,
-        )
-    except DesignError as err:
-        msg = (
-            f"only {err} of the export (the model's definitions): "
-            f"too few to validate with min_cell={min_cell}"
-        )
-        raise ValidationError(msg) from err
-    cohort, attrition, features, targets = (
-        design.cohort,
-        design.attrition,
-        design.X,
-        design.targets,
+    model = _model_run(model_tracking or tracking, model_uri=model_uri, run_id=run_id)
+    site_data = _site_data(
+        model,
+        export_dir=Path(export_dir),
+        registries=registries,
+        registry_dir=Path(registry_dir),
+        key_file=Path(pseudonym_key_file),
+        paths=paths,
+        progress=progress,
     )
+    design = _site_design(model, site_data.cdm, min_cell=min_cell)
     y = pd.Series(design.y).to_numpy(dtype=float)
-
-    try:
-        model = load_model(model_spec, ref.uri)
-    except LookupError as err:
-        raise ValidationError(str(err)) from err
-    change_model = None
-    if binary and basis:  # the companion model of the change, logged beside a classifier
-        try:
-            change_model = load_model(model_spec, f"runs:/{ref.run_id}/change_model")
-        except LookupError:
-            log.warning(
-                "model run %s has no change_model: interval coverage not checked", ref.run_id
-            )
-    p = model.predict(None, model.prepare(features))["prediction"].to_numpy(dtype=float)
-    change_pred = None
-    if not binary:
-        change_pred = p
-    elif change_model is not None:
-        change_pred = change_model.predict(None, change_model.prepare(features))[
-            "prediction"
-        ].to_numpy(dtype=float)
-
-    rng = np.random.default_rng(seed)
-    metrics = compute_metrics(y, p, task=task, rng=rng, n_boot=n_boot)
-    preds = pd.DataFrame({"index_id": features.index.astype(str), "y_true": y, "y_pred": p})
-    groups = make_subgroups(cohort, cdm["patients"])
-    sub = subgroup_metrics(preds, groups, task=task, rng=rng, min_n=min_cell, n_boot=n_boot)
-    keep = ["variable", "level", "n", *(["n_events"] if binary else [])]
-    keep += [c for c in sub.columns if c.split("_ci_")[0] in _SUBGROUP_KEYS[task] and c not in keep]
-    subgroups = suppress_small_cells(
-        sub[keep], min_cell=min_cell, events_col="n_events" if binary else None
-    )
-
-    recal = None
-    if recalibrate:
-        methods = {}
-        for method in RECALIBRATION_METHODS[task]:
-            fitted = fit_recalibration(y, p, task=task, method=method)
-            after = fitted.apply(p)
-            m_after = compute_metrics(
-                y, after, task=task, rng=np.random.default_rng(seed), n_boot=0
-            )
-            methods[method] = {
-                "intercept": fitted.intercept,
-                "slope": fitted.slope,
-                "metrics_after": {k: m_after[k] for k in _KEYS[task]},
-                "bins": _records(calibration_bins(y, after, min_cell=min_cell, binary=binary)),
-            }
-        recal = {
-            "apparent": True,
-            "metric_keys": list(_KEYS[task][2:] if binary else _KEYS[task]),
-            "methods": methods,
-        }
-
-    intervals = _interval_check(
-        basis=basis,
-        features=features,
-        targets=targets,
+    p, change_pred = _predictions(model, design.X)
+    groups = make_subgroups(design.cohort, site_data.cdm["patients"])
+    perf = external_performance(
+        y, p, design.X.index, groups, task=model.task, seed=seed, n_boot=n_boot,
+        min_cell=min_cell, recalibrate=recalibrate,
+    )  # fmt: skip
+    intervals = interval_check(
+        basis=model.basis,
+        features=design.X,
+        targets=pd.DataFrame(design.targets),
         groups=groups,
         change_pred=change_pred,
         min_cell=min_cell,
     )
-    n_suppressed = int(subgroups["suppressed"].sum()) + sum(
-        1 for r in intervals.get("table", []) if r.get("suppressed")
-    )
-    n_patients = int(cohort["linked_id"].nunique())
-    report: dict[str, Any] = {
-        "schema": SCHEMA,
-        "created": dt.date.today().isoformat(),
-        "run_id": None,
-        "site": {
-            "label": site,
-            "registries": registry_names,
-            "data_digest": digest,
-            "pseudonym_key": key_source,
-            "records": _records(records),
-        },
-        "model": {
-            "uri": ref.uri,
-            "run_id": ref.run_id,
-            "name": ref.name,
-            "version": ref.version,
-            "task": task,
-            "target": target_spec.kind,
-            "target_scale": target_spec.scale,
-            "model_name": original["tags"].get("model", "unknown"),
-            "trained_on": original["tags"].get("dataset", "unknown"),
-            "git_sha": original["tags"].get("git_sha", "unknown"),
-            "tracking_uri": model_spec.uri,
-        },
-        "software": {"package_version": package_versions(["sma-response"])["sma-response"]},
-        "disclosure": {
-            "min_cell": min_cell,
-            "n_suppressed": n_suppressed,
-            "rules": "cells with fewer than min_cell index events, events or non-events "
-            "are suppressed, "
-            "with complementary suppression within each variable; curves are coarsened to steps of "
-            "zero or at least min_cell events and non-events; no cut-off values or "
-            "patient rows are exported",
-        },
-        "cohort": {
-            "n_index_events": len(cohort),
-            "n_patients": n_patients,
-            "n_events": int(y.sum()) if binary else None,
-            "prevalence": float(y.mean()) if binary else None,
-            "exclusions": _exclusions(attrition, min_cell),
-        },
-        "metrics": to_jsonable(metrics),
-        "discrimination": {
-            "roc_points": _records(roc_points(y, p, min_cell=min_cell)) if binary else []
-        },
-        "calibration": {"bins": _records(calibration_bins(y, p, min_cell=min_cell, binary=binary))},
-        "decision_curve": _records(
-            decision_curve(y, p, thresholds=DECISION_THRESHOLDS, min_cell=min_cell)
-        )
-        if binary
-        else [],
-        "recalibration": to_jsonable(recal),
-        "subgroups": _records(subgroups),
-        "subgroup_keys": list(_SUBGROUP_KEYS[task]),
-        "intervals": to_jsonable(intervals),
-        "comparison": {
-            "metric_keys": list(_KEYS[task]),
-            "development": _development(original, task, dev_subgroups),
-        },
-    }
-    identifiers = sorted(
-        set(cohort["patient_id"].astype(str))
-        | set(cohort["index_id"].astype(str))
-        | set(cohort["linked_id"].astype(str))
-        | set(cdm["patients"]["patient_id"].astype(str))
-    )
-
-    def write(validation_run_id: str) -> tuple[Path, Path]:
-        folder = Path(out_dir) / validation_run_id
-        folder.mkdir(parents=True, exist_ok=True)
-        text_json = json.dumps(to_jsonable(report), indent=2, sort_keys=False) + "\n"
-        html = render_validation_html(json.loads(text_json))
-        leaked = find_identifiers(text_json + html, identifiers)
-        if leaked:  # a bug, never expected: refuse to write rather than leak
-            msg = f"refusing to export: {len(leaked)} local identifier(s) found in the report"
-            raise ValidationError(msg)
-        return atomic_write_text(folder / REPORT_JSON, text_json), atomic_write_text(
-            folder / REPORT_HTML, html
-        )
-
+    report = _report(model, site_data, design, y, perf, intervals, site=site, min_cell=min_cell)
     params = {
-        "model_uri": ref.uri,
-        "registries": ",".join(registry_names),
+        "model_uri": model.ref.uri,
+        "registries": ",".join(site_data.registry_names),
         "min_cell": min_cell,
         "recalibrate": recalibrate,
         "n_boot": n_boot,
@@ -686,19 +602,19 @@ def validate_model(
     }
     run_id_out, json_path, html_path = _log_run(
         tracking,
-        ref=ref,
-        model_spec=model_spec,
+        ref=model.ref,
+        model_spec=model.spec,
         report=report,
         site=site,
-        digest=digest,
+        digest=site_data.digest,
         params=params,
-        write=write,
+        write=_writer(report, _identifiers(design, site_data.cdm), Path(out_dir)),
     )
     log.info(
         "validation run %s: %d index events, %d cells suppressed",
         run_id_out,
-        len(cohort),
-        n_suppressed,
+        len(design.cohort),
+        report["disclosure"]["n_suppressed"],
     )
     return ValidationResult(
         run_id=run_id_out,
@@ -726,7 +642,7 @@ def run_validation(cfg: DictConfig) -> ValidationResult:
                 f"{key}: required (sma-validate model=<uri> export_dir=<folder> registry=<mapping>)"
             )
             raise ValidationError(msg)
-    tracking = TrackingSpec(**OmegaConf.to_container(cfg.tracking, resolve=True))  # type: ignore[arg-type]
+    tracking = node_spec(cfg.tracking, TrackingSpec, key="tracking")
     model_tracking = None
     if cfg.model_tracking_uri and cfg.model_tracking_uri != tracking.uri:
         model_tracking = TrackingSpec(uri=str(cfg.model_tracking_uri), artifact_location=None)
@@ -740,7 +656,7 @@ def run_validation(cfg: DictConfig) -> ValidationResult:
         model_tracking=model_tracking,
         registry_dir=str(cfg.registry_dir),
         pseudonym_key_file=str(cfg.pseudonym_key_file),
-        paths=OmegaConf.to_container(cfg.paths, resolve=True),  # type: ignore[arg-type]
+        paths=node_dict(cfg.paths, key="paths"),
         out_dir=str(cfg.out_dir),
         site=str(cfg.site),
         min_cell=int(cfg.min_cell),

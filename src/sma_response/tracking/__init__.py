@@ -18,7 +18,7 @@ if TYPE_CHECKING:
         load_model,
         resolve_model,
     )
-    from sma_response.tracking.provenance import frame_digest, tables_digest
+    from sma_response.tracking.provenance import cdm_digest, cdm_fingerprint
     from sma_response.tracking.run import RunLogger, configure, mlflow_run
     from sma_response.tracking.spec import TrackingSpec
 
@@ -28,12 +28,12 @@ _WHERE = {
     "RunNotFoundError": "sma_response.tracking.lookup",
     "TrackingSpec": "sma_response.tracking.spec",
     "configure": "sma_response.tracking.run",
-    "frame_digest": "sma_response.tracking.provenance",
+    "cdm_digest": "sma_response.tracking.provenance",
+    "cdm_fingerprint": "sma_response.tracking.provenance",
     "get_run": "sma_response.tracking.lookup",
     "load_model": "sma_response.tracking.lookup",
     "mlflow_run": "sma_response.tracking.run",
     "resolve_model": "sma_response.tracking.lookup",
-    "tables_digest": "sma_response.tracking.provenance",
 }
 
 __all__ = [
@@ -41,13 +41,13 @@ __all__ = [
     "RunLogger",
     "RunNotFoundError",
     "TrackingSpec",
+    "cdm_digest",
+    "cdm_fingerprint",
     "configure",
-    "frame_digest",
     "get_run",
     "load_model",
     "mlflow_run",
     "resolve_model",
-    "tables_digest",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -74,25 +76,79 @@ def installed_requirements() -> list[str]:
     return sorted(f"{name}=={version}" for name, version in dists.items())
 
 
-def frame_digest(df: pd.DataFrame) -> str:
-    """Return a SHA-256 of a frame's content, column names and dtypes (row order matters).
+def cdm_digest(tables: Mapping[str, pd.DataFrame]) -> str:
+    """Content digest of the CDM: SHA-256 over table names, columns, dtypes and row hashes.
+
+    It depends on the data only (not on the parquet writer), so equal CDMs have equal digests.
 
     Examples
     --------
-    >>> a = pd.DataFrame({"x": [1, 2]})
-    >>> frame_digest(a) == frame_digest(a.copy()), frame_digest(a) == frame_digest(a.iloc[::-1])
-    (True, False)
+    >>> a = {"t": pd.DataFrame({"x": [1, 2]})}
+    >>> cdm_digest(a) == cdm_digest({"t": pd.DataFrame({"x": [1, 2]})}), len(cdm_digest(a))
+    (True, 64)
     """
-    h = hashlib.sha256()
-    h.update(repr([(str(c), str(t)) for c, t in df.dtypes.items()]).encode())
-    h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
-    return h.hexdigest()
-
-
-def tables_digest(tables: Mapping[str, pd.DataFrame]) -> str:
-    """Return one SHA-256 over several named frames (order of names does not matter)."""
-    h = hashlib.sha256()
+    sha = hashlib.sha256()
     for name in sorted(tables):
-        h.update(name.encode())
-        h.update(frame_digest(tables[name]).encode())
-    return h.hexdigest()
+        frame = tables[name]
+        header = json.dumps([name, [[c, str(t)] for c, t in frame.dtypes.items()], len(frame)])
+        sha.update(header.encode("utf-8"))
+        if len(frame):
+            sha.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return sha.hexdigest()
+
+
+def cdm_fingerprint(tables: Mapping[str, pd.DataFrame]) -> dict[str, Any]:
+    """Digest of the CDM tables, overall and per table (logged as ``data/cdm_fingerprint.json``).
+
+    The overall digest is the one harmonisation writes into ``manifest.json`` (computed from
+    the tables as stored, before schema validation), so a recomputed digest equals the
+    manifest's exactly when the data are unchanged; per table, rows and digest let
+    ``sma-reproduce`` say *where* data differ.
+
+    Returns
+    -------
+    dict
+        ``{"digest": str, "tables": {name: {"n_rows": int, "digest": str}}}``.
+
+    Examples
+    --------
+    >>> fp = cdm_fingerprint({"patients": pd.DataFrame({"x": [1, 2]})})
+    >>> fp["tables"]["patients"]["n_rows"], len(fp["digest"])
+    (2, 64)
+    """
+    return {
+        "digest": cdm_digest(tables),
+        "tables": {
+            name: {"n_rows": len(frame), "digest": cdm_digest({name: frame})}
+            for name, frame in sorted(tables.items())
+        },
+    }
+
+
+def compare_fingerprints(logged: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """Name every table whose rows or content differ between two fingerprints.
+
+    Examples
+    --------
+    >>> a = {"digest": "x", "tables": {"patients": {"n_rows": 10, "digest": "p"}}}
+    >>> b = {"digest": "y", "tables": {"patients": {"n_rows": 9, "digest": "q"}}}
+    >>> compare_fingerprints(a, b)
+    ['patients: 10 rows logged, 9 now (1 fewer)']
+    """
+    out = []
+    old, new = logged.get("tables", {}), current.get("tables", {})
+    for name in sorted(set(old) | set(new)):
+        if name not in new:
+            out.append(f"{name}: table missing now")
+            continue
+        if name not in old:
+            out.append(f"{name}: table not in the logged data")
+            continue
+        n_old, n_new = int(old[name]["n_rows"]), int(new[name]["n_rows"])
+        if n_old != n_new:
+            diff = n_new - n_old
+            word = "more" if diff > 0 else "fewer"
+            out.append(f"{name}: {n_old} rows logged, {n_new} now ({abs(diff)} {word})")
+        elif old[name]["digest"] != new[name]["digest"]:
+            out.append(f"{name}: same {n_new} rows, different content")
+    return out

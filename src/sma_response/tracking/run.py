@@ -290,8 +290,9 @@ def end_parent_run(
     *,
     summary: Mapping[str, float] | None = None,
     table: pd.DataFrame | None = None,
+    status: str = "FINISHED",
 ) -> None:
-    """Finish a parent run, logging a summary of its children and their table if given."""
+    """Finish a parent run (``status`` FINISHED or FAILED), logging a summary and table if given."""
     client = MlflowClient(tracking_uri=spec.uri)
     for key, value in (summary or {}).items():
         client.log_metric(run_id, _metric_name(key), float(value))
@@ -300,7 +301,7 @@ def end_parent_run(
             local = Path(tmp) / "comparison.csv"
             table.to_csv(local, index=False)
             client.log_artifact(run_id, str(local), artifact_path="sweep")
-    client.set_terminated(run_id, "FINISHED")
+    client.set_terminated(run_id, status)
 
 
 def load_run(spec: TrackingSpec, run_id: str) -> dict[str, Any]:

@@ -1,0 +1,264 @@
+"""The aggregate report of an external validation: every number a site may share, no row.
+
+Built from the site's own predictions and labels (which never leave this module as rows):
+performance with bootstrap intervals, recalibration, subgroup performance, the coverage of the
+model's prediction intervals, exclusions, and the development figures to compare with. Every
+small cell is suppressed (:mod:`sma_response.evaluate.disclosure`). ``sma-validate`` writes the
+result as ``validation_report.json`` and renders it (:mod:`sma_response.report.validation`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sma_response._utils.jsonable import to_jsonable
+from sma_response.evaluate.conformal import ConformalQuantiles, conformal_interval, coverage_table
+from sma_response.evaluate.disclosure import (
+    calibration_bins,
+    decision_curve,
+    roc_points,
+    suppress_small_cells,
+)
+from sma_response.evaluate.metrics import compute_metrics
+from sma_response.evaluate.recalibration import RECALIBRATION_METHODS, fit_recalibration
+from sma_response.evaluate.subgroups import subgroup_metrics
+from sma_response.report.inputs import outcome_frame
+
+__all__ = [
+    "DECISION_THRESHOLDS",
+    "DISCLOSURE_RULES",
+    "METRIC_KEYS",
+    "SCHEMA",
+    "SUBGROUP_KEYS",
+    "ExternalPerformance",
+    "development_summary",
+    "exclusions",
+    "external_performance",
+    "find_identifiers",
+    "interval_check",
+    "records",
+]
+
+SCHEMA = "sma-response/validation/1"
+#: Thresholds of the decision curve (predicted probability of a meaningful response).
+DECISION_THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 0.951, 0.05))
+METRIC_KEYS = {
+    "classification": ("auroc", "auprc", "brier", "calibration_intercept", "calibration_slope"),
+    "regression": ("mae", "rmse", "r2", "calibration_intercept", "calibration_slope"),
+}
+SUBGROUP_KEYS = {
+    "classification": ("auroc", "calibration_slope"),
+    "regression": ("rmse", "calibration_slope"),
+}
+DISCLOSURE_RULES = (
+    "cells with fewer than min_cell index events, events or non-events are suppressed, "
+    "with complementary suppression within each variable; curves are coarsened to steps of "
+    "zero or at least min_cell events and non-events; no cut-off values or "
+    "patient rows are exported"
+)
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of an aggregate table as strict-JSON records.
+
+    Examples
+    --------
+    >>> records(pd.DataFrame({"n": [12], "x": [float("nan")]}))
+    [{'n': 12, 'x': None}]
+    """
+    return to_jsonable(frame.to_dict("records"))
+
+
+def find_identifiers(text: str, identifiers: Sequence[str]) -> list[str]:
+    """Return the identifiers of the local data that occur in an exported text (none!).
+
+    Examples
+    --------
+    >>> find_identifiers('{"n": 12, "level": "DE"}', ["a1b2c3d4e5f6a7b8", "DE"])
+    ['DE']
+    """
+    return [i for i in identifiers if i and i in text]
+
+
+def exclusions(attrition: pd.DataFrame, min_cell: int) -> list[dict[str, Any]]:
+    """Count the index events excluded by each rule, small counts suppressed.
+
+    No running totals: they would let a suppressed count be recovered by subtraction.
+    """
+    rows = []
+    for r in attrition.iloc[1:].itertuples(index=False):
+        if pd.isna(r.excluded):  # the step that defines the index events excludes nothing
+            continue
+        excluded: int | None = int(r.excluded)
+        if excluded is not None and 0 < excluded < min_cell:
+            excluded = None
+        rows.append({"rule": str(r.rule), "description": str(r.description), "excluded": excluded})
+    return rows
+
+
+def development_summary(
+    metrics: Mapping[str, float],
+    tags: Mapping[str, str],
+    task: str,
+    subgroups: pd.DataFrame | None,
+) -> dict[str, Any]:
+    """Summarise the development run: cross-validated metrics and per-region rows."""
+    cv = {k.removeprefix("cv/"): v for k, v in metrics.items() if k.startswith("cv/")}
+    regions = []
+    if subgroups is not None and not subgroups.empty:
+        keep = subgroups.loc[subgroups["variable"].isin(["overall", "region"])]
+        cols = [
+            c
+            for c in keep.columns
+            if c in ("variable", "level", "n") or c.split("_ci_")[0] in METRIC_KEYS[task]
+        ]
+        regions = records(keep[cols])
+    return {
+        "validation": tags.get("validation", "unknown"),
+        "dataset": tags.get("dataset", "unknown"),
+        "metrics": to_jsonable(cv),
+        "regions": regions,
+    }
+
+
+def interval_check(
+    *,
+    basis: Mapping[str, Any] | None,
+    features: pd.DataFrame,
+    targets: pd.DataFrame,
+    groups: pd.DataFrame,
+    change_pred: np.ndarray | None,
+    min_cell: int,
+) -> dict[str, Any]:
+    """Coverage of the model's prediction intervals on the site's data (cells suppressed)."""
+    if not basis or not basis.get("interval"):
+        return {
+            "available": False,
+            "reason": "the model run logged no interval quantiles (report/basis.json; "
+            "trained with explain.enabled=false?)",
+        }
+    if change_pred is None:
+        return {
+            "available": False,
+            "reason": "the model run logged no model of the change (change_model) to "
+            "centre the intervals on",
+        }
+    quantiles = ConformalQuantiles.from_dict(basis["interval"])
+    outcome = outcome_frame(
+        features, target_kind=basis["target_kind"], target_scale=basis.get("target_scale")
+    )
+    t = targets.set_index("index_id").reindex(features.index)
+    observed = (t["outcome_score"] - t["baseline_score"]).to_numpy(dtype=float)
+    iv = conformal_interval(
+        change_pred,
+        outcome["scale"].to_numpy(dtype=object),
+        quantiles=quantiles,
+        lower_limit=outcome["lower_limit"].to_numpy(),
+        upper_limit=outcome["upper_limit"].to_numpy(),
+    )
+    ok = np.isfinite(observed)
+    lower, upper = iv["lower"].to_numpy()[ok], iv["upper"].to_numpy()[ok]
+    intervals = pd.DataFrame(
+        {
+            "index_id": features.index.astype(str)[ok],
+            "lower": lower,
+            "upper": upper,
+            "covered": (observed[ok] >= lower - 1e-9) & (observed[ok] <= upper + 1e-9),
+        }
+    )
+    cov_groups = (
+        groups[["region"]].astype(object).join(outcome[["scale"]].astype(object).fillna("unknown"))
+    )
+    table = coverage_table(intervals, cov_groups)
+    table["n_covered"] = np.round(table["coverage"] * table["n"]).astype(int)
+    safe = suppress_small_cells(table, min_cell=min_cell, events_col="n_covered")
+    overall = safe.iloc[0]
+    dev: dict[str, Any] = next(
+        (r for r in basis.get("coverage", []) if r.get("variable") == "overall"), {}
+    )
+    return {
+        "available": True,
+        "level": float(quantiles.level),
+        "coverage": None if overall["suppressed"] else float(overall["coverage"]),
+        "mean_width": None if overall["suppressed"] else float(overall["mean_width"]),
+        "development_coverage": dev.get("coverage"),
+        "table": records(safe.drop(columns=["n_covered"])),
+    }
+
+
+@dataclass
+class ExternalPerformance:
+    """Performance sections of the report (JSON-able) and the count of suppressed cells."""
+
+    metrics: dict[str, Any]
+    subgroups: pd.DataFrame
+    sections: dict[str, Any]
+
+
+def _recalibration(
+    y: np.ndarray, p: np.ndarray, *, task: str, seed: int, min_cell: int
+) -> dict[str, Any]:
+    binary = task == "classification"
+    methods = {}
+    for method in RECALIBRATION_METHODS[task]:
+        fitted = fit_recalibration(y, p, task=task, method=method)
+        after = fitted.apply(p)
+        m_after = compute_metrics(y, after, task=task, rng=np.random.default_rng(seed), n_boot=0)
+        methods[method] = {
+            "intercept": fitted.intercept,
+            "slope": fitted.slope,
+            "metrics_after": {k: m_after[k] for k in METRIC_KEYS[task]},
+            "bins": records(calibration_bins(y, after, min_cell=min_cell, binary=binary)),
+        }
+    return {
+        "apparent": True,
+        "metric_keys": list(METRIC_KEYS[task][2:] if binary else METRIC_KEYS[task]),
+        "methods": methods,
+    }
+
+
+def external_performance(
+    y: np.ndarray,
+    p: np.ndarray,
+    index_ids: pd.Index,
+    groups: pd.DataFrame,
+    *,
+    task: str,
+    seed: int,
+    n_boot: int,
+    min_cell: int,
+    recalibrate: bool,
+) -> ExternalPerformance:
+    """Metrics, subgroups, ROC, calibration, decision curve and recalibration, suppressed."""
+    binary = task == "classification"
+    rng = np.random.default_rng(seed)
+    metrics = compute_metrics(y, p, task=task, rng=rng, n_boot=n_boot)
+    preds = pd.DataFrame({"index_id": index_ids.astype(str), "y_true": y, "y_pred": p})
+    sub = subgroup_metrics(preds, groups, task=task, rng=rng, min_n=min_cell, n_boot=n_boot)
+    keep = ["variable", "level", "n", *(["n_events"] if binary else [])]
+    keep += [c for c in sub.columns if c.split("_ci_")[0] in SUBGROUP_KEYS[task] and c not in keep]
+    subgroups = suppress_small_cells(
+        sub[keep], min_cell=min_cell, events_col="n_events" if binary else None
+    )
+    recal = _recalibration(y, p, task=task, seed=seed, min_cell=min_cell) if recalibrate else None
+    sections = {
+        "metrics": to_jsonable(metrics),
+        "discrimination": {
+            "roc_points": records(roc_points(y, p, min_cell=min_cell)) if binary else []
+        },
+        "calibration": {"bins": records(calibration_bins(y, p, min_cell=min_cell, binary=binary))},
+        "decision_curve": records(
+            decision_curve(y, p, thresholds=DECISION_THRESHOLDS, min_cell=min_cell)
+        )
+        if binary
+        else [],
+        "recalibration": to_jsonable(recal),
+        "subgroups": records(subgroups),
+        "subgroup_keys": list(SUBGROUP_KEYS[task]),
+    }
+    return ExternalPerformance(metrics=metrics, subgroups=subgroups, sections=sections)

@@ -1,0 +1,458 @@
+"""Comparing a logged run with now: configs, packages, code, metrics and logged tables.
+
+What ``sma-reproduce`` reports is built here, one :class:`Check` per comparison, gathered in a
+:class:`ReproductionReport`. Every difference is named (key, package, metric, column), never
+just counted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sma_response.tracking.lookup import download_run_file
+from sma_response.tracking.provenance import (
+    KEY_PACKAGES,
+    git_dirty,
+    git_sha,
+    installed_requirements,
+    package_versions,
+)
+from sma_response.tracking.spec import TrackingSpec
+
+__all__ = [
+    "LOCATION_KEYS",
+    "Check",
+    "ReproductionReport",
+    "capped",
+    "compare_logged_file",
+    "compare_metrics",
+    "compare_tables",
+    "config_check",
+    "diff_configs",
+    "first_line",
+    "git_checks",
+    "packages_check",
+    "relocate_config",
+]
+
+#: Config keys that say where things are on this machine, not what the run computes.
+LOCATION_KEYS = (
+    "paths.",
+    "tracking.",
+    "harmonise.paths.",
+    "harmonise.raw_dir",
+    "harmonise.out_dir",
+    "harmonise.registry_dir",
+    "harmonise.pseudonym_key_file",
+    "harmonise.progress",
+    "progress",
+)
+_MAX_DETAILS = 12
+
+
+@dataclass
+class Check:
+    """One comparison between the logged run and now.
+
+    Attributes
+    ----------
+    name
+        What is compared (``config``, ``data``, ``packages``, ``metrics``, a file path ...).
+    status
+        ``same``, ``differs``, or ``skipped`` (could not be checked; ``details`` says why).
+    logged, current
+        Short summaries of the two sides.
+    details
+        One line per difference (key, table, package, metric ...), or the reason for a skip.
+    """
+
+    name: str
+    status: str
+    logged: str = ""
+    current: str = ""
+    details: list[str] = field(default_factory=list)
+
+    @property
+    def differs(self) -> bool:
+        """Whether this check found a difference."""
+        return self.status == "differs"
+
+
+@dataclass
+class ReproductionReport:
+    """Outcome of :func:`reproduce_run`.
+
+    Attributes
+    ----------
+    run_id
+        The original run.
+    new_run_id
+        The reproduction's run (``None`` when only the environment was checked).
+    status
+        ``identical`` (everything checked matches, results bit for bit), ``different``, or
+        ``consistent`` (environment checks only, all matching; nothing re-run).
+    checks
+        Every comparison, environment first, then results.
+    notes
+        What was done on the way (folders moved, data rebuilt, where the new run went).
+    tracking_uri
+        Store of both runs.
+    wall_seconds
+        Duration.
+    """
+
+    run_id: str
+    new_run_id: str | None
+    status: str
+    checks: list[Check]
+    notes: list[str]
+    tracking_uri: str
+    wall_seconds: float
+
+    @property
+    def identical(self) -> bool:
+        """Whether the run was reproduced bit for bit."""
+        return self.status == "identical"
+
+    @property
+    def differences(self) -> list[Check]:
+        """The checks that found a difference."""
+        return [c for c in self.checks if c.differs]
+
+    @property
+    def results_identical(self) -> bool | None:
+        """Whether metrics and compared files are identical (``None`` when nothing was re-run)."""
+        results = [c for c in self.checks if c.name == "metrics" or "/" in c.name]
+        if self.new_run_id is None or not results:
+            return None
+        return not any(c.differs for c in results)
+
+    def summary(self) -> str:
+        """One line for the terminal and the run tag."""
+        if self.status == "identical":
+            return f"reproduced bit-for-bit: run {self.new_run_id} is identical to {self.run_id}"
+        if self.status == "consistent":
+            return f"environment matches run {self.run_id} (results not re-computed: rerun=false)"
+        names = ", ".join(c.name for c in self.differences)
+        if self.results_identical:
+            return f"results identical, but the setup differs from run {self.run_id}: {names}"
+        return f"not reproduced: differences in {names}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (logged as ``reproduction/report.json``)."""
+        out = asdict(self)
+        out["summary"] = self.summary()
+        out["results_identical"] = self.results_identical
+        return out
+
+
+def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(node, Mapping):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        if not node and prefix:
+            out[prefix[:-1]] = {}
+        return out
+    return {prefix[:-1]: node}
+
+
+def _is_location(key: str) -> bool:
+    return any(key.startswith(k) if k.endswith(".") else key == k for k in LOCATION_KEYS)
+
+
+def first_line(err: BaseException) -> str:
+    """Return the first line of an error's message (its type when it has none)."""
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else value
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def capped(details: list[str]) -> list[str]:
+    """Return the first details of a long list, with a line saying how many more there are.
+
+    Examples
+    --------
+    >>> capped([str(i) for i in range(14)])[-2:]
+    ['11', '... 2 more']
+    """
+    if len(details) <= _MAX_DETAILS:
+        return details
+    return [*details[:_MAX_DETAILS], f"... {len(details) - _MAX_DETAILS} more"]
+
+
+def diff_configs(logged: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """Name every config key whose value differs, ignoring where things are on this machine.
+
+    Examples
+    --------
+    >>> diff_configs({"seed": 0, "paths": {"data_dir": "/a"}, "model": {"depth": 6}},
+    ...              {"seed": 0, "paths": {"data_dir": "/b"}, "model": {"depth": 4}})
+    ['model.depth: 6 logged, 4 now']
+    """
+    old = {k: v for k, v in _flatten(logged).items() if not _is_location(k)}
+    new = {k: v for k, v in _flatten(current).items() if not _is_location(k)}
+    out = []
+    for key in sorted(set(old) | set(new)):
+        if key not in new:
+            out.append(f"{key}: {_show(old[key])} logged, absent now")
+        elif key not in old:
+            out.append(f"{key}: absent in the logged config, {_show(new[key])} now")
+        elif old[key] != new[key]:
+            out.append(f"{key}: {_show(old[key])} logged, {_show(new[key])} now")
+    return out
+
+
+def config_check(
+    logged: Mapping[str, Any], rerun: Mapping[str, Any], changes: Sequence[str]
+) -> Check:
+    """Compare the re-run's config (the logged one with ``changes``) against the logged one."""
+    diffs = diff_configs(logged, rerun)
+    return Check(
+        name="config",
+        status="differs" if diffs else "same",
+        logged="config/config.yaml",
+        current=f"logged config + {len(changes)} change(s)" if changes else "logged config",
+        details=capped(diffs),
+    )
+
+
+def _rebase(path: str, old_root: str, new_root: str) -> str:
+    p, o = Path(path), Path(old_root)
+    try:
+        return str(Path(new_root) / p.relative_to(o))
+    except ValueError:
+        return path
+
+
+def relocate_config(
+    logged: Mapping[str, Any],
+    *,
+    root_dir: str,
+    data_dir: str | None = None,
+    output_root: str | None = None,
+) -> tuple[dict[str, Any], list[str]]:
+    """Point a logged config's folders at this checkout (and at new data/output folders).
+
+    Every string under the logged ``paths.data_dir``, ``paths.output_root`` or
+    ``paths.root_dir`` is rewritten to the new folder. Folders inside the old checkout move
+    with it unless given explicitly.
+
+    Returns
+    -------
+    tuple
+        The relocated config and one note per folder that moved.
+
+    Examples
+    --------
+    >>> cfg = {"paths": {"root_dir": "/old", "data_dir": "/old/data", "output_root": "/old/out"},
+    ...        "harmonise": {"raw_dir": "/old/data/raw/x"}}
+    >>> new, notes = relocate_config(cfg, root_dir="/new", data_dir="/scratch/d")
+    >>> new["harmonise"]["raw_dir"], new["paths"]["output_root"]
+    ('/scratch/d/raw/x', '/new/out')
+    """
+    paths = dict(logged.get("paths", {}))
+    old_root = str(paths.get("root_dir", root_dir))
+    moves = {
+        "data_dir": data_dir or _rebase(str(paths.get("data_dir", "")), old_root, root_dir),
+        "output_root": output_root
+        or _rebase(str(paths.get("output_root", "")), old_root, root_dir),
+        "root_dir": root_dir,
+    }
+    pairs = [
+        (str(paths[k]), str(v)) for k, v in moves.items() if k in paths and str(paths[k]) != str(v)
+    ]
+    pairs.sort(key=lambda pair: -len(pair[0]))  # the longest (most specific) prefix first
+    notes = [
+        f"paths.{k}: {paths[k]} (logged) -> {v}"
+        for k, v in moves.items()
+        if k in paths and str(paths[k]) != str(v)
+    ]
+
+    def move(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: move(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [move(v) for v in value]
+        if isinstance(value, str):
+            for old, new in pairs:
+                if (
+                    value == old
+                    or value.startswith(old.rstrip("/") + "/")
+                    or value.startswith(f"sqlite:///{old}")
+                ):
+                    return value.replace(old, new, 1)
+        return value
+
+    return move(dict(logged)), notes
+
+
+def packages_check(logged: Mapping[str, str] | None, versions_txt: str | None) -> Check:
+    """Compare the logged key package versions with those installed now.
+
+    Other installed distributions that differ are mentioned but not counted.
+    """
+    if not logged:
+        return Check(
+            name="packages",
+            status="skipped",
+            details=["the run logged no environment/key_packages.json"],
+        )
+    now = package_versions(sorted(set(logged) | set(KEY_PACKAGES)))
+    details = [
+        f"{p}: {logged.get(p, 'not logged')} logged, {now[p]} now"
+        for p in sorted(now)
+        if logged.get(p, "not logged") != now[p] and p in logged
+    ]
+    others = []
+    if versions_txt:
+        old_all = {
+            line.split("==")[0].lower(): line for line in versions_txt.splitlines() if "==" in line
+        }
+        new_all = {line.split("==")[0].lower(): line for line in installed_requirements()}
+        keys = {p.lower() for p in logged}
+        others = sorted(
+            k
+            for k in set(old_all) | set(new_all)
+            if k not in keys and old_all.get(k) != new_all.get(k)
+        )
+    if others:  # reported, not counted: the key packages decide the result
+        details.append(
+            f"(other installed distributions differ too: {', '.join(others[:8])}"
+            f"{' ...' if len(others) > 8 else ''})"
+        )
+    n_key = len([d for d in details if not d.startswith("(")])
+    return Check(
+        name="packages",
+        status="differs" if n_key else "same",
+        logged=f"{len(logged)} key packages",
+        current="installed now",
+        details=details,
+    )
+
+
+def git_checks(tags: Mapping[str, str], root: Path) -> list[Check]:
+    """Compare the logged git commit and dirty flag with the checkout at ``root``."""
+    sha_logged = tags.get("git_sha", "unknown")
+    sha_now = git_sha(root) or "unknown"
+    dirty_logged = tags.get("git_dirty", "None")
+    dirty_now = str(git_dirty(root))
+    commit = Check(
+        name="git commit",
+        status="same" if sha_logged == sha_now else "differs",
+        logged=sha_logged[:12],
+        current=sha_now[:12],
+        details=[] if sha_logged == sha_now else [f"check out {sha_logged} to run the same code"],
+    )
+    tree = Check(
+        name="git tree",
+        status="same",
+        logged="dirty" if dirty_logged == "True" else "clean",
+        current="dirty" if dirty_now == "True" else "clean",
+    )
+    if dirty_logged == "False" and dirty_now == "True":
+        tree.status = "differs"
+        tree.details = ["the run was made from a clean tree; this checkout has uncommitted changes"]
+    elif dirty_logged == "True":
+        tree.details = [
+            "the run was made with uncommitted changes: the commit alone does not pin its code"
+        ]
+    return [commit, tree]
+
+
+def compare_metrics(old: Mapping[str, float], new: Mapping[str, float]) -> Check:
+    """Compare every metric exactly (``timing/*`` excluded); NaN equals NaN."""
+    keys = sorted(k for k in set(old) | set(new) if not k.startswith("timing/"))
+    details = []
+    for key in keys:
+        a, b = old.get(key), new.get(key)
+        if a is None or b is None:
+            details.append(
+                f"{key}: {'absent' if a is None else a} logged, {'absent' if b is None else b} now"
+            )
+        elif a != b and not (np.isnan(a) and np.isnan(b)):
+            details.append(f"{key}: {a:.6g} logged, {b:.6g} now ({b - a:+.3g})")
+    return Check(
+        name="metrics",
+        status="differs" if details else "same",
+        logged=f"{len(keys)} metrics",
+        current=f"{len(keys) - len(details)} identical",
+        details=capped(details),
+    )
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+
+
+def compare_tables(a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
+    """Name the columns and count the rows in which two tables differ (empty: identical).
+
+    Examples
+    --------
+    >>> compare_tables(pd.DataFrame({"x": [1.0, 2.0]}), pd.DataFrame({"x": [1.0, 2.5]}))
+    ['1 of 2 rows differ', 'column x: 1 values differ (largest gap 0.5)']
+    """
+    if list(a.columns) != list(b.columns):
+        return [f"columns differ: {list(a.columns)} vs {list(b.columns)}"]
+    if len(a) != len(b):
+        return [f"{len(a)} rows logged, {len(b)} now"]
+    details = []
+    changed = np.zeros(len(a), dtype=bool)
+    for col in a.columns:
+        x, y = a[col], b[col]
+        if str(x.dtype) != str(y.dtype):
+            details.append(f"column {col}: dtype {x.dtype} logged, {y.dtype} now")
+        same = (x.to_numpy() == y.to_numpy()) | (x.isna().to_numpy() & y.isna().to_numpy())
+        if not same.all():
+            changed |= ~same
+            if pd.api.types.is_numeric_dtype(x) and pd.api.types.is_numeric_dtype(y):
+                gap = float(np.nanmax(np.abs(x.to_numpy(dtype=float) - y.to_numpy(dtype=float))))
+                details.append(
+                    f"column {col}: {int((~same).sum())} values differ (largest gap {gap:.3g})"
+                )
+            else:
+                details.append(f"column {col}: {int((~same).sum())} values differ")
+    if changed.any():
+        details.insert(0, f"{int(changed.sum())} of {len(a)} rows differ")
+    return details
+
+
+def compare_logged_file(
+    tracking: TrackingSpec, path: str, *, old_run: str, new_run: str, tmp: Path
+) -> Check | None:
+    """Compare one logged file of two runs: bytes first, then values (``None``: not logged)."""
+    old = download_run_file(tracking, old_run, path, dst=tmp / "old")
+    if old is None:
+        return None  # the original has no such file: nothing to compare
+    new = download_run_file(tracking, new_run, path, dst=tmp / "new")
+    if new is None:
+        return Check(
+            name=path,
+            status="differs",
+            logged="present",
+            current="absent",
+            details=["the reproduction did not log it"],
+        )
+    if old.read_bytes() == new.read_bytes():
+        return Check(name=path, status="same", logged="logged", current="byte-identical")
+    details = compare_tables(_read_table(old), _read_table(new))
+    if not details:  # same values, different bytes (e.g. parquet metadata): identical content
+        return Check(name=path, status="same", logged="logged", current="identical values")
+    return Check(
+        name=path,
+        status="differs",
+        logged=f"{len(_read_table(old))} rows",
+        current=f"{len(_read_table(new))} rows",
+        details=details[:_MAX_DETAILS],
+    )
