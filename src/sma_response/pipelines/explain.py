@@ -98,6 +98,11 @@ class RunToExplain:
     target_scale: str | None
     model_name: str
 
+    @property
+    def first_repeat(self) -> int:
+        """The repeat whose held-out predictions the reports and metrics use."""
+        return int(self.cv.predictions["repeat"].min())
+
 
 @dataclass
 class ExplainOutcome:
@@ -242,92 +247,24 @@ def explain_training_run(
     if not run.cv.models:
         msg = "explain: the cross-validation kept no fold models (fit_cv(keep_models=True))"
         raise ValueError(msg)
-    X, task = run.design.X, run.task
-    first_repeat = int(run.cv.predictions["repeat"].min())
-    method = resolve_method(run.final[-1], method=explain_spec.method)
-    spec = ExplainSpec(**{**asdict(explain_spec), "method": method})
-
-    shap_oof = explain_folds(run.cv.models, X, run.splits, spec=spec)
-    check_against_predictions(shap_oof, run.cv.predictions, task=task)
-    shap_final = ShapValues.validate(explain(run.final, X, spec=spec), lazy=True)
-    shap_first = shap_oof.loc[shap_oof["repeat"] == first_repeat]
+    shap_first, importance, explain_info = _shap_step(logger, run, explain_spec)
     t_shap = time.perf_counter() - started
-
-    importance = global_importance(shap_first)  # held-out SHAP, as metrics use held-out rows
-    by_region = group_importance(shap_first, run.groups["region"].rename("region"))
-    outcome = outcome_frame(X, target_kind=run.target_kind, target_scale=run.target_scale)
-    iv = _intervals(run, outcome, first_repeat=first_repeat, spec=report_spec)
-
-    preds = run.cv.predictions
-    main_first = preds.loc[preds["repeat"] == first_repeat].set_index("index_id")
-    patients = held_out_patients(
-        main_first,
-        iv.held,
-        iv.intervals,
-        run.design.cohort,
-        outcome,
-        task=task,
-        quantiles=iv.quantiles,
+    outcome = outcome_frame(
+        run.design.X, target_kind=run.target_kind, target_scale=run.target_scale
     )
-    alternatives = held_out_alternatives(
-        run.cv.models,
-        iv.change_cv.models,
-        X,
-        outcome,
-        run.splits,
-        repeat=first_repeat,
-        task=task,
-        quantiles=iv.quantiles,
-    )
-    explain_info = {
-        **asdict(explain_spec),
-        "method_used": method,
-        "background": "none (tree_path_dependent)",
-    }
-    basis = ReportBasis(
-        task=task,
-        target_kind=run.target_kind,
-        target_scale=run.target_scale,
-        model_name=run.model_name,
-        provenance={**provenance, "model_name": run.model_name},
-        explain=explain_info,
-        interval=iv.quantiles.to_dict(),
-        coverage=iv.coverage.to_dict("records"),
-        profile=cohort_profile(X),
-        counts=subgroup_counts(run.groups.reindex(X.index)),
-        performance=performance_rows(run.subgroups, main_first.reset_index(), run.groups),
-        importance=importance.to_dict("records"),
-        therapies=therapy_options(X),
-    )
-    inputs = ReportInputs(patients=patients, alternatives=alternatives, shap=shap_first)
-
-    figures = explanation_figures(
-        shap_first,
-        X,
-        run.groups["region"],
-        importance=importance,
-        n_top=explain_spec.n_top,
-        n_dependence=explain_spec.n_dependence,
-        task=task,
-    )
-    _log_explanations(
-        logger,
-        shap_oof=shap_oof,
-        shap_final=shap_final,
-        importance=importance,
-        by_region=by_region,
-        explain_info=explain_info,
-        figures=figures,
+    iv = _intervals(run, outcome, first_repeat=run.first_repeat, spec=report_spec)
+    inputs, basis = _report_inputs(
+        run, outcome, iv, shap_first, importance, explain_info, provenance=provenance
     )
     logger.log_table(iv.coverage, "evaluation/interval_coverage.csv")
     logger.log_metrics(coverage_metrics(iv.coverage, report_spec.interval_level))
     logger.log_text(basis.to_json(), "report/basis.json")
-    logger.log_table(patients, "report/patients.parquet")
-    logger.log_table(alternatives, "report/alternatives.parquet")
-    if task == "classification" and provenance.get("model_uri"):
+    logger.log_table(inputs.patients, "report/patients.parquet")
+    logger.log_table(inputs.alternatives, "report/alternatives.parquet")
+    if run.task == "classification" and provenance.get("model_uri"):
         logger.log_model(
             iv.change_final,
-            input_example=X.head(5),
+            input_example=run.design.X.head(5),
             pip_requirements=pip_requirements,
             metadata={"task": "regression", "target": "change_on_outcome_scale"},
             name="change_model",
@@ -355,3 +292,81 @@ def explain_training_run(
         seconds=seconds,
         fit_seconds=iv.fit_seconds,
     )
+
+
+def _shap_step(
+    logger: Any, run: RunToExplain, explain_spec: ExplainSpec
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """SHAP values of every held-out and every final prediction, importance and figures."""
+    X, task = run.design.X, run.task
+    method = resolve_method(run.final[-1], method=explain_spec.method)
+    spec = ExplainSpec(**{**asdict(explain_spec), "method": method})
+    shap_oof = explain_folds(run.cv.models, X, run.splits, spec=spec)
+    check_against_predictions(shap_oof, run.cv.predictions, task=task)
+    shap_final = ShapValues.validate(explain(run.final, X, spec=spec), lazy=True)
+    shap_first = shap_oof.loc[shap_oof["repeat"] == run.first_repeat]
+    importance = global_importance(shap_first)  # held-out SHAP, as metrics use held-out rows
+    explain_info = {
+        **asdict(explain_spec),
+        "method_used": method,
+        "background": "none (tree_path_dependent)",
+    }
+    figures = explanation_figures(
+        shap_first,
+        X,
+        run.groups["region"],
+        importance=importance,
+        n_top=explain_spec.n_top,
+        n_dependence=explain_spec.n_dependence,
+        task=task,
+    )
+    _log_explanations(
+        logger,
+        shap_oof=shap_oof,
+        shap_final=shap_final,
+        importance=importance,
+        by_region=group_importance(shap_first, run.groups["region"].rename("region")),
+        explain_info=explain_info,
+        figures=figures,
+    )
+    return shap_first, importance, explain_info
+
+
+def _report_inputs(
+    run: RunToExplain,
+    outcome: pd.DataFrame,
+    iv: _Intervals,
+    shap_first: pd.DataFrame,
+    importance: pd.DataFrame,
+    explain_info: dict[str, Any],
+    *,
+    provenance: dict[str, Any],
+) -> tuple[ReportInputs, ReportBasis]:
+    """Held-out report rows, the estimate under each therapy, and the run's report basis."""
+    X, task = run.design.X, run.task
+    preds = run.cv.predictions
+    main_first = preds.loc[preds["repeat"] == run.first_repeat].set_index("index_id")
+    patients = held_out_patients(
+        main_first, iv.held, iv.intervals, run.design.cohort, outcome, task=task,
+        quantiles=iv.quantiles,
+    )  # fmt: skip
+    alternatives = held_out_alternatives(
+        run.cv.models, iv.change_cv.models, X, outcome, run.splits, repeat=run.first_repeat,
+        task=task, quantiles=iv.quantiles,
+    )  # fmt: skip
+    basis = ReportBasis(
+        task=task,
+        target_kind=run.target_kind,
+        target_scale=run.target_scale,
+        model_name=run.model_name,
+        provenance={**provenance, "model_name": run.model_name},
+        explain=explain_info,
+        interval=iv.quantiles.to_dict(),
+        coverage=iv.coverage.to_dict("records"),
+        profile=cohort_profile(X),
+        counts=subgroup_counts(run.groups.reindex(X.index)),
+        performance=performance_rows(run.subgroups, main_first.reset_index(), run.groups),
+        importance=importance.to_dict("records"),
+        therapies=therapy_options(X),
+    )
+    return ReportInputs(patients=patients, alternatives=alternatives, shap=shap_first), basis

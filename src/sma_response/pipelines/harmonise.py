@@ -30,7 +30,12 @@ from tqdm.auto import tqdm
 
 from sma_response._utils.io import atomic_directory, atomic_path, atomic_write_text
 from sma_response.conf.nodes import node_spec
-from sma_response.harmonise.harmonise import CDM_COLUMNS, combine_registries, harmonise_registry
+from sma_response.harmonise.harmonise import (
+    CDM_COLUMNS,
+    HarmonisedRegistry,
+    combine_registries,
+    harmonise_registry,
+)
 from sma_response.harmonise.io import read_link_truth, read_registry, read_registry_spec, read_text
 from sma_response.harmonise.linkage import LinkageSpec, apply_links, link_patients
 from sma_response.harmonise.order import linkage_against_truth, sort_table
@@ -184,6 +189,46 @@ def _evaluate_linkage(
     return linkage_against_truth(links, read_link_truth(path), key=key)
 
 
+def _harmonise_each(
+    specs: list[tuple[RegistrySpec, Path]], *, key: PseudonymKey, progress: bool
+) -> HarmonisedRegistry:
+    results = []
+    with tqdm(total=len(specs), unit="registry", desc="harmonise", disable=not progress) as bar:
+        for spec, folder in specs:
+            bar.set_postfix_str(spec.name)
+            results.append(harmonise_registry(read_registry(spec, folder), key=key))
+            bar.update(1)
+    return combine_registries(results)
+
+
+def _linked_tables(
+    combined: HarmonisedRegistry, spec: LinkageSpec
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """CDM tables with ``linked_id``, in their written row order, checked across tables."""
+    links = link_patients(combined.link_keys, spec=spec)
+    tables = dict(combined.tables)
+    tables["patients"] = apply_links(tables["patients"], links)
+    tables = {name: sort_table(name, tables[name]) for name in CDM_COLUMNS}
+    # Each table passed its schema registry by registry (failures quarantined); the combined CDM
+    # must also meet the rules that span tables. A failure here is a harmonisation bug.
+    validate_cdm(tables, schemas=False)
+    check_accounting(combined.accounting)
+    return tables, links
+
+
+def _log_totals(accounting: pd.DataFrame, digest: str, wall: float) -> None:
+    totals = accounting_totals(accounting).iloc[0]
+    log.info(
+        "harmonised %d records: %d accepted, %d corrected, %d quarantined; CDM digest %s; %.1f s",
+        totals["n_in"],
+        totals["n_accepted"],
+        totals["n_corrected"],
+        totals["n_quarantined"],
+        digest[:12],
+        wall,
+    )
+
+
 def run_harmonisation(cfg: DictConfig) -> HarmonisationResult:
     """Harmonise a dataset from the composed ``harmonise`` config and write the outputs.
 
@@ -211,30 +256,11 @@ def run_harmonisation(cfg: DictConfig) -> HarmonisationResult:
         raise HarmonisationError(msg)
     names = cfg.registries if isinstance(cfg.registries, str) else list(cfg.registries)
     specs, notes = load_registry_specs(Path(cfg.registry_dir), names, raw_dir)
-    linkage_spec = node_spec(cfg.linkage, LinkageSpec, key="linkage")
     key = resolve_key(environ=os.environ, local_secret=_local_secret(Path(cfg.pseudonym_key_file)))
-    log.info(
-        "harmonising dataset %r: %d registries, pseudonym key from %s",
-        cfg.dataset,
-        len(specs),
-        key.source,
-    )
-    results = []
-    with tqdm(total=len(specs), unit="registry", desc="harmonise", disable=not cfg.progress) as bar:
-        for spec, folder in specs:
-            bar.set_postfix_str(spec.name)
-            results.append(harmonise_registry(read_registry(spec, folder), key=key))
-            bar.update(1)
-    combined = combine_registries(results)
-    del results
-    links = link_patients(combined.link_keys, spec=linkage_spec)
-    tables = dict(combined.tables)
-    tables["patients"] = apply_links(tables["patients"], links)
-    tables = {name: sort_table(name, tables[name]) for name in CDM_COLUMNS}
-    # Each table passed its schema registry by registry (failures quarantined); the combined CDM
-    # must also meet the rules that span tables. A failure here is a harmonisation bug.
-    validate_cdm(tables, schemas=False)
-    check_accounting(combined.accounting)
+    log.info("harmonising %r: %d registries, key from %s", cfg.dataset, len(specs), key.source)
+    combined = _harmonise_each(specs, key=key, progress=bool(cfg.progress))
+    linkage_spec = node_spec(cfg.linkage, LinkageSpec, key="linkage")
+    tables, links = _linked_tables(combined, linkage_spec)
     digest = cdm_digest(tables)
     linkage = _evaluate_linkage(raw_dir, links, key) if cfg.evaluate_linkage else None
     group_sizes = links.groupby("linked_id").size()
@@ -252,38 +278,19 @@ def run_harmonisation(cfg: DictConfig) -> HarmonisationResult:
         n_linked_groups=n_linked_groups,
         notes=all_notes,
     )
-    rejects = combined.rejects.sort_values(
-        ["registry", "file", "row", "table", "column"], kind="stable"
-    )
-    _write_outputs(
-        out_dir,
-        tables=tables,
-        rejects=rejects.reset_index(drop=True),
-        accounting=combined.accounting,
-        corrections=combined.corrections,
-        summary=summary,
-        manifest={
-            "dataset": str(cfg.dataset),
-            "digest": digest,
-            "tables": {name: len(frame) for name, frame in tables.items()},
-            "registries": [spec.name for spec, _ in specs],
-            "pseudonym_key": key.source,
-            "records": accounting_totals(combined.accounting).iloc[0].astype(int).to_dict(),
-            "n_rejects": len(combined.rejects),
-            "n_linked_groups": n_linked_groups,
-        },
-    )
+    manifest = {
+        "dataset": str(cfg.dataset),
+        "digest": digest,
+        "tables": {name: len(frame) for name, frame in tables.items()},
+        "registries": [spec.name for spec, _ in specs],
+        "pseudonym_key": key.source,
+        "records": accounting_totals(combined.accounting).iloc[0].astype(int).to_dict(),
+        "n_rejects": len(combined.rejects),
+        "n_linked_groups": n_linked_groups,
+    }
+    _write_outputs(out_dir, tables=tables, combined=combined, summary=summary, manifest=manifest)
     wall = time.perf_counter() - started
-    totals = accounting_totals(combined.accounting).iloc[0]
-    log.info(
-        "harmonised %d records: %d accepted, %d corrected, %d quarantined; CDM digest %s; %.1f s",
-        totals["n_in"],
-        totals["n_accepted"],
-        totals["n_corrected"],
-        totals["n_quarantined"],
-        digest[:12],
-        wall,
-    )
+    _log_totals(combined.accounting, digest, wall)
     return HarmonisationResult(
         out_dir=out_dir,
         cdm_dir=out_dir / "cdm",
@@ -305,13 +312,14 @@ def _write_outputs(
     out_dir: Path,
     *,
     tables: Mapping[str, pd.DataFrame],
-    rejects: pd.DataFrame,
-    accounting: pd.DataFrame,
-    corrections: pd.DataFrame,
+    combined: HarmonisedRegistry,
     summary: str,
     manifest: Mapping[str, object],
 ) -> None:
     """Write the CDM folder atomically (all tables or none), then the bookkeeping files."""
+    rejects = combined.rejects.sort_values(
+        ["registry", "file", "row", "table", "column"], kind="stable"
+    ).reset_index(drop=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_directory(out_dir / "cdm") as tmp:
         for name, frame in tables.items():
@@ -320,6 +328,6 @@ def _write_outputs(
             json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
         )
     _write_table(rejects, out_dir / "rejects.parquet")
-    _write_table(accounting.reset_index(drop=True), out_dir / "accounting.parquet")
-    _write_table(corrections.reset_index(drop=True), out_dir / "corrections.parquet")
+    _write_table(combined.accounting.reset_index(drop=True), out_dir / "accounting.parquet")
+    _write_table(combined.corrections.reset_index(drop=True), out_dir / "corrections.parquet")
     atomic_write_text(out_dir / SUMMARY_FILE, summary)

@@ -299,13 +299,7 @@ def reproduce_run(
         logged, root_dir=root, data_dir=data_dir, output_root=output_root
     )
     notes.extend(moved)
-    rerun_dict = _apply_changes(relocated, changes)
-    rerun_dict["tracking"] = {  # the reproduction goes to the run's experiment, unregistered
-        **asdict(tracking),
-        "experiment_name": original["experiment_name"] or tracking.experiment_name,
-        "registered_model_name": None,
-        "log_model": bool(rerun_dict.get("tracking", {}).get("log_model", True)),
-    }
+    rerun_dict = _rerun_config(relocated, changes, tracking, original["experiment_name"])
     rerun_cfg = _train_config(rerun_dict)
     checks = [
         config_check(relocated, rerun_dict, changes),
@@ -317,12 +311,10 @@ def reproduce_run(
     if rerun:
         new_run_id = _rerun(tracking, run_id, rerun_cfg, original, notes)
         checks.extend(_result_checks(tracking, run_id, new_run_id, original, compare))
-    any_diff = any(c.differs for c in checks)
-    status = "different" if any_diff else ("identical" if rerun else "consistent")
     report = ReproductionReport(
         run_id=run_id,
         new_run_id=new_run_id,
-        status=status,
+        status=ReproductionReport.status_of(checks, rerun=rerun),
         checks=checks,
         notes=notes,
         tracking_uri=tracking.uri,
@@ -332,6 +324,23 @@ def reproduce_run(
         _tag_reproduction(tracking, new_run_id, report)
     log.info("%s", report.summary())
     return report
+
+
+def _rerun_config(
+    relocated: dict[str, Any],
+    changes: Sequence[str],
+    tracking: TrackingSpec,
+    experiment_name: str | None,
+) -> dict[str, Any]:
+    """Return the logged config with ``changes``, for the run's experiment, unregistered."""
+    config = _apply_changes(relocated, changes)
+    config["tracking"] = {
+        **asdict(tracking),
+        "experiment_name": experiment_name or tracking.experiment_name,
+        "registered_model_name": None,
+        "log_model": bool(config.get("tracking", {}).get("log_model", True)),
+    }
+    return config
 
 
 def _tag_reproduction(tracking: TrackingSpec, new_run_id: str, report: ReproductionReport) -> None:

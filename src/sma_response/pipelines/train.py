@@ -94,6 +94,21 @@ class _Fits:
     baseline_cv: CVResult | None
 
 
+def _checked_config(cfg: DictConfig) -> tuple[DictConfig, TrainConfig]:
+    """Return a read-only copy of the config and its typed form (targets allow-listed)."""
+    try:  # every _target_, at any depth, before any data is read
+        check_targets(cfg)
+    except ConfigError as err:
+        raise TrainingError(str(err)) from err
+    cfg = cfg.copy()
+    OmegaConf.set_readonly(cfg, value=True)
+    spec = OmegaConf.to_object(cfg)
+    if not isinstance(spec, TrainConfig):
+        msg = "run_training needs a composed 'train' config"
+        raise TrainingError(msg)
+    return cfg, spec
+
+
 def _task(kind: str) -> str:
     return "regression" if kind == "delta" else "classification"
 
@@ -270,18 +285,47 @@ def _explain(
     run: RunLogger,
     cfg: DictConfig,
     spec: TrainConfig,
-    to_explain: RunToExplain,
-    provenance: dict[str, Any],
+    design: Design,
+    fits: _Fits,
+    ev: RunEvaluation,
+    groups: pd.DataFrame,
+    model_uri: str | None,
+    version: str | None,
+    digest: str,
 ) -> ExplainOutcome | None:
     """SHAP values, interval coverage, report basis and example reports (logged)."""
     try:
-        resolve_method(to_explain.final[-1], method=spec.explain.method)
+        resolve_method(fits.final[-1], method=spec.explain.method)
     except ValueError as err:  # not a tree ensemble (e.g. the logistic baseline): no TreeSHAP
         log.warning("explanations skipped: %s", err)
         run.set_tags({"explain.skipped": str(err)})
         return None
-    if to_explain.task == "classification":
-        to_explain.change_estimator = build_estimator(cfg.model["regressor"], key="model.regressor")
+    task = _task(spec.target.kind)
+    change_estimator = None
+    if task == "classification":
+        change_estimator = build_estimator(cfg.model["regressor"], key="model.regressor")
+    to_explain = RunToExplain(
+        design=design,
+        groups=groups,
+        splits=fits.splits,
+        cv=fits.cv,
+        final=fits.final,
+        subgroups=ev.subgroups,
+        change_estimator=change_estimator,
+        preprocess_kind=spec.model.preprocess,
+        task=task,
+        target_kind=spec.target.kind,
+        target_scale=spec.target.scale,
+        model_name=spec.model.name,
+    )
+    provenance = {
+        "run_id": run.run_id,
+        "model_uri": model_uri,
+        "model_version": version,
+        "data_digest": digest,
+        "git_sha": git_sha(Path(cfg.paths.root_dir)),
+        "package_version": package_versions(["sma-response"])["sma-response"],
+    }
     return explain_training_run(
         run,
         to_explain,
@@ -290,6 +334,50 @@ def _explain(
         provenance=provenance,
         created=dt.date.today().isoformat(),
         pip_requirements=model_requirements(),
+    )
+
+
+def _result(
+    run_id: str,
+    artifact_uri: str,
+    spec: TrainConfig,
+    design: Design,
+    fits: _Fits,
+    ev: RunEvaluation,
+    models: tuple[str | None, str | None],
+    digest: str,
+    timings: dict[str, float],
+) -> TrainResult:
+    task = _task(spec.target.kind)
+    model_uri, version = models
+    objective = ev.metrics.get(spec.optimized_metric.split("/", 1)[-1])
+    y = design.y
+    return TrainResult(
+        run_id=run_id,
+        experiment_name=spec.tracking.experiment_name,
+        tracking_uri=spec.tracking.uri,
+        artifact_uri=artifact_uri,
+        task=task,
+        model_name=spec.model.name,
+        n_index_events=len(design.cohort),
+        n_patients=int(design.cohort["linked_id"].nunique()),
+        n_events=int(y.sum()) if task == "classification" and y is not None else 0,
+        metrics=ev.metrics,
+        baseline_metrics=ev.baseline_metrics,
+        comparison=ev.comparison,
+        baseline_name=spec.evaluate.baseline if fits.baseline_cv is not None else None,
+        oracle=ev.oracle,
+        attrition=design.attrition,
+        model_uri=model_uri,
+        model_version=version,
+        registered_model=(
+            f"models:/{spec.tracking.registered_model_name}/{version}" if version else None
+        ),
+        data_digest=digest,
+        objective=None if objective is None else float(objective),
+        fit_seconds=timings["fit_main"] + timings["fit_baseline"] + timings["fit_change_model"],
+        wall_seconds=timings["pipeline"],
+        timings=timings,
     )
 
 
@@ -314,26 +402,15 @@ def run_training(cfg: DictConfig, *, extra_tags: dict[str, str] | None = None) -
         For problems the user can fix (no data, empty cohort, bad model option).
     """
     t_start = time.perf_counter()
-    timings: dict[str, float] = {}
-    try:  # every _target_, at any depth, before any data is read
-        check_targets(cfg)
-    except ConfigError as err:
-        raise TrainingError(str(err)) from err
-    cfg = cfg.copy()
-    OmegaConf.set_readonly(cfg, value=True)
-    spec = OmegaConf.to_object(cfg)
-    if not isinstance(spec, TrainConfig):
-        msg = "run_training needs a composed 'train' config"
-        raise TrainingError(msg)
+    cfg, spec = _checked_config(cfg)
     task = _task(spec.target.kind)
-
     t = time.perf_counter()
     try:
         cdm_dir = ensure_cdm(cfg)
     except DataError as err:
         raise TrainingError(str(err)) from err
     cdm, digest = load_cdm(cdm_dir)
-    timings["data"] = time.perf_counter() - t
+    timings = {"data": time.perf_counter() - t}
     t = time.perf_counter()
     design = _design(cdm, spec)
     timings["cohort_features"] = time.perf_counter() - t
@@ -363,29 +440,9 @@ def run_training(cfg: DictConfig, *, extra_tags: dict[str, str] | None = None) -
         t_explain = time.perf_counter()
         explained = None
         if spec.explain.enabled:
-            to_explain = RunToExplain(
-                design=design,
-                groups=groups,
-                splits=fits.splits,
-                cv=fits.cv,
-                final=fits.final,
-                subgroups=ev.subgroups,
-                change_estimator=None,
-                preprocess_kind=spec.model.preprocess,
-                task=task,
-                target_kind=spec.target.kind,
-                target_scale=spec.target.scale,
-                model_name=spec.model.name,
+            explained = _explain(
+                run, cfg, spec, design, fits, ev, groups, model_uri, version, digest
             )
-            provenance = {
-                "run_id": run.run_id,
-                "model_uri": model_uri,
-                "model_version": version,
-                "data_digest": digest,
-                "git_sha": git_sha(Path(cfg.paths.root_dir)),
-                "package_version": package_versions(["sma-response"])["sma-response"],
-            }
-            explained = _explain(run, cfg, spec, to_explain, provenance)
         timings["explain"] = time.perf_counter() - t_explain
         timings["fit_change_model"] = 0.0 if explained is None else explained.fit_seconds
         timings["logging"] = time.perf_counter() - t - timings["explain"]
@@ -398,31 +455,6 @@ def run_training(cfg: DictConfig, *, extra_tags: dict[str, str] | None = None) -
             }
         )
         run_id, artifact_uri = run.run_id, run.artifact_uri
-    objective = ev.metrics.get(spec.optimized_metric.split("/", 1)[-1])
-    return TrainResult(
-        run_id=run_id,
-        experiment_name=spec.tracking.experiment_name,
-        tracking_uri=spec.tracking.uri,
-        artifact_uri=artifact_uri,
-        task=task,
-        model_name=spec.model.name,
-        n_index_events=len(design.cohort),
-        n_patients=int(design.cohort["linked_id"].nunique()),
-        n_events=int(design.y.sum()) if task == "classification" and design.y is not None else 0,
-        metrics=ev.metrics,
-        baseline_metrics=ev.baseline_metrics,
-        comparison=ev.comparison,
-        baseline_name=spec.evaluate.baseline if fits.baseline_cv is not None else None,
-        oracle=ev.oracle,
-        attrition=design.attrition,
-        model_uri=model_uri,
-        model_version=version,
-        registered_model=(
-            f"models:/{spec.tracking.registered_model_name}/{version}" if version else None
-        ),
-        data_digest=digest,
-        objective=None if objective is None else float(objective),
-        fit_seconds=fit_seconds,
-        wall_seconds=timings["pipeline"],
-        timings=timings,
+    return _result(
+        run_id, artifact_uri, spec, design, fits, ev, (model_uri, version), digest, timings
     )

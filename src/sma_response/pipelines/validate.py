@@ -469,6 +469,36 @@ def _report(
     }
 
 
+def _aggregate(
+    model: _ModelRun,
+    site_data: _SiteData,
+    design: Design,
+    *,
+    site: str,
+    min_cell: int,
+    recalibrate: bool,
+    n_boot: int,
+    seed: int,
+) -> dict[str, Any]:
+    """Score the site's patients and reduce everything to the aggregate report."""
+    y = pd.Series(design.y).to_numpy(dtype=float)
+    p, change_pred = _predictions(model, design.X)
+    groups = make_subgroups(design.cohort, site_data.cdm["patients"])
+    perf = external_performance(
+        y, p, design.X.index, groups, task=model.task, seed=seed, n_boot=n_boot,
+        min_cell=min_cell, recalibrate=recalibrate,
+    )  # fmt: skip
+    intervals = interval_check(
+        basis=model.basis,
+        features=design.X,
+        targets=pd.DataFrame(design.targets),
+        groups=groups,
+        change_pred=change_pred,
+        min_cell=min_cell,
+    )
+    return _report(model, site_data, design, y, perf, intervals, site=site, min_cell=min_cell)
+
+
 def _identifiers(design: Design, cdm: Mapping[str, pd.DataFrame]) -> list[str]:
     """Every local identifier, to make sure none reaches the exported files."""
     cohort = design.cohort
@@ -531,24 +561,15 @@ def validate_model(
         The export: one registry's folder, or a folder of registry folders.
     registries
         Mapping name, path to a mapping YAML, ``all`` or a list of names.
-    tracking
-        Store the validation run is logged to.
-    model_tracking
-        Store holding the model (default: ``tracking``).
-    registry_dir, pseudonym_key_file
-        Mapping folder and the site's pseudonym secret file.
-    paths
-        The ``paths`` config (root, data and output folders).
-    out_dir
-        Reports go to ``<out_dir>/<validation run id>/``.
-    site
-        Label of the site in the report.
-    min_cell
-        Smallest count shown (:mod:`sma_response.evaluate.disclosure`).
-    recalibrate
-        Also report recalibrated performance.
-    n_boot, seed
-        Bootstrap resamples and seed.
+    tracking, model_tracking
+        Store the validation run is logged to; store holding the model (default: the same).
+    registry_dir, pseudonym_key_file, paths
+        Mapping folder, the site's pseudonym secret file, the ``paths`` config.
+    out_dir, site
+        Reports go to ``<out_dir>/<validation run id>/``; the site's label in them.
+    min_cell, recalibrate, n_boot, seed
+        Smallest count shown (:mod:`sma_response.evaluate.disclosure`); also report
+        recalibrated performance; bootstrap resamples and seed.
     progress
         Progress bars while harmonising.
 
@@ -576,22 +597,10 @@ def validate_model(
         progress=progress,
     )
     design = _site_design(model, site_data.cdm, min_cell=min_cell)
-    y = pd.Series(design.y).to_numpy(dtype=float)
-    p, change_pred = _predictions(model, design.X)
-    groups = make_subgroups(design.cohort, site_data.cdm["patients"])
-    perf = external_performance(
-        y, p, design.X.index, groups, task=model.task, seed=seed, n_boot=n_boot,
-        min_cell=min_cell, recalibrate=recalibrate,
+    report = _aggregate(
+        model, site_data, design, site=site, min_cell=min_cell, recalibrate=recalibrate,
+        n_boot=n_boot, seed=seed,
     )  # fmt: skip
-    intervals = interval_check(
-        basis=model.basis,
-        features=design.X,
-        targets=pd.DataFrame(design.targets),
-        groups=groups,
-        change_pred=change_pred,
-        min_cell=min_cell,
-    )
-    report = _report(model, site_data, design, y, perf, intervals, site=site, min_cell=min_cell)
     params = {
         "model_uri": model.ref.uri,
         "registries": ",".join(site_data.registry_names),
@@ -600,6 +609,23 @@ def validate_model(
         "n_boot": n_boot,
         "seed": seed,
     }
+    return _publish(tracking, model, site_data, design, report, site=site, params=params,
+                    out_dir=Path(out_dir), started=started)  # fmt: skip
+
+
+def _publish(
+    tracking: TrackingSpec,
+    model: _ModelRun,
+    site_data: _SiteData,
+    design: Design,
+    report: dict[str, Any],
+    *,
+    site: str,
+    params: Mapping[str, Any],
+    out_dir: Path,
+    started: float,
+) -> ValidationResult:
+    """Log the validation run with the report files (checked for identifiers first)."""
     run_id_out, json_path, html_path = _log_run(
         tracking,
         ref=model.ref,
@@ -608,7 +634,7 @@ def validate_model(
         site=site,
         digest=site_data.digest,
         params=params,
-        write=_writer(report, _identifiers(design, site_data.cdm), Path(out_dir)),
+        write=_writer(report, _identifiers(design, site_data.cdm), out_dir),
     )
     log.info(
         "validation run %s: %d index events, %d cells suppressed",

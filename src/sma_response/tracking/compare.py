@@ -116,6 +116,19 @@ class ReproductionReport:
     tracking_uri: str
     wall_seconds: float
 
+    @staticmethod
+    def status_of(checks: Sequence[Check], *, rerun: bool) -> str:
+        """``different`` with any difference, else ``identical`` (re-run) or ``consistent``.
+
+        Examples
+        --------
+        >>> ReproductionReport.status_of([Check("seed", "same")], rerun=False)
+        'consistent'
+        """
+        if any(c.differs for c in checks):
+            return "different"
+        return "identical" if rerun else "consistent"
+
     @property
     def identical(self) -> bool:
         """Whether the run was reproduced bit for bit."""
