@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sma_response._utils.jsonable import to_jsonable
-from sma_response.evaluate.conformal import ConformalQuantiles, conformal_interval, coverage_table
+from sma_response.evaluate.conformal import ConformalQuantiles, coverage_table
 from sma_response.evaluate.disclosure import (
     calibration_bins,
     decision_curve,
@@ -27,7 +27,8 @@ from sma_response.evaluate.disclosure import (
 from sma_response.evaluate.metrics import compute_metrics
 from sma_response.evaluate.recalibration import RECALIBRATION_METHODS, fit_recalibration
 from sma_response.evaluate.subgroups import subgroup_metrics
-from sma_response.report.inputs import outcome_frame
+from sma_response.features.design import observed_change
+from sma_response.report.inputs import outcome_frame, outcome_interval
 
 __all__ = [
     "DECISION_THRESHOLDS",
@@ -152,15 +153,8 @@ def interval_check(
     outcome = outcome_frame(
         features, target_kind=basis["target_kind"], target_scale=basis.get("target_scale")
     )
-    t = targets.set_index("index_id").reindex(features.index)
-    observed = (t["outcome_score"] - t["baseline_score"]).to_numpy(dtype=float)
-    iv = conformal_interval(
-        change_pred,
-        outcome["scale"].to_numpy(dtype=object),
-        quantiles=quantiles,
-        lower_limit=outcome["lower_limit"].to_numpy(),
-        upper_limit=outcome["upper_limit"].to_numpy(),
-    )
+    observed = observed_change(targets, features.index).to_numpy(dtype=float)
+    iv = outcome_interval(change_pred, outcome, quantiles=quantiles)
     ok = np.isfinite(observed)
     lower, upper = iv["lower"].to_numpy()[ok], iv["upper"].to_numpy()[ok]
     intervals = pd.DataFrame(

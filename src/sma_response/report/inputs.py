@@ -33,6 +33,7 @@ __all__ = [
     "held_out_patients",
     "meaningful_change",
     "outcome_frame",
+    "outcome_interval",
     "performance_rows",
     "score_patients",
     "therapy_alternatives",
@@ -109,6 +110,22 @@ def outcome_frame(
             "upper_limit": np.where(np.isfinite(base), hi - base, np.inf),
         },
         index=features.index,
+    )
+
+
+def outcome_interval(
+    change: np.ndarray, outcome: pd.DataFrame, *, quantiles: ConformalQuantiles
+) -> pd.DataFrame:
+    """Conformal interval of each predicted change, within what its scale allows.
+
+    ``outcome`` is the rows' :func:`outcome_frame`; returns ``lower, upper, key``.
+    """
+    return conformal_interval(
+        change,
+        outcome["scale"].to_numpy(dtype=object),
+        quantiles=quantiles,
+        lower_limit=outcome["lower_limit"].to_numpy(),
+        upper_limit=outcome["upper_limit"].to_numpy(),
     )
 
 
@@ -400,13 +417,7 @@ def score_patients(
     prob, change = predict_outcome(
         model, change_model, X, outcome, task=basis.task, quantiles=quantiles
     )
-    iv = conformal_interval(
-        change,
-        outcome["scale"].to_numpy(dtype=object),
-        quantiles=quantiles,
-        lower_limit=outcome["lower_limit"].to_numpy(),
-        upper_limit=outcome["upper_limit"].to_numpy(),
-    )
+    iv = outcome_interval(change, outcome, quantiles=quantiles)
     keys = {f.name for f in fields(ExplainSpec)}
     spec = ExplainSpec(**{k: v for k, v in basis.explain.items() if k in keys})
     patients = _patient_frame(
