@@ -35,6 +35,7 @@ def test_notebooks_are_named_and_stripped():
         assert any("sma_response" in c.source for c in book.cells if c.cell_type == "code")
 
 
+@pytest.mark.slow  # trains and validates end to end (about 27 s)
 def test_notebooks_execute_in_order(tmp_path, monkeypatch):
     monkeypatch.setenv("SMA_NOTEBOOK_WORKDIR", str(tmp_path))
     monkeypatch.setenv("SMA_NOTEBOOK_N_PATIENTS", "500")

@@ -88,20 +88,6 @@ for uri in ({result.model_uri!r}, "models:/sma-response-responder/{result.model_
     assert all(0.0 <= p <= 1.0 for p in first)
 
 
-def test_same_seed_same_predictions(trained, train_tmp):
-    cfg, result = trained
-    again = run_training(compose_train(train_tmp, "tracking.log_model=false"))
-    assert again.metrics == result.metrics
-    assert again.data_digest == result.data_digest
-    client = _client(cfg)
-    runs = [
-        client.download_artifacts(r, "predictions/oof.parquet", str(train_tmp / r))
-        for r in (result.run_id, again.run_id)
-    ]
-    a, b = (pd.read_parquet(p) for p in runs)
-    pd.testing.assert_frame_equal(a, b)
-
-
 def test_unknown_estimator_is_a_clear_error(trained, train_tmp):
     cfg = compose_train(train_tmp, "model.classifier._target_=os.system")
     with pytest.raises(

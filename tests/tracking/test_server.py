@@ -110,6 +110,7 @@ def _train_cfg(train_tmp, *overrides):
     )
 
 
+@pytest.mark.slow  # a real server process, then train/report/reproduce/validate (about 30 s)
 def test_train_report_reproduce_validate_on_the_server(server, train_tmp, tmp_path, capsys):
     cfg = _train_cfg(train_tmp)
     assert cfg.tracking.uri == server["url"]
