@@ -160,6 +160,15 @@ def _with_therapy(X: pd.DataFrame, therapy: str) -> pd.DataFrame:
     return X.assign(therapy=pd.Categorical([therapy] * len(X), dtype=dtype))
 
 
+def _gain_probability(
+    change: np.ndarray, scales: pd.Series, *, quantiles: ConformalQuantiles
+) -> np.ndarray:
+    """Probability that the change reaches its scale's meaningful threshold (change models)."""
+    return gain_probability(
+        change, scales.to_numpy(), meaningful_change(scales), quantiles=quantiles
+    )
+
+
 def predict_outcome(
     model: Pipeline,
     change_model: Pipeline,
@@ -174,12 +183,7 @@ def predict_outcome(
     if task == "classification":
         prob = predict(model, X, task="classification")
     else:
-        prob = gain_probability(
-            change,
-            outcome["scale"].to_numpy(),
-            meaningful_change(outcome["scale"]),
-            quantiles=quantiles,
-        )
+        prob = _gain_probability(change, outcome["scale"], quantiles=quantiles)
     return prob, change
 
 
@@ -311,11 +315,8 @@ def held_out_patients(
         prob = main["y_pred"]
     else:
         prob = pd.Series(
-            gain_probability(
-                change_pred.reindex(ids).to_numpy(),
-                outcome.loc[ids, "scale"].to_numpy(),
-                meaningful_change(outcome.loc[ids, "scale"]),
-                quantiles=quantiles,
+            _gain_probability(
+                change_pred.reindex(ids).to_numpy(), outcome.loc[ids, "scale"], quantiles=quantiles
             ),
             index=ids,
         )
