@@ -36,12 +36,13 @@ from sma_response.harmonise.harmonise import (
     combine_registries,
     harmonise_registry,
 )
-from sma_response.harmonise.io import read_link_truth, read_registry, read_registry_spec, read_text
+from sma_response.harmonise.io import read_link_truth, read_registry, read_text
+from sma_response.harmonise.layout import ExportLayoutError, registry_specs
 from sma_response.harmonise.linkage import LinkageSpec, apply_links, link_patients
 from sma_response.harmonise.order import linkage_against_truth, sort_table
 from sma_response.harmonise.pseudonym import PseudonymKey, resolve_key
 from sma_response.harmonise.quality import accounting_totals, check_accounting, summarise
-from sma_response.harmonise.spec import RegistrySpec, RegistrySpecError
+from sma_response.harmonise.spec import RegistrySpec
 from sma_response.schemas import validate_cdm
 from sma_response.tracking.provenance import cdm_digest
 
@@ -110,59 +111,17 @@ class HarmonisationResult:
 def load_registry_specs(
     registry_dir: Path, names: str | Sequence[str], raw_dir: Path
 ) -> tuple[list[tuple[RegistrySpec, Path]], list[str]]:
-    """Read the mappings of the registries to harmonise.
-
-    Parameters
-    ----------
-    registry_dir
-        Folder of ``<name>.yaml`` mappings.
-    names
-        ``"all"`` (every mapping whose export folder exists in ``raw_dir``) or a list of names.
-    raw_dir
-        The dataset folder.
-
-    Returns
-    -------
-    tuple
-        ``[(spec, export folder)]`` in name order, and notes on skipped mappings.
+    """Read the mappings of the registries to harmonise (see :func:`registry_specs`).
 
     Raises
     ------
     HarmonisationError
-        For a missing mapping folder, an unknown or folder-less registry named explicitly, a
-        mapping file that is invalid (naming file and key), or nothing to harmonise.
+        What :func:`registry_specs` refuses, as one line.
     """
-    registry_dir = Path(registry_dir)
-    if not registry_dir.is_dir():
-        msg = f"registry_dir: no mapping folder {registry_dir}"
-        raise HarmonisationError(msg)
-    available = {p.stem: p for p in sorted(registry_dir.glob("*.yaml"))}
-    explicit = names != "all"
-    wanted = (
-        sorted(available) if not explicit else ([names] if isinstance(names, str) else list(names))
-    )
-    out, notes = [], []
-    for name in wanted:
-        if name not in available:
-            msg = f"registries: no mapping {name}.yaml in {registry_dir}; "
-            msg += f"available: {sorted(available)}"
-            raise HarmonisationError(msg)
-        try:
-            spec = read_registry_spec(available[name])
-        except RegistrySpecError as err:
-            raise HarmonisationError(str(err)) from err
-        folder = Path(raw_dir) / spec.folder
-        if not folder.is_dir():
-            if explicit:
-                msg = f"registries: {name}: no export folder {folder}"
-                raise HarmonisationError(msg)
-            notes.append(f"{name}: no export folder {spec.folder}/ in this dataset; skipped")
-            continue
-        out.append((spec, folder))
-    if not out:
-        msg = f"no registry export of {sorted(available)} found in {raw_dir}"
-        raise HarmonisationError(msg)
-    return out, notes
+    try:
+        return registry_specs(registry_dir, names, raw_dir)
+    except ExportLayoutError as err:
+        raise HarmonisationError(str(err)) from err
 
 
 def _local_secret(path: Path) -> str | None:

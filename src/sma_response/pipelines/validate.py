@@ -40,30 +40,26 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from sma_response._utils.io import atomic_write_text
-from sma_response._utils.jsonable import to_jsonable
 from sma_response.cohort.spec import CohortSpec, TargetSpec
 from sma_response.conf.harmonise import HarmoniseConfig
 from sma_response.conf.nodes import node_dict, node_spec
 from sma_response.evaluate.subgroups import make_subgroups
 from sma_response.features.design import Design, DesignError, build_design
 from sma_response.features.spec import FeatureSpec
-from sma_response.harmonise.io import read_registry_spec
+from sma_response.harmonise.layout import ExportLayoutError, export_layout
 from sma_response.harmonise.quality import accounting_totals
-from sma_response.harmonise.spec import RegistrySpecError
 from sma_response.pipelines.harmonise import HarmonisationError, run_harmonisation
 from sma_response.report.external import (
-    DISCLOSURE_RULES,
-    METRIC_KEYS,
-    SCHEMA,
+    ExportLeakError,
     ExternalPerformance,
-    development_summary,
-    exclusions,
+    export_texts,
     external_performance,
-    find_identifiers,
+    headline_metrics,
     interval_check,
+    local_identifiers,
     records,
+    validation_report,
 )
-from sma_response.report.validation import render_validation_html
 from sma_response.schemas import CDM_SCHEMAS, validate_cdm
 from sma_response.tracking.lookup import (
     ModelRef,
@@ -140,43 +136,6 @@ def _spec(cls: type, node: Any) -> Any:
         raise ValidationError(msg) from err
 
 
-def _registry_layout(
-    export_dir: Path, registries: Any, registry_dir: Path, tmp: Path
-) -> tuple[Path, Path, str | list[str], list[str]]:
-    """Where ``run_harmonisation`` should read: (raw_dir, registry_dir, names, mapping names)."""
-    if not export_dir.is_dir():
-        msg = f"export_dir: no folder {export_dir}"
-        raise ValidationError(msg)
-    if isinstance(registries, str) and registries == "all":
-        found = sorted(
-            p.stem for p in registry_dir.glob("*.yaml") if (export_dir / p.stem).is_dir()
-        )
-        return export_dir, registry_dir, "all", found
-    names = [registries] if isinstance(registries, str) else [str(r) for r in registries]
-    if len(names) == 1 and (names[0].endswith((".yaml", ".yml")) or Path(names[0]).is_file()):
-        path = Path(names[0])
-        if not path.is_file():
-            msg = f"registries: no mapping file {path}"
-            raise ValidationError(msg)
-        registry_dir, names = path.parent, [path.stem]
-    if len(names) == 1:
-        mapping = registry_dir / f"{names[0]}.yaml"
-        if not mapping.is_file():
-            available = sorted(p.stem for p in registry_dir.glob("*.yaml"))
-            msg = f"registries: no mapping {mapping.name} in {registry_dir}; available: {available}"
-            raise ValidationError(msg)
-        try:
-            folder = read_registry_spec(mapping).folder
-        except RegistrySpecError as err:
-            raise ValidationError(str(err)) from err
-        if not (export_dir / folder).is_dir():  # the export folder itself: give it its name
-            raw = tmp / "raw"
-            raw.mkdir()
-            (raw / folder).symlink_to(export_dir.resolve(), target_is_directory=True)
-            return raw, registry_dir, names, names
-    return export_dir, registry_dir, names, names
-
-
 def _harmonise(
     *,
     export_dir: Path,
@@ -188,16 +147,17 @@ def _harmonise(
     tmp: Path,
     progress: bool,
 ) -> tuple[dict[str, pd.DataFrame], str, pd.DataFrame, list[str], str]:
-    raw_dir, reg_dir, names, mapping_names = _registry_layout(
-        export_dir, registries, registry_dir, tmp
-    )
+    try:
+        layout = export_layout(export_dir, registries, registry_dir, tmp)
+    except ExportLayoutError as err:
+        raise ValidationError(str(err)) from err
     node = {
         "paths": dict(paths),
         "dataset": "validation",
-        "registries": names,
-        "raw_dir": str(raw_dir),
+        "registries": layout.registries,
+        "raw_dir": str(layout.raw_dir),
         "out_dir": str(tmp / "interim"),
-        "registry_dir": str(reg_dir),
+        "registry_dir": str(layout.registry_dir),
         "pseudonym_key_file": str(key_file),
         "evaluate_linkage": False,  # never reads anything but the export itself
         "progress": progress,
@@ -217,7 +177,7 @@ def _harmonise(
         raise ValidationError(msg) from err
     tables = {name: pd.read_parquet(result.cdm_dir / f"{name}.parquet") for name in CDM_SCHEMAS}
     records = accounting_totals(result.accounting, by=("registry",))
-    registries_used = sorted(records["registry"].astype(str).unique()) or mapping_names
+    registries_used = sorted(records["registry"].astype(str).unique()) or layout.mapping_names
     return validate_cdm(tables), result.digest, records, registries_used, result.key_source
 
 
@@ -248,23 +208,7 @@ def _log_run(
         report["run_id"] = run.run_id
         json_path, html_path = write(run.run_id)
         run.log_params(params)
-        flat = {
-            f"validation/{k}": v for k, v in report["metrics"].items() if isinstance(v, int | float)
-        }
-        for name, block in (report.get("recalibration") or {}).get("methods", {}).items():
-            flat.update(
-                {
-                    f"validation/{name}/{k}": v
-                    for k, v in block["metrics_after"].items()
-                    if isinstance(v, int | float)
-                }
-            )
-            flat[f"validation/{name}/intercept"] = block["intercept"]
-            flat[f"validation/{name}/slope"] = block["slope"]
-        if report["intervals"].get("coverage") is not None:
-            flat["validation/interval_coverage"] = report["intervals"]["coverage"]
-        flat["validation/n_suppressed"] = report["disclosure"]["n_suppressed"]
-        run.log_metrics({k: v for k, v in flat.items() if v is not None})
+        run.log_metrics(headline_metrics(report))
         run.log_dataset(
             uri=f"local export at {site} (not shared)",
             digest=digest,
@@ -415,24 +359,17 @@ def _report(
     site: str,
     min_cell: int,
 ) -> dict[str, Any]:
-    """Assemble the aggregate report (JSON-able; ``run_id`` is filled in when the run is logged)."""
-    binary = model.task == "classification"
     tags = model.original["tags"]
-    n_suppressed = int(perf.subgroups["suppressed"].sum()) + sum(
-        1 for r in intervals.get("table", []) if r.get("suppressed")
-    )
-    return {
-        "schema": SCHEMA,
-        "created": dt.date.today().isoformat(),
-        "run_id": None,
-        "site": {
+    return validation_report(
+        created=dt.date.today().isoformat(),
+        site={
             "label": site,
             "registries": site_data.registry_names,
             "data_digest": site_data.digest,
             "pseudonym_key": site_data.key_source,
             "records": records(site_data.records),
         },
-        "model": {
+        model={
             "uri": model.ref.uri,
             "run_id": model.ref.run_id,
             "name": model.ref.name,
@@ -445,28 +382,19 @@ def _report(
             "git_sha": tags.get("git_sha", "unknown"),
             "tracking_uri": model.spec.uri,
         },
-        "software": {"package_version": package_versions(["sma-response"])["sma-response"]},
-        "disclosure": {
-            "min_cell": min_cell,
-            "n_suppressed": n_suppressed,
-            "rules": DISCLOSURE_RULES,
+        development={
+            "metrics": model.original["metrics"],
+            "tags": tags,
+            "subgroups": site_data.dev_subgroups,
         },
-        "cohort": {
-            "n_index_events": len(design.cohort),
-            "n_patients": int(design.cohort["linked_id"].nunique()),
-            "n_events": int(y.sum()) if binary else None,
-            "prevalence": float(y.mean()) if binary else None,
-            "exclusions": exclusions(design.attrition, min_cell),
-        },
-        **perf.sections,
-        "intervals": to_jsonable(intervals),
-        "comparison": {
-            "metric_keys": list(METRIC_KEYS[model.task]),
-            "development": development_summary(
-                model.original["metrics"], tags, model.task, site_data.dev_subgroups
-            ),
-        },
-    }
+        cohort=design.cohort,
+        attrition=design.attrition,
+        y=y,
+        perf=perf,
+        intervals=intervals,
+        min_cell=min_cell,
+        package_version=package_versions(["sma-response"])["sma-response"],
+    )
 
 
 def _aggregate(
@@ -499,29 +427,16 @@ def _aggregate(
     return _report(model, site_data, design, y, perf, intervals, site=site, min_cell=min_cell)
 
 
-def _identifiers(design: Design, cdm: Mapping[str, pd.DataFrame]) -> list[str]:
-    """Every local identifier, to make sure none reaches the exported files."""
-    cohort = design.cohort
-    return sorted(
-        set(cohort["patient_id"].astype(str))
-        | set(cohort["index_id"].astype(str))
-        | set(cohort["linked_id"].astype(str))
-        | set(cdm["patients"]["patient_id"].astype(str))
-    )
-
-
 def _writer(
     report: dict[str, Any], identifiers: list[str], out_dir: Path
 ) -> Callable[[str], tuple[Path, Path]]:
     def write(validation_run_id: str) -> tuple[Path, Path]:
+        try:
+            text_json, html = export_texts(report, identifiers)
+        except ExportLeakError as err:
+            raise ValidationError(str(err)) from err
         folder = out_dir / validation_run_id
         folder.mkdir(parents=True, exist_ok=True)
-        text_json = json.dumps(to_jsonable(report), indent=2, sort_keys=False) + "\n"
-        html = render_validation_html(json.loads(text_json))
-        leaked = find_identifiers(text_json + html, identifiers)
-        if leaked:  # a bug, never expected: refuse to write rather than leak
-            msg = f"refusing to export: {len(leaked)} local identifier(s) found in the report"
-            raise ValidationError(msg)
         return atomic_write_text(folder / REPORT_JSON, text_json), atomic_write_text(
             folder / REPORT_HTML, html
         )
@@ -634,7 +549,7 @@ def _publish(
         site=site,
         digest=site_data.digest,
         params=params,
-        write=_writer(report, _identifiers(design, site_data.cdm), out_dir),
+        write=_writer(report, local_identifiers(design.cohort, site_data.cdm["patients"]), out_dir),
     )
     log.info(
         "validation run %s: %d index events, %d cells suppressed",

@@ -9,6 +9,7 @@ result as ``validation_report.json`` and renders it (:mod:`sma_response.report.v
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from sma_response.evaluate.recalibration import RECALIBRATION_METHODS, fit_recal
 from sma_response.evaluate.subgroups import subgroup_metrics
 from sma_response.features.design import observed_change
 from sma_response.report.inputs import outcome_frame, outcome_interval
+from sma_response.report.validation import render_validation_html
 
 __all__ = [
     "DECISION_THRESHOLDS",
@@ -36,13 +38,18 @@ __all__ = [
     "METRIC_KEYS",
     "SCHEMA",
     "SUBGROUP_KEYS",
+    "ExportLeakError",
     "ExternalPerformance",
     "development_summary",
     "exclusions",
+    "export_texts",
     "external_performance",
     "find_identifiers",
+    "headline_metrics",
     "interval_check",
+    "local_identifiers",
     "records",
+    "validation_report",
 ]
 
 SCHEMA = "sma-response/validation/1"
@@ -256,3 +263,106 @@ def external_performance(
         "subgroup_keys": list(SUBGROUP_KEYS[task]),
     }
     return ExternalPerformance(metrics=metrics, subgroups=subgroups, sections=sections)
+
+
+def validation_report(
+    *,
+    created: str,
+    site: Mapping[str, Any],
+    model: Mapping[str, Any],
+    development: Mapping[str, Any],
+    cohort: pd.DataFrame,
+    attrition: pd.DataFrame,
+    y: np.ndarray,
+    perf: ExternalPerformance,
+    intervals: Mapping[str, Any],
+    min_cell: int,
+    package_version: str,
+) -> dict[str, Any]:
+    """Assemble the aggregate validation report (JSON-able; ``run_id`` is filled in later).
+
+    ``site`` and ``model`` are the report's site and model sections; ``model`` must hold
+    ``task``. ``development`` holds the model run's ``metrics``, ``tags`` and (suppressed)
+    development ``subgroups`` table or ``None``.
+    """
+    task = str(model["task"])
+    binary = task == "classification"
+    n_suppressed = int(perf.subgroups["suppressed"].sum()) + sum(
+        1 for r in intervals.get("table", []) if r.get("suppressed")
+    )
+    return {
+        "schema": SCHEMA,
+        "created": created,
+        "run_id": None,
+        "site": dict(site),
+        "model": dict(model),
+        "software": {"package_version": package_version},
+        "disclosure": {
+            "min_cell": min_cell,
+            "n_suppressed": n_suppressed,
+            "rules": DISCLOSURE_RULES,
+        },
+        "cohort": {
+            "n_index_events": len(cohort),
+            "n_patients": int(cohort["linked_id"].nunique()),
+            "n_events": int(y.sum()) if binary else None,
+            "prevalence": float(y.mean()) if binary else None,
+            "exclusions": exclusions(attrition, min_cell),
+        },
+        **perf.sections,
+        "intervals": to_jsonable(dict(intervals)),
+        "comparison": {
+            "metric_keys": list(METRIC_KEYS[task]),
+            "development": development_summary(
+                development["metrics"], development["tags"], task, development.get("subgroups")
+            ),
+        },
+    }
+
+
+def headline_metrics(report: Mapping[str, Any]) -> dict[str, float]:
+    """Return the report's numbers to log as run metrics (``validation/...``; no missing ones)."""
+    flat = {
+        f"validation/{k}": v for k, v in report["metrics"].items() if isinstance(v, int | float)
+    }
+    for name, block in (report.get("recalibration") or {}).get("methods", {}).items():
+        flat.update(
+            {
+                f"validation/{name}/{k}": v
+                for k, v in block["metrics_after"].items()
+                if isinstance(v, int | float)
+            }
+        )
+        flat[f"validation/{name}/intercept"] = block["intercept"]
+        flat[f"validation/{name}/slope"] = block["slope"]
+    if report["intervals"].get("coverage") is not None:
+        flat["validation/interval_coverage"] = report["intervals"]["coverage"]
+    flat["validation/n_suppressed"] = report["disclosure"]["n_suppressed"]
+    return {k: float(v) for k, v in flat.items() if v is not None}
+
+
+def local_identifiers(cohort: pd.DataFrame, patients: pd.DataFrame) -> list[str]:
+    """Return every local identifier of the cohort and patients (none may reach an export)."""
+    ids = {str(v) for col in ("patient_id", "index_id", "linked_id") for v in cohort[col]}
+    return sorted(ids | set(patients["patient_id"].astype(str)))
+
+
+class ExportLeakError(RuntimeError):
+    """A local identifier was found in a report about to be exported (a bug: nothing is written)."""
+
+
+def export_texts(report: Mapping[str, Any], identifiers: Sequence[str]) -> tuple[str, str]:
+    """Return the report as JSON and HTML text, after checking neither holds a local identifier.
+
+    Raises
+    ------
+    ExportLeakError
+        When any identifier is found (refuse to export rather than leak).
+    """
+    text_json = json.dumps(to_jsonable(dict(report)), indent=2, sort_keys=False) + "\n"
+    html = render_validation_html(json.loads(text_json))
+    leaked = find_identifiers(text_json + html, identifiers)
+    if leaked:
+        msg = f"refusing to export: {len(leaked)} local identifier(s) found in the report"
+        raise ExportLeakError(msg)
+    return text_json, html
