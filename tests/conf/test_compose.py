@@ -6,7 +6,8 @@ import pytest
 from hydra.errors import HydraException
 from omegaconf import OmegaConf
 
-from sma_response.conf.compose import compose_config
+from sma_response.conf.compose import compose_config, with_baseline_model
+from sma_response.conf.factory import ConfigError
 
 
 @pytest.mark.parametrize("tracking", ["local", "server"])
@@ -49,3 +50,34 @@ def test_typos_fail_at_compose_time():
         compose_config("validate", ["min_cel=5"])
     with pytest.raises(HydraException, match="rerunn"):
         compose_config("reproduce", ["rerunn=false"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "comparator"),
+    [
+        ([], "logreg"),
+        (["model@baseline_model=hist_gb"], "hist_gb"),
+        (["evaluate.baseline=null"], None),
+    ],
+)
+def test_the_comparator_is_a_composed_model_option(overrides, comparator):
+    cfg = compose_config("train", overrides)
+    assert cfg.evaluate.baseline == comparator
+    assert cfg.baseline_model.name == (comparator or "logreg")
+    # the whole option travels with the run's config: no model YAML is read by hand later
+    assert cfg.baseline_model.preprocess in {"linear", "tree"}
+    assert "_target_" in cfg.baseline_model.classifier
+
+
+def test_a_config_logged_before_the_comparator_group_gets_the_same_option():
+    legacy = {"seed": 3, "evaluate": {"baseline": "hist_gb"}}
+    filled, note = with_baseline_model(legacy)
+    composed = compose_config("train", ["model@baseline_model=hist_gb"])
+    assert filled["baseline_model"] == OmegaConf.to_container(composed.baseline_model)
+    assert "predates" in note
+    assert with_baseline_model({"evaluate": {"baseline": None}}) == (
+        {"evaluate": {"baseline": None}},
+        None,
+    )
+    with pytest.raises(ConfigError, match="'lasso' names no model option"):
+        with_baseline_model({"evaluate": {"baseline": "lasso"}})

@@ -6,17 +6,20 @@ output folder, no logging set-up, no working-directory change.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
-from sma_response.conf.factory import check_targets
+from sma_response.conf.factory import ConfigError, check_targets
 from sma_response.conf.resolvers import CONFIG_DIR, register_resolvers
 
-__all__ = ["compose_config"]
+__all__ = ["compose_config", "with_baseline_model"]
 
 
 def _register_all() -> None:
@@ -87,3 +90,46 @@ def compose_config(
         GlobalHydra.instance().clear()
     check_targets(cfg)
     return cfg
+
+
+def with_baseline_model(
+    config: Mapping[str, Any], *, config_dir: str | Path | None = None
+) -> tuple[Mapping[str, Any], str | None]:
+    """Fill ``baseline_model`` in a training config logged before it was a config group.
+
+    Such a config names its comparator only in ``evaluate.baseline``; the option is composed
+    from the current ``configs/model/`` (the file the run loaded by hand then).
+
+    Returns
+    -------
+    tuple
+        The config (unchanged when it has a ``baseline_model`` or no comparator) and a note
+        saying what was filled (``None``: nothing).
+
+    Raises
+    ------
+    ConfigError
+        When ``evaluate.baseline`` names no model option.
+
+    Examples
+    --------
+    >>> filled, note = with_baseline_model({"evaluate": {"baseline": "logreg"}})
+    >>> filled["baseline_model"]["classifier"]["_target_"]
+    'sklearn.linear_model.LogisticRegression'
+    >>> with_baseline_model(filled)[1] is None
+    True
+    """
+    name = (config.get("evaluate") or {}).get("baseline")
+    if "baseline_model" in config or not isinstance(name, str):
+        return config, None
+    try:
+        cfg = compose_config("train", [f"model@baseline_model={name}"], config_dir=config_dir)
+    except (HydraException, OmegaConfBaseException) as err:
+        msg = f"evaluate.baseline={name!r} names no model option in configs/model/"
+        raise ConfigError(msg) from err
+    node = OmegaConf.to_container(cfg.baseline_model, resolve=False)
+    note = (
+        f"the run predates the baseline_model config group: its comparator {name!r} is "
+        "taken from the current configs/model/"
+    )
+    return {**config, "baseline_model": node}, note

@@ -57,7 +57,8 @@ class EvaluateSpec:
     min_subgroup_n
         Subgroups smaller than this are flagged (and drawn hollow in forest plots).
     baseline
-        Model option fitted beside the main model as the clinical comparator (``None``: none).
+        Name of the comparator fitted beside the main model: the ``baseline_model`` group's
+        option (``${baseline_model.name}``), or ``None`` for none.
     oracle
         Compare with the simulator's ground truth when the dataset has one.
     """
@@ -80,6 +81,7 @@ class TrainConfig:
     features: FeatureSpec = field(default_factory=FeatureSpec)
     validation: ValidationSpec = field(default_factory=ValidationSpec)
     model: ModelConfig = field(default_factory=ModelConfig)
+    baseline_model: ModelConfig | None = None
     evaluate: EvaluateSpec = field(default_factory=EvaluateSpec)
     explain: ExplainSpec = field(default_factory=ExplainSpec)
     report: ReportSpec = field(default_factory=ReportSpec)

@@ -35,7 +35,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from sma_response.conf.compose import compose_config
+from sma_response.conf.compose import compose_config, with_baseline_model
 from sma_response.conf.factory import ConfigError, check_targets
 from sma_response.conf.nodes import node_dict, node_spec
 from sma_response.conf.resolvers import PROJECT_ROOT
@@ -120,6 +120,18 @@ def _apply_changes(config: dict[str, Any], changes: Sequence[str]) -> dict[str, 
         msg = f"changes: {err}"
         raise ReproductionError(msg) from err
     return node_dict(merged, resolve=False, key="changes")
+
+
+def _filled(
+    config: Mapping[str, Any], config_dir: str | Path | None, notes: list[str]
+) -> Mapping[str, Any]:
+    """Give a run logged before the comparator was a config group its ``baseline_model``."""
+    try:
+        filled, note = with_baseline_model(config, config_dir=config_dir)
+    except ConfigError as err:
+        raise ReproductionError(str(err)) from err
+    notes.extend([note] if note else [])
+    return filled
 
 
 def _train_config(config: Mapping[str, Any]) -> DictConfig:
@@ -300,7 +312,7 @@ def reproduce_run(
     )
     notes.extend(moved)
     rerun_dict = _rerun_config(relocated, changes, tracking, original["experiment_name"])
-    rerun_cfg = _train_config(rerun_dict)
+    rerun_cfg = _train_config(_filled(rerun_dict, config_dir, notes))
     checks = [
         config_check(relocated, rerun_dict, changes),
         *_environment_checks(

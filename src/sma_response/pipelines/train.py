@@ -117,19 +117,24 @@ def _estimator_key(task: str) -> str:
     return "classifier" if task == "classification" else "regressor"
 
 
-def _model_node(cfg: DictConfig, name: str, task: str) -> tuple[Any, str]:
-    """Load a model option by name (for the baseline comparator) and return (estimator, kind)."""
-    path = Path(cfg.paths.root_dir) / "configs" / "model" / f"{name}.yaml"
-    if not path.is_file():
-        msg = f"evaluate.baseline={name!r}: no model option configs/model/{name}.yaml"
+def _baseline(cfg: DictConfig, spec: TrainConfig, task: str) -> tuple[Any, str] | None:
+    """Return the comparator's estimator and preprocessing (``None``: no comparator)."""
+    name = spec.evaluate.baseline
+    if not name or name == spec.model.name:
+        return None
+    held = spec.baseline_model.name if spec.baseline_model is not None else None
+    if held != name:
+        msg = (
+            f"evaluate.baseline={name!r}, but the baseline_model group holds {held!r}: "
+            f"choose the comparator with model@baseline_model={name} (evaluate.baseline=null: none)"
+        )
         raise TrainingError(msg)
-    loaded = node_dict(OmegaConf.load(path), resolve=False, key=f"evaluate.baseline({name})")
-    node = OmegaConf.create(
-        {"seed": cfg.seed, **{k: v for k, v in loaded.items() if k != "defaults"}}
-    )
     key = _estimator_key(task)
-    estimator = build_estimator(node[key], key=f"evaluate.baseline({name}).{key}")
-    return estimator, str(node.get("preprocess", "tree"))
+    try:
+        estimator = build_estimator(cfg.baseline_model[key], key=f"baseline_model.{key}")
+    except ConfigError as err:
+        raise TrainingError(str(err)) from err
+    return estimator, str(cfg.baseline_model.preprocess)
 
 
 def _design(cdm: dict[str, pd.DataFrame], spec: TrainConfig) -> Design:
@@ -169,9 +174,9 @@ def _fit(
     final = fit_final(X, y, estimator=estimator, preprocess_kind=kind)
     timings["fit_main"] = time.perf_counter() - t
     t = time.perf_counter()
-    baseline_cv = None
-    if spec.evaluate.baseline and spec.evaluate.baseline != spec.model.name:
-        base_est, base_kind = _model_node(cfg, spec.evaluate.baseline, task)
+    baseline_cv, baseline = None, _baseline(cfg, spec, task)
+    if baseline is not None:
+        base_est, base_kind = baseline
         baseline_cv = fit_cv(X, y, splits, estimator=base_est, preprocess_kind=base_kind, task=task)
     timings["fit_baseline"] = time.perf_counter() - t
     return _Fits(splits=splits, cv=cv, final=final, baseline_cv=baseline_cv)
@@ -221,7 +226,8 @@ def _tags(cfg: DictConfig, spec: TrainConfig, extra: dict[str, str] | None) -> d
         "package_version": package_versions(["sma-response"])["sma-response"],
         "seed": spec.seed,
         "dataset": spec.dataset,
-        **{f"choice.{k}": v for k, v in info.get("choices", {}).items()},
+        # "model@baseline_model" is tagged by its package: "@" is not allowed in a tag name
+        **{f"choice.{k.split('@')[-1]}": v for k, v in info.get("choices", {}).items()},
         "overrides": " ".join(info.get("overrides", []))[:5000] or "none",
         **(extra or {}),  # sma-reproduce marks a reproduction
     }
