@@ -397,3 +397,24 @@ def test_linkage_quality_on_the_default_dataset(tmp_path) -> None:
     result = run_harmonisation(harmonise_cfg(tmp_path))
     assert result.linkage["precision"] >= 0.95
     assert result.linkage["recall"] >= 0.95
+
+
+def test_a_truncated_ground_truth_file_costs_only_the_linkage_figures(
+    simulated, harmonised, tmp_path, caplog
+) -> None:
+    """The truth is an extra: a corrupted file gives a note, not a traceback."""
+    root, _ = simulated
+    data = tmp_path / "data"
+    shutil.copytree(root / "data" / "raw", data / "raw")
+    truth = data / "raw" / "default" / "ground_truth" / "registry_links.parquet"
+    truth.write_bytes(truth.read_bytes()[:100])
+    with caplog.at_level(logging.WARNING, logger="sma_response"):
+        result = run_harmonisation(harmonise_cfg(root, f"paths.data_dir={data}"))
+    assert result.linkage is None
+    assert harmonised[1].linkage is not None
+    assert result.digest == harmonised[1].digest  # the CDM itself does not depend on the truth
+    note = next(n for n in result.notes if "linkage quality not evaluated" in n)
+    assert "registry_links.parquet: unreadable ground-truth file" in note
+    assert "\n" not in note
+    assert "linkage quality not evaluated" in result.summary
+    assert "unreadable ground-truth file" in caplog.text

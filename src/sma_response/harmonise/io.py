@@ -52,10 +52,12 @@ from sma_response.harmonise.spec import (
 __all__ = [
     "RawFile",
     "RawRegistry",
+    "TruthFileError",
     "read_link_truth",
     "read_registry",
     "read_registry_spec",
     "read_text",
+    "read_truth",
 ]
 
 log = logging.getLogger(__name__)
@@ -771,6 +773,46 @@ def _typed_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+class TruthFileError(ValueError):
+    """A ground-truth file of a simulated dataset cannot be read (one line: file and why)."""
+
+
+def read_truth(
+    path: str | Path, columns: list[str], *, strings: bool = False
+) -> pd.DataFrame | None:
+    """Read columns of a simulator ground-truth file; ``None`` when the file is absent.
+
+    Parameters
+    ----------
+    path
+        A file under a simulated dataset's ``ground_truth/``.
+    columns
+        Columns to read.
+    strings
+        Read text columns as pandas' string dtype (else object).
+
+    Raises
+    ------
+    TruthFileError
+        When the file exists but is truncated, corrupted or lacks a column.
+
+    Examples
+    --------
+    >>> read_truth("/nonexistent/ground_truth/counterfactuals.parquet", ["person_id"]) is None
+    True
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        table = pq.read_table(path, columns=columns)
+    except (OSError, pa.ArrowException, ValueError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        msg = f"{path}: unreadable ground-truth file ({reason})"
+        raise TruthFileError(msg) from err
+    return table.to_pandas(types_mapper=_string_mapper if strings else None)
+
+
 def read_link_truth(path: str | Path) -> pd.DataFrame:
     """Read the simulator's record-to-person truth (``registry, local_id, person_id``).
 
@@ -783,9 +825,12 @@ def read_link_truth(path: str | Path) -> pd.DataFrame:
 
     Returns
     -------
-    pandas.DataFrame
-        ``registry, local_id, person_id``.
+    pandas.DataFrame or None
+        ``registry, local_id, person_id``; ``None`` when the file is absent.
+
+    Raises
+    ------
+    TruthFileError
+        When the file is truncated, corrupted or lacks a column.
     """
-    return pq.read_table(path, columns=["registry", "local_id", "person_id"]).to_pandas(
-        types_mapper=_string_mapper
-    )
+    return read_truth(path, ["registry", "local_id", "person_id"], strings=True)

@@ -36,7 +36,7 @@ from sma_response.harmonise.harmonise import (
     combine_registries,
     harmonise_registry,
 )
-from sma_response.harmonise.io import read_link_truth, read_registry, read_text
+from sma_response.harmonise.io import TruthFileError, read_link_truth, read_registry, read_text
 from sma_response.harmonise.layout import ExportLayoutError, registry_specs
 from sma_response.harmonise.linkage import LinkageSpec, apply_links, link_patients
 from sma_response.harmonise.order import linkage_against_truth, sort_table
@@ -139,13 +139,19 @@ def _write_table(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _evaluate_linkage(
-    raw_dir: Path, links: pd.DataFrame, key: PseudonymKey
+    raw_dir: Path, links: pd.DataFrame, key: PseudonymKey, notes: list[str]
 ) -> dict[str, float] | None:
-    """Linkage quality against the simulator's truth (the only read of ``ground_truth/``)."""
-    path = raw_dir / TRUTH_FILE
-    if not path.is_file():
+    """Linkage quality against the simulator's truth (the only read of ``ground_truth/``).
+
+    An unreadable truth file costs only the linkage figures: the run carries on and says so.
+    """
+    try:
+        truth = read_link_truth(raw_dir / TRUTH_FILE)
+    except TruthFileError as err:
+        notes.append(f"linkage quality not evaluated: {err}")
+        log.warning("linkage quality not evaluated: %s", err)
         return None
-    return linkage_against_truth(links, read_link_truth(path), key=key)
+    return None if truth is None else linkage_against_truth(links, truth, key=key)
 
 
 def _harmonise_each(
@@ -221,10 +227,10 @@ def run_harmonisation(cfg: DictConfig) -> HarmonisationResult:
     linkage_spec = node_spec(cfg.linkage, LinkageSpec, key="linkage")
     tables, links = _linked_tables(combined, linkage_spec)
     digest = cdm_digest(tables)
-    linkage = _evaluate_linkage(raw_dir, links, key) if cfg.evaluate_linkage else None
+    all_notes = notes + combined.notes
+    linkage = _evaluate_linkage(raw_dir, links, key, all_notes) if cfg.evaluate_linkage else None
     group_sizes = links.groupby("linked_id").size()
     n_linked_groups = int((group_sizes > 1).sum())
-    all_notes = notes + combined.notes
     summary = summarise(
         dataset=str(cfg.dataset),
         accounting=combined.accounting,
