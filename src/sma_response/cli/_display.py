@@ -13,7 +13,18 @@ if TYPE_CHECKING:
     from sma_response.pipelines.train import TrainResult
 
 #: Endpoint kinds whose value is a share (shown as a percentage).
-SHARE_KINDS = frozenset({"responder", "decliner", "stable", "reaches", "milestone", "event_free"})
+SHARE_KINDS = frozenset(
+    {
+        "responder",
+        "decliner",
+        "stable",
+        "reaches",
+        "milestone",
+        "has_milestone",
+        "event_free",
+        "hine2_responder",
+    }
+)
 
 
 def _fmt(value: float | None, *, share: bool) -> str:
@@ -26,8 +37,9 @@ def calibration_console_table(table: pd.DataFrame, *, console: Console | None = 
     """Print emulated vs published values; return how many fall outside their band."""
     console = console or Console(width=None if Console().is_terminal else 110)
     out = Table(title="Trial emulation vs published figures", header_style="bold")
-    for col in ("trial", "arm", "endpoint", "emulated", "published", "accepted range", "n", ""):
-        out.add_column(col, justify="right" if col in ("emulated", "published", "n") else "left")
+    for col in ("trial", "arm", "endpoint", "emulated", "published", "95% interval", "z", "n", ""):
+        right = col in ("emulated", "published", "z", "n")
+        out.add_column(col, justify="right" if right else "left")
     n_out = 0
     for r in table.itertuples(index=False):
         share = r.kind in SHARE_KINDS
@@ -49,14 +61,13 @@ def calibration_console_table(table: pd.DataFrame, *, console: Console | None = 
             _fmt(r.emulated, share=share),
             _fmt(r.published, share=share),
             band,
+            "-" if pd.isna(r.z) else f"{r.z:+.1f}",
             str(r.n),
             ok,
         )
     console.print(out)
     n_checked = int(table["within"].notna().sum())
-    console.print(
-        f"{n_checked - n_out} of {n_checked} published figures reproduced within tolerance."
-    )
+    console.print(f"{n_checked - n_out} of {n_checked} published figures inside their interval.")
     return n_out
 
 

@@ -12,6 +12,7 @@ from sma_response.cli._display import calibration_console_table
 from sma_response.conf.nodes import node_list
 from sma_response.conf.resolvers import CONFIG_DIR, register_resolvers
 from sma_response.pipelines.emulate import run_emulation
+from sma_response.simulate.evidence import EvidenceError
 from sma_response.simulate.trials import TrialSpecError
 
 register_resolvers()
@@ -24,9 +25,13 @@ def main(cfg: DictConfig) -> None:
     trial: str | list[str] = "all" if wanted == ["all"] else wanted
     try:
         table = run_emulation(
-            Path(cfg.trials_dir), trial=trial, seed=cfg.seed, n_per_arm=cfg.n_per_arm
+            Path(cfg.trials_dir),
+            trial=trial,
+            seed=cfg.seed,
+            n_per_arm=cfg.n_per_arm,
+            figures_file=Path(cfg.figures_file),
         )
-    except TrialSpecError as err:
+    except (TrialSpecError, EvidenceError) as err:
         sys.stderr.write(f"sma-emulate: error: {err}\n")
         sys.exit(2)
     n_out = calibration_console_table(table)

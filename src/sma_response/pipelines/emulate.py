@@ -11,6 +11,7 @@ import pandas as pd
 import yaml
 
 from sma_response.simulate.calibration import calibration_table
+from sma_response.simulate.evidence import read_published_figures
 from sma_response.simulate.trials import TrialSpecError
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ def run_emulation(
     trial: str | Sequence[str] = "all",
     seed: int = 0,
     n_per_arm: int | None = None,
+    figures_file: Path | None = None,
 ) -> pd.DataFrame:
     """Emulate the chosen trials and return the calibration table.
 
@@ -67,15 +69,25 @@ def run_emulation(
         Emulation seed.
     n_per_arm
         Override every spec's arm size.
+    figures_file
+        The published-figures table the specs' ``figures`` point at.
 
     Returns
     -------
     pandas.DataFrame
         See :func:`sma_response.simulate.calibration.calibration_table`.
+
+    Raises
+    ------
+    TrialSpecError
+        For a bad spec or figure reference.
+    EvidenceError
+        For a malformed figures table.
     """
     specs = load_trial_specs(trials_dir, trial)
     if n_per_arm is not None:
         specs = [{**s, "n_per_arm": n_per_arm} for s in specs]
-    table = calibration_table(specs, seed=seed)
+    figures = None if figures_file is None else read_published_figures(figures_file)
+    table = calibration_table(specs, seed=seed, figures=figures)
     log.info("emulated %d trials, %d endpoint rows", len(specs), len(table))
     return table

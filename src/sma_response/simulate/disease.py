@@ -421,6 +421,23 @@ class History:
         """Interpolate each patient's reserve at one age per patient."""
         return _interp_rows(self.grid, self.reserve, age)
 
+    def milestone_ages(self, theta: float) -> tuple[np.ndarray, np.ndarray]:
+        """Ages at which ability first reaches ``theta`` and later falls below it again.
+
+        Both are ``nan`` when it did not happen in life (or within the grid); a milestone under
+        another definition (sitting 5 s or 30 s) is the same rule at another threshold.
+        """
+        grid, abil = self.grid, self.ability
+        n = abil.shape[0]
+        above = abil >= theta
+        first = _first_crossing(grid, above.astype(np.float32), np.full(n, 0.5))
+        # Interpolate the exact crossing for a smoother age than the grid step.
+        first = _crossing_age(grid, abil, theta, first)
+        after = above | (grid[None, :] < np.nan_to_num(first, nan=np.inf)[:, None])
+        drop = _first_crossing(grid, (~after).astype(np.float32), np.full(n, 0.5))
+        lost = np.where(np.isnan(first), np.nan, drop)
+        return _censor(first, self.death), _censor(lost, self.death)
+
     def take(self, index: np.ndarray) -> History:
         """Return the histories of the patients at ``index``."""
         return replace(
@@ -567,20 +584,7 @@ def simulate_history(
         & (mid_abil > 5.0)
     )
     scol = _censor(_event_age(grid, params.scoliosis_hazard * at_risk, noise.scoliosis), death)
-    gained: dict[str, np.ndarray] = {}
-    lost: dict[str, np.ndarray] = {}
-    for name in MILESTONES:
-        theta = params.milestone_threshold[name]
-        above = abil >= theta
-        first = _first_crossing(grid, above.astype(np.float32), np.full(len(pop), 0.5))
-        # Interpolate the exact crossing for a smoother age than the grid step.
-        first = _crossing_age(grid, abil, theta, first)
-        gained[name] = _censor(first, death)
-        after = above | (grid[None, :] < np.nan_to_num(first, nan=np.inf)[:, None])
-        below_after = (~after).astype(np.float32)
-        drop = _first_crossing(grid, below_after, np.full(len(pop), 0.5))
-        lost[name] = _censor(np.where(np.isnan(first), np.nan, drop), death)
-    return History(
+    history = History(
         grid=grid,
         reserve=res,
         ability=abil,
@@ -588,9 +592,14 @@ def simulate_history(
         permanent_ventilation=_censor(pv, death),
         feeding_tube=feeding,
         scoliosis_surgery=scol,
-        milestone_gained=gained,
-        milestone_lost=lost,
+        milestone_gained={},
+        milestone_lost={},
     )
+    for name in MILESTONES:
+        gained, lost = history.milestone_ages(params.milestone_threshold[name])
+        history.milestone_gained[name] = gained
+        history.milestone_lost[name] = lost
+    return history
 
 
 def _crossing_age(

@@ -158,6 +158,14 @@ class DiseaseParams:
             "walking": 52.0,
         }
     )
+    #: Sitting under other definitions, as a shift of the sitting threshold (ability points):
+    #: 5 s (Bayley) is easier than WHO's 10 s, which is easier than 30 s (Bayley item 26).
+    sitting_definition_shift: dict[str, float] = field(
+        default_factory=lambda: {"bayley_5s": -3.0, "who_10s": 0.0, "bayley_30s": 4.0}
+    )
+    #: The model scores HINE-2 as one total, not item by item: a gain of this many total points
+    #: stands for the ENDEAR responder rule (more milestone categories improved than worsened).
+    hine2_responder_gain: float = 2.0
     # --- therapy ---
     therapies: dict[str, TherapyParams] = field(default_factory=_default_therapies)
     #: Recovery shrinks with age at start: factor exp(-age_months / age_tau).

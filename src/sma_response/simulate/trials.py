@@ -10,9 +10,20 @@ Conventions (the same for every spec):
 * Start age is drawn uniformly inside ``age_at_start_months`` (default 0 to 60 years); the patient
   must be alive and free of permanent ventilation at start and match every population key there.
 * ``symptomatic: true`` means onset before start; ``false`` means start before onset.
+* Follow-up ends ``months`` after start, at an age (``until_age_months``) or ``months_after_onset``
+  (a natural-history cohort followed from symptom onset); an endpoint may carry its own
+  ``follow_up`` (same keys) when one study reports figures at several time points.
 * Scale endpoints (``change``, ``responder``, ``decliner``, ``stable``, ``reaches``) are computed on
-  patients alive at follow-up with a score at both times (``n`` says how many); ``milestone``,
-  ``event_free`` and ``median_event_age`` are computed on everybody randomised (intention to treat).
+  patients alive at follow-up with a score at both times (``n`` says how many); ``milestone``
+  (ever achieved by follow-up, alive), ``has_milestone`` (alive and still has it at follow-up),
+  ``event_free``, ``median_event_age`` and ``hine2_responder`` (ENDEAR: more HINE-2 categories
+  improved than worsened; deaths are non-responders) on everybody randomised (intention to treat).
+* ``event_free`` counts the ``events`` listed (default ``[death, permanent_ventilation]``;
+  ``[death]`` is survival). ``median_event_age`` takes ``event``: ``death_or_ventilation``,
+  ``death``, ``loss_of_ambulation`` or ``loss_of_sitting`` (loss among those who ever had the
+  milestone); the median is ``nan`` when fewer than half had the event by follow-up.
+* Sitting takes an optional ``definition``: ``who_10s`` (default), ``bayley_5s`` (easier) or
+  ``bayley_30s`` (harder).
 * Shares are fractions in 0..1; changes are in scale points; ages in months.
 """
 
@@ -27,6 +38,7 @@ import pandas as pd
 
 from sma_response.simulate.disease import (
     EventNoise,
+    History,
     Population,
     Treatments,
     default_grid,
@@ -36,16 +48,19 @@ from sma_response.simulate.disease import (
 from sma_response.simulate.params import ARMS, MILESTONES, SCALES, SMA_TYPES, DiseaseParams
 from sma_response.simulate.scales import expected_score, noise_sd
 
+SCALE_KINDS = ("change", "responder", "decliner", "stable", "reaches")
 ENDPOINT_KINDS = (
-    "change",
-    "responder",
-    "decliner",
-    "stable",
-    "reaches",
+    *SCALE_KINDS,
     "milestone",
+    "has_milestone",
     "event_free",
     "median_event_age",
+    "hine2_responder",
 )
+FOLLOW_UP_KEYS = ("months", "until_age_months", "months_after_onset")
+EVENTS = ("death", "permanent_ventilation")
+EVENT_AGES = ("death_or_ventilation", "death", "loss_of_ambulation", "loss_of_sitting")
+SITTING_DEFINITIONS = ("who_10s", "bayley_5s", "bayley_30s")
 POPULATION_KEYS = (
     "sma_type",
     "smn2_copies",
@@ -73,6 +88,10 @@ class _Endpoint:
     scale: str | None = None
     threshold: float | None = None
     milestone: str | None = None
+    definition: str = "who_10s"
+    events: tuple[str, ...] = EVENTS
+    event: str = "death_or_ventilation"
+    follow_up: tuple[str, float] | None = None  # the trial's when None
 
 
 def _fail(key: str, problem: str) -> NoReturn:
@@ -133,14 +152,7 @@ def validate_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     if len(set(arms)) != len(arms):
         _fail("arms", f"duplicated arm in {list(arms)}")
     population = _validate_population(spec.get("population") or {})
-    follow_up = spec.get("follow_up")
-    if not isinstance(follow_up, Mapping) or len(follow_up) != 1:
-        _fail("follow_up", "expected {months: M} or {until_age_months: A}")
-    ((fu_key, fu_value),) = follow_up.items()
-    if fu_key not in ("months", "until_age_months"):
-        _fail(f"follow_up.{fu_key}", "expected months or until_age_months")
-    if not isinstance(fu_value, int | float) or fu_value <= 0:
-        _fail(f"follow_up.{fu_key}", f"must be a positive number, got {fu_value!r}")
+    fu_key, fu_value = _follow_up("follow_up", spec.get("follow_up"))
     endpoints_raw = spec.get("endpoints")
     if not endpoints_raw:
         _fail("endpoints", "at least one endpoint is needed")
@@ -150,9 +162,20 @@ def validate_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
         "n_per_arm": n_per_arm,
         "population": population,
         "arms": list(arms),
-        "follow_up": (fu_key, float(fu_value)),
+        "follow_up": (fu_key, fu_value),
         "endpoints": endpoints,
     }
+
+
+def _follow_up(key: str, follow_up: Any) -> tuple[str, float]:
+    if not isinstance(follow_up, Mapping) or len(follow_up) != 1:
+        _fail(key, "expected {months: M}, {until_age_months: A} or {months_after_onset: M}")
+    ((fu_key, fu_value),) = follow_up.items()
+    if fu_key not in FOLLOW_UP_KEYS:
+        _fail(f"{key}.{fu_key}", f"expected one of {list(FOLLOW_UP_KEYS)}")
+    if not isinstance(fu_value, int | float) or isinstance(fu_value, bool) or fu_value <= 0:
+        _fail(f"{key}.{fu_key}", f"must be a positive number, got {fu_value!r}")
+    return str(fu_key), float(fu_value)
 
 
 def _validate_population(pop: Mapping[str, Any]) -> dict[str, Any]:
@@ -194,7 +217,20 @@ def _validate_endpoint(i: int, raw: Any) -> _Endpoint:
     where = f"endpoints[{i}]"
     if not isinstance(raw, Mapping):
         _fail(where, f"expected a mapping, got {raw!r}")
-    allowed = {"name", "kind", "scale", "threshold", "milestone", "event", "published", "accept"}
+    allowed = {
+        "name",
+        "kind",
+        "scale",
+        "threshold",
+        "milestone",
+        "definition",
+        "event",
+        "events",
+        "published",
+        "accept",
+        "figures",
+        "follow_up",
+    }
     for key in raw:
         if key not in allowed:
             _fail(f"{where}.{key}", f"unknown key; expected one of {sorted(allowed)}")
@@ -204,9 +240,10 @@ def _validate_endpoint(i: int, raw: Any) -> _Endpoint:
             f"{where}.kind",
             f"unknown endpoint kind {kind!r}; expected one of {list(ENDPOINT_KINDS)}",
         )
-    name = str(raw.get("name", f"endpoint_{i}"))
-    ep = _Endpoint(name=name, kind=kind)
-    if kind in ("change", "responder", "decliner", "stable", "reaches"):
+    ep = _Endpoint(name=str(raw.get("name", f"endpoint_{i}")), kind=kind)
+    if "follow_up" in raw:
+        ep.follow_up = _follow_up(f"{where}.follow_up", raw["follow_up"])
+    if kind in SCALE_KINDS:
         scale = raw.get("scale")
         if scale not in SCALES:
             _fail(f"{where}.scale", f"unknown scale {scale!r}; expected one of {list(SCALES)}")
@@ -216,20 +253,30 @@ def _validate_endpoint(i: int, raw: Any) -> _Endpoint:
             if not isinstance(t, int | float) or isinstance(t, bool):
                 _fail(f"{where}.threshold", f"a number is required for kind {kind}")
             ep.threshold = float(t)
-    if kind == "milestone":
-        milestone = raw.get("milestone")
-        if milestone not in MILESTONES:
-            _fail(
-                f"{where}.milestone",
-                f"unknown milestone {milestone!r}; expected one of {list(MILESTONES)}",
-            )
-        ep.milestone = milestone
-    if (
-        kind == "median_event_age"
-        and raw.get("event", "death_or_ventilation") != "death_or_ventilation"
-    ):
-        _fail(f"{where}.event", "only death_or_ventilation is supported")
+    if kind in ("milestone", "has_milestone"):
+        ep.milestone = _choice(f"{where}.milestone", raw.get("milestone"), MILESTONES)
+    if "definition" in raw:
+        if ep.milestone != "sitting":
+            _fail(f"{where}.definition", "only a sitting milestone takes a definition")
+        ep.definition = _choice(f"{where}.definition", raw["definition"], SITTING_DEFINITIONS)
+    if "events" in raw:
+        if kind != "event_free":
+            _fail(f"{where}.events", "only kind event_free takes events")
+        events = raw["events"]
+        if not isinstance(events, list | tuple) or not events:
+            _fail(f"{where}.events", f"expected a non-empty list of {list(EVENTS)}")
+        ep.events = tuple(_choice(f"{where}.events", e, EVENTS) for e in events)
+    if "event" in raw:
+        if kind != "median_event_age":
+            _fail(f"{where}.event", "only kind median_event_age takes an event")
+        ep.event = _choice(f"{where}.event", raw["event"], EVENT_AGES)
     return ep
+
+
+def _choice(key: str, value: Any, options: tuple[str, ...]) -> str:
+    if value not in options:
+        _fail(key, f"unknown value {value!r}; expected one of {list(options)}")
+    return str(value)
 
 
 @dataclass
@@ -319,7 +366,7 @@ def _recruit(
         pop = sample_population(batch, rng, params)
         noise = EventNoise.draw(batch, rng)
         start = lo + (hi - lo) * rng.random(batch)
-        follow = start + fu_value if fu_kind == "months" else np.full(batch, fu_value)
+        follow = _follow_up_age(fu_kind, fu_value, start, pop.onset_months)
         base_z = rng.standard_normal((batch, len(SCALES)))
         fu_z = rng.standard_normal((batch, len(SCALES)))
         n_drawn += batch
@@ -342,6 +389,15 @@ def _recruit(
         )
         n_found += len(idx2)
     return _concat(parts)
+
+
+def _follow_up_age(kind: str, value: float, start: np.ndarray, onset: np.ndarray) -> np.ndarray:
+    """Age at the end of follow-up (months) under the spec's ``follow_up``."""
+    if kind == "months":
+        return start + value
+    if kind == "months_after_onset":
+        return onset + value
+    return np.full(len(start), value)
 
 
 def _describe(pop_spec: dict[str, Any]) -> str:
@@ -426,46 +482,107 @@ def _run_arm(
 ) -> list[tuple]:
     n = len(group.start)
     plan = Treatments.none(n) if arm == "untreated" else Treatments.single(arm, group.start)
-    grid = default_grid(float(group.follow.max()))
+    follow = [
+        group.follow
+        if ep.follow_up is None
+        else _follow_up_age(*ep.follow_up, group.start, group.pop.onset_months)
+        for ep in endpoints
+    ]
+    grid = default_grid(max(float(fu.max()) for fu in follow))
     hist = simulate_history(group.pop, plan, grid, group.noise, params)
-    fu = group.follow
-    alive_fu = ~(hist.death <= fu)
-    ability_bl = hist.ability_at(group.start)
-    ability_fu = hist.ability_at(fu)
-    fused_bl = hist.scoliosis_surgery <= group.start
-    fused_fu = hist.scoliosis_surgery <= fu
     rows = []
-    for ep in endpoints:
+    for ep, fu in zip(endpoints, follow, strict=True):
         if ep.scale is not None:
-            j = SCALES.index(ep.scale)
-            bl = _score(ep.scale, ability_bl, group.start, group.baseline_noise[:, j], params)
-            fu_score = _score(ep.scale, ability_fu, fu, group.followup_noise[:, j], params)
-            shift = params.fusion_shift.get(ep.scale, 0.0)
-            bl = bl + np.where(fused_bl, shift, 0.0)
-            fu_score = fu_score + np.where(fused_fu, shift, 0.0)
-            ok = alive_fu & ~np.isnan(bl) & ~np.isnan(fu_score)
-            change = (fu_score - bl)[ok]
-            t = np.nan if ep.threshold is None else float(ep.threshold)
-            if ep.kind == "change":
-                value = float(change.mean()) if ok.any() else np.nan
-            elif ep.kind == "responder":
-                value = float((change >= t).mean()) if ok.any() else np.nan
-            elif ep.kind == "decliner":
-                value = float((change <= -t).mean()) if ok.any() else np.nan
-            elif ep.kind == "stable":
-                value = float((np.abs(change) < t).mean()) if ok.any() else np.nan
-            else:  # reaches
-                value = float((fu_score[ok] >= t).mean()) if ok.any() else np.nan
-            rows.append((arm, ep.name, value, int(ok.sum())))
-        elif ep.kind == "milestone":
-            got = (hist.milestone_gained[str(ep.milestone)] <= fu) & alive_fu
-            rows.append((arm, ep.name, float(got.mean()), n))
-        elif ep.kind == "event_free":
-            free = alive_fu & ~(hist.permanent_ventilation <= fu)
-            rows.append((arm, ep.name, float(free.mean()), n))
-        else:  # median_event_age of death or permanent ventilation
-            event = np.fmin(hist.death, hist.permanent_ventilation)
-            event = np.where(event <= fu, event, np.inf)
-            median = float(np.median(event))
-            rows.append((arm, ep.name, median if np.isfinite(median) else np.nan, n))
+            value, n_used = _scale_endpoint(ep, group, fu, hist, params)
+        elif ep.kind == "hine2_responder":
+            value, n_used = _hine2_responders(group, fu, hist, params), n
+        else:
+            value, n_used = _course_endpoint(ep, fu, hist, params), n
+        rows.append((arm, ep.name, value, n_used))
     return rows
+
+
+def _scores(
+    scale: str, group: _Arm, fu: np.ndarray, hist: History, params: DiseaseParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """Observed scores at start and follow-up (``nan`` where the scale does not apply)."""
+    j = SCALES.index(scale)
+    out = []
+    for age, z in ((group.start, group.baseline_noise), (fu, group.followup_noise)):
+        score = _score(scale, hist.ability_at(age), age, z[:, j], params)
+        fused = hist.scoliosis_surgery <= age
+        out.append(score + np.where(fused, params.fusion_shift.get(scale, 0.0), 0.0))
+    return out[0], out[1]
+
+
+def _scale_endpoint(
+    ep: _Endpoint, group: _Arm, fu: np.ndarray, hist: History, params: DiseaseParams
+) -> tuple[float, int]:
+    """Compute a scale endpoint among patients alive at follow-up with both scores."""
+    bl, fu_score = _scores(str(ep.scale), group, fu, hist, params)
+    ok = ~(hist.death <= fu) & ~np.isnan(bl) & ~np.isnan(fu_score)
+    if not ok.any():
+        return np.nan, 0
+    change = (fu_score - bl)[ok]
+    t = np.nan if ep.threshold is None else float(ep.threshold)
+    if ep.kind == "change":
+        value = change.mean()
+    elif ep.kind == "responder":
+        value = (change >= t).mean()
+    elif ep.kind == "decliner":
+        value = (change <= -t).mean()
+    elif ep.kind == "stable":
+        value = (np.abs(change) < t).mean()
+    else:  # reaches
+        value = (fu_score[ok] >= t).mean()
+    return float(value), int(ok.sum())
+
+
+def _hine2_responders(group: _Arm, fu: np.ndarray, hist: History, params: DiseaseParams) -> float:
+    """ENDEAR's HINE-2 responder share (intention to treat: deaths are non-responders)."""
+    bl, fu_score = _scores("hine2", group, fu, hist, params)
+    alive = ~(hist.death <= fu)
+    gained = np.nan_to_num(fu_score - bl, nan=-np.inf) >= params.hine2_responder_gain
+    return float((alive & gained).mean())
+
+
+def _milestone_ages(
+    ep: _Endpoint, hist: History, params: DiseaseParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ages a milestone was gained and lost, under the endpoint's definition of sitting."""
+    name = str(ep.milestone)
+    shift = params.sitting_definition_shift[ep.definition] if name == "sitting" else 0.0
+    if shift == 0.0:
+        return hist.milestone_gained[name], hist.milestone_lost[name]
+    return hist.milestone_ages(params.milestone_threshold[name] + shift)
+
+
+def _course_endpoint(ep: _Endpoint, fu: np.ndarray, hist: History, params: DiseaseParams) -> float:
+    """Milestones, events and event ages, on everybody randomised."""
+    alive_fu = ~(hist.death <= fu)
+    if ep.kind in ("milestone", "has_milestone"):
+        gained, lost = _milestone_ages(ep, hist, params)
+        got = (gained <= fu) & alive_fu
+        if ep.kind == "has_milestone":
+            got &= ~(lost <= fu)
+        return float(got.mean())
+    if ep.kind == "event_free":
+        free = alive_fu if "death" in ep.events else np.ones(len(fu), dtype=bool)
+        if "permanent_ventilation" in ep.events:
+            free = free & ~(hist.permanent_ventilation <= fu)
+        return float(free.mean())
+    # median_event_age
+    if ep.event == "death_or_ventilation":
+        event = np.fmin(hist.death, hist.permanent_ventilation)
+        at_risk = np.ones(len(fu), dtype=bool)
+    elif ep.event == "death":
+        event, at_risk = hist.death, np.ones(len(fu), dtype=bool)
+    else:
+        milestone = "walking" if ep.event == "loss_of_ambulation" else "sitting"
+        event = hist.milestone_lost[milestone]
+        at_risk = hist.milestone_gained[milestone] <= fu
+    if not at_risk.any():
+        return np.nan
+    event = np.where(event[at_risk] <= fu[at_risk], event[at_risk], np.inf)
+    median = float(np.median(event))
+    return median if np.isfinite(median) else np.nan
