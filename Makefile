@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 # slow-ish tests land, and flip the default if it wins.
 XDIST ?=
 
-.PHONY: help install lint format typecheck test test-all simulate calibration harmonise train reports reproduce validate notebooks mlflow-ui mlflow-server bench lock clean
+.PHONY: help install lint format typecheck test test-all simulate calibration calibrate harmonise train reports reproduce validate notebooks mlflow-ui mlflow-server bench lock clean
 
 help: ## List targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -54,8 +54,11 @@ test-all: install ## Full suite, slow tests included
 simulate: install ## Write synthetic registry exports: make simulate ARGS="seed=1"
 	$(BIN)/sma-simulate $(ARGS)
 
-calibration: install ## Check the simulator against its calibration targets for every trial
+calibration: install ## Emulate every published figure with the calibrated simulator (table)
 	$(BIN)/sma-emulate trial=all $(ARGS)
+
+calibrate: install ## Fit the simulator to the 40 published figures; writes configs/calibration/
+	$(BIN)/sma-calibrate $(ARGS)
 
 harmonise: install ## Harmonise registry exports: make harmonise ARGS="..."
 	$(BIN)/sma-harmonise $(ARGS)

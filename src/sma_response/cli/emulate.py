@@ -9,7 +9,7 @@ import hydra
 from omegaconf import DictConfig
 
 from sma_response.cli._display import calibration_console_table
-from sma_response.conf.nodes import node_list
+from sma_response.conf.nodes import node_dict, node_list
 from sma_response.conf.resolvers import CONFIG_DIR, register_resolvers
 from sma_response.pipelines.emulate import run_emulation
 from sma_response.simulate.evidence import EvidenceError
@@ -30,6 +30,7 @@ def main(cfg: DictConfig) -> None:
             seed=cfg.seed,
             n_per_arm=cfg.n_per_arm,
             figures_file=Path(cfg.figures_file),
+            disease=node_dict(cfg.disease, key="disease"),
         )
     except (TrialSpecError, EvidenceError) as err:
         sys.stderr.write(f"sma-emulate: error: {err}\n")

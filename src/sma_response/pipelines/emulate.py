@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import yaml
 
 from sma_response.simulate.calibration import calibration_table
 from sma_response.simulate.evidence import read_published_figures
+from sma_response.simulate.params import DiseaseParams
 from sma_response.simulate.trials import TrialSpecError
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ def run_emulation(
     seed: int = 0,
     n_per_arm: int | None = None,
     figures_file: Path | None = None,
+    disease: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Emulate the chosen trials and return the calibration table.
 
@@ -71,6 +73,8 @@ def run_emulation(
         Override every spec's arm size.
     figures_file
         The published-figures table the specs' ``figures`` point at.
+    disease
+        Disease-parameter overrides (the calibrated set); ``None``: the starting values.
 
     Returns
     -------
@@ -88,6 +92,10 @@ def run_emulation(
     if n_per_arm is not None:
         specs = [{**s, "n_per_arm": n_per_arm} for s in specs]
     figures = None if figures_file is None else read_published_figures(figures_file)
-    table = calibration_table(specs, seed=seed, figures=figures)
+    try:
+        params = DiseaseParams().with_overrides(disease)
+    except ValueError as err:
+        raise TrialSpecError(str(err)) from err
+    table = calibration_table(specs, seed=seed, figures=figures, params=params)
     log.info("emulated %d trials, %d endpoint rows", len(specs), len(table))
     return table

@@ -27,7 +27,7 @@ from sma_response._utils.random import spawn_seeds
 from sma_response.simulate.cohort import simulate_patients
 from sma_response.simulate.dataset import dataset_files
 from sma_response.simulate.exports import check_export_formats
-from sma_response.simulate.params import THERAPIES, DiseaseParams
+from sma_response.simulate.params import THERAPIES
 from sma_response.simulate.registries import RegistryData, check_registries, observe_registries
 from sma_response.simulate.spec import SimulationSpec, SimulationSpecError
 
@@ -142,7 +142,7 @@ def run_simulation(cfg: DictConfig) -> SimulationResult:
     seed = int(cfg.seed)
     # Patients and their observation draw from independent streams of the one seed.
     patient_seed, observe_seed = spawn_seeds(seed, 2)
-    params = DiseaseParams()
+    params = spec.disease_params()
     log.info("simulating %d patients (dataset %r, seed %d)", spec.n_patients, spec.dataset, seed)
     with tqdm(
         total=spec.n_patients, unit="patients", desc="simulate", disable=not cfg.progress

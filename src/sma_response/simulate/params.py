@@ -8,7 +8,10 @@ adult). Sources for the clinical anchors are in ``shared/domain/SMA_FACTS.md``.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 SMA_TYPES: tuple[str, ...] = ("0", "1", "2", "3a", "3b", "4")
 THERAPIES: tuple[str, ...] = ("nusinersen", "risdiplam", "onasemnogene")
@@ -124,7 +127,9 @@ def _default_therapies() -> dict[str, TherapyParams]:
 class DiseaseParams:
     """All parameters of the disease model (natural history, therapy, events, scales).
 
-    The defaults are the calibrated values; the simulation config may override any of them.
+    The defaults are the model's structural starting values; the calibrated values are the
+    overrides fitted by ``make calibrate`` (``configs/calibration/fitted_params.yaml``), which
+    the simulation and emulation configs apply with :meth:`with_overrides`.
     """
 
     # --- genetics -> type (Calucho 2018; type mix at birth about 60/27/12 %) ---
@@ -218,3 +223,141 @@ class DiseaseParams:
     young_child_noise_tau_years: float = 3.0
     #: Spinal fusion shifts scores (Wijngaarde 2019): HFMSE about -4.5, RHS about -3 (type 2).
     fusion_shift: dict[str, float] = field(default_factory=lambda: {"hfmse": -4.5, "rhs": -3.0})
+
+    def with_overrides(self, overrides: Mapping[str, Any] | None) -> DiseaseParams:
+        """Return a copy with the values of a nested mapping put in place.
+
+        Parameters
+        ----------
+        overrides
+            The same nesting as the parameters: ``{"types": {"2": {"slow_loss": 0.001}},
+            "therapies": {"risdiplam": {"efficacy": 0.7}}}``; a tuple is given whole.
+
+        Raises
+        ------
+        ValueError
+            For a name that is not a parameter (the message gives the dotted path).
+
+        Examples
+        --------
+        >>> p = DiseaseParams().with_overrides({"therapies": {"risdiplam": {"efficacy": 0.7}}})
+        >>> p.therapies["risdiplam"].efficacy, DiseaseParams().therapies["risdiplam"].efficacy
+        (0.7, 0.65)
+        """
+        return _override(self, overrides or {}, "")
+
+    def value_at(self, path: str) -> float:
+        """Return the number at a dotted path (``types.1.fast_loss.1``: the type 1 loss SD).
+
+        Examples
+        --------
+        >>> DiseaseParams().value_at("therapies.nusinersen.lag")
+        1.5
+        """
+        node: Any = self
+        for key in path.split("."):
+            node = _child(node, key, path)
+        return float(node)
+
+
+def nested_override(path: str, value: float, params: DiseaseParams) -> dict[str, Any]:
+    """Return the nested override that sets one dotted path (a tuple element sets the tuple).
+
+    Examples
+    --------
+    >>> nested_override("types.1.fast_loss.1", 0.3, DiseaseParams())
+    {'types': {'1': {'fast_loss': [0.86, 0.3]}}}
+    """
+    keys = path.split(".")
+    node: Any = params
+    chain = []
+    for key in keys:
+        chain.append(node)
+        node = _child(node, key, path)
+    parent = chain[-1]
+    leaf: float | list[float]
+    if isinstance(parent, tuple):
+        whole = list(parent)
+        whole[int(keys[-1])] = value
+        keys, leaf = keys[:-1], whole
+    else:
+        leaf = value
+    out: dict[str, Any] = {}
+    cursor = out
+    for key in keys[:-1]:
+        cursor = cursor.setdefault(key, {})
+    cursor[keys[-1]] = leaf
+    return out
+
+
+def overrides_for(values: Mapping[str, float], params: DiseaseParams) -> dict[str, Any]:
+    """Return the nested override that sets every dotted path of ``values`` on ``params``.
+
+    Examples
+    --------
+    >>> overrides_for({"types.1.fast_loss.1": 0.3, "types.1.fast_loss.0": 0.8}, DiseaseParams())
+    {'types': {'1': {'fast_loss': [0.8, 0.3]}}}
+    """
+    out: dict[str, Any] = {}
+    for path, value in values.items():
+        step = nested_override(path, float(value), params)
+        params = params.with_overrides(step)
+        out = _merge(out, step)
+    return out
+
+
+def _merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _child(node: Any, key: str, path: str) -> Any:
+    if dataclasses.is_dataclass(node) and key in {f.name for f in dataclasses.fields(node)}:
+        return getattr(node, key)
+    if isinstance(node, dict):
+        for k in node:
+            if str(k) == key:
+                return node[k]
+    if isinstance(node, tuple) and key.isdigit() and int(key) < len(node):
+        return node[int(key)]
+    msg = f"disease parameters: {path}: no parameter {key!r} there"
+    raise ValueError(msg)
+
+
+def _override(node: Any, value: Any, path: str) -> Any:
+    if not isinstance(value, Mapping):
+        if isinstance(node, tuple):
+            if not isinstance(value, list | tuple) or len(value) != len(node):
+                where = path.rstrip(".")
+                msg = f"disease parameters: {where}: expected {len(node)} numbers, got {value!r}"
+                raise ValueError(msg)
+            return tuple(float(v) for v in value)
+        if isinstance(node, bool) or not isinstance(node, int | float):
+            msg = f"disease parameters: {path.rstrip('.')}: expected a mapping, got {value!r}"
+            raise ValueError(msg)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            msg = f"disease parameters: {path.rstrip('.')}: expected a number, got {value!r}"
+            raise ValueError(msg)
+        return float(value)
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        changes = {
+            key: _override(_child(node, str(key), f"{path}{key}"), sub, f"{path}{key}.")
+            for key, sub in value.items()
+        }
+        return dataclasses.replace(node, **changes)
+    if isinstance(node, dict):
+        out = dict(node)
+        for key, sub in value.items():
+            real = next((k for k in node if str(k) == str(key)), None)
+            if real is None:
+                msg = f"disease parameters: {path}{key}: no parameter {key!r} there"
+                raise ValueError(msg)
+            out[real] = _override(node[real], sub, f"{path}{key}.")
+        return out
+    msg = f"disease parameters: {path.rstrip('.')}: not a group of parameters"
+    raise ValueError(msg)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from sma_response.simulate.params import ARMS, SCALES, THERAPIES
+from sma_response.simulate.params import ARMS, SCALES, THERAPIES, DiseaseParams
 
 
 class SimulationSpecError(ValueError):
@@ -137,7 +137,24 @@ class SimulationSpec:
     registries: list[RegistrySpec] = field(default_factory=list)
     #: Ground-truth horizon for counterfactual outcomes, months after the index.
     truth_horizon_months: float = 12.0
+    #: Disease-model parameters that differ from :class:`DiseaseParams`' starting values: the
+    #: calibrated set of ``make calibrate`` (``configs/calibration/fitted_params.yaml``).
+    disease: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def disease_params(self) -> DiseaseParams:
+        """Return the disease parameters this dataset is simulated with.
+
+        Raises
+        ------
+        SimulationSpecError
+            For a name in ``disease`` that is not a parameter.
+        """
+        try:
+            return DiseaseParams().with_overrides(self.disease)
+        except ValueError as err:
+            msg = f"simulation.disease: {err}"
+            raise SimulationSpecError(msg) from err
 
     def validate(self) -> SimulationSpec:
         """Check the spec; raise :class:`SimulationSpecError` naming the bad key."""
