@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 from sma_response.cli._display import calibration_console_table
 from sma_response.conf.nodes import node_dict, node_list
 from sma_response.conf.resolvers import CONFIG_DIR, register_resolvers
-from sma_response.pipelines.emulate import run_emulation
+from sma_response.pipelines.emulate import run_emulation, write_calibration_report
 from sma_response.simulate.evidence import EvidenceError
 from sma_response.simulate.trials import TrialSpecError
 
@@ -36,6 +36,19 @@ def main(cfg: DictConfig) -> None:
         sys.stderr.write(f"sma-emulate: error: {err}\n")
         sys.exit(2)
     n_out = calibration_console_table(table)
+    if cfg.report_file and table["figure"].notna().any():
+        path = write_calibration_report(
+            table,
+            figures_file=Path(cfg.figures_file),
+            loso_file=Path(cfg.loso_file) if cfg.loso_file else None,
+            report_file=Path(cfg.report_file),
+            settings={
+                "seed": cfg.seed,
+                "patients per arm": cfg.n_per_arm or "as in each spec",
+                "parameters": "configs/calibration/fitted_params.yaml",
+            },
+        )
+        sys.stdout.write(f"calibration report: {path}\n")
     if cfg.strict and n_out:
         sys.exit(1)
 

@@ -10,6 +10,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from sma_response._utils.io import atomic_write_text
+from sma_response.report.calibration import render_calibration_html
 from sma_response.simulate.calibration import calibration_table
 from sma_response.simulate.evidence import read_published_figures
 from sma_response.simulate.params import DiseaseParams
@@ -99,3 +101,23 @@ def run_emulation(
     table = calibration_table(specs, seed=seed, figures=figures, params=params)
     log.info("emulated %d trials, %d endpoint rows", len(specs), len(table))
     return table
+
+
+def write_calibration_report(
+    table: pd.DataFrame,
+    *,
+    figures_file: Path,
+    loso_file: Path | None,
+    report_file: Path,
+    settings: Mapping[str, Any],
+) -> Path:
+    """Write the HTML calibration report (with the leave-one-study-out table when present)."""
+    figures = read_published_figures(figures_file)
+    loso = None
+    if loso_file is not None and Path(loso_file).is_file():
+        loso = pd.read_csv(loso_file, sep="\t")
+        loso["within"] = loso["within"].astype(bool)
+    html = render_calibration_html(table, figures, loso, settings=settings)
+    Path(report_file).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(Path(report_file), html)
+    return Path(report_file)
