@@ -65,9 +65,10 @@ def main() -> int:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     ok = median <= BUDGET_S
+    verdict = "within" if ok else "OVER"
     sys.stdout.write(
         f"make calibration: median {median:.1f} s over {len(walls)} runs "
-        f"(budget {BUDGET_S:.0f} s), peak RSS {peak_gb:.2f} GB: {'within' if ok else 'OVER'} budget\n"
+        f"(budget {BUDGET_S:.0f} s), peak RSS {peak_gb:.2f} GB: {verdict} budget\n"
     )
     return 0 if ok else 1
 
