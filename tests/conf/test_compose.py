@@ -81,3 +81,16 @@ def test_a_config_logged_before_the_comparator_group_gets_the_same_option():
     )
     with pytest.raises(ConfigError, match="'lasso' names no model option"):
         with_baseline_model({"evaluate": {"baseline": "lasso"}})
+
+
+def test_the_simulation_and_the_emulation_compose_the_committed_calibrated_parameters():
+    import yaml
+
+    from sma_response.conf.resolvers import CONFIG_DIR
+
+    fitted = yaml.safe_load((CONFIG_DIR / "calibration" / "fitted_params.yaml").read_text("utf-8"))
+    assert fitted, "make calibrate has written a fitted set"
+    for name, node in (("simulate", "simulation.disease"), ("train", "simulation.disease")):
+        cfg = compose_config(name, [])
+        assert OmegaConf.to_container(OmegaConf.select(cfg, node)) == fitted
+    assert OmegaConf.to_container(compose_config("emulate", []).disease) == fitted

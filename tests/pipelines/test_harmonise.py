@@ -23,7 +23,6 @@ from sma_response.pipelines.harmonise import HarmonisationError, run_harmonisati
 from sma_response.pipelines.simulate import run_simulation, to_simulation_spec
 from sma_response.schemas import validate_cdm
 from sma_response.simulate.cohort import simulate_patients
-from sma_response.simulate.params import DiseaseParams
 from sma_response.simulate.registries import observe_registries
 
 N_PATIENTS = 400
@@ -66,7 +65,7 @@ def simulated(tmp_path_factory):
     run_simulation(cfg)
     spec = to_simulation_spec(cfg.simulation)
     patient_seed, observe_seed = spawn_seeds(int(cfg.seed), 2)
-    params = DiseaseParams()
+    params = spec.disease_params()  # what run_simulation used: the calibrated set
     sim = simulate_patients(spec, seed=patient_seed, params=params)
     intended = observe_registries(sim, spec, seed=observe_seed, params=params)
     return root, intended
