@@ -7,17 +7,15 @@ to +1.96), grouped by therapy, then the whole in-sample table and the leave-one-
 
 from __future__ import annotations
 
-import base64
-import io
 import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from markupsafe import Markup
 from matplotlib.figure import Figure
 
+from sma_response.report.figures import inline_png
 from sma_response.report.render import template_environment
 
 __all__ = ["calibration_figure", "render_calibration_html"]
@@ -57,15 +55,6 @@ def calibration_figure(table: pd.DataFrame, figures: pd.DataFrame) -> Figure:
             previous = group
     ax.legend(loc="lower left", fontsize=7, frameon=False)
     return fig
-
-
-def _png(fig: Figure) -> Markup:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return Markup(
-        f'<img class="fig" alt="calibration forest plot" src="data:image/png;base64,{data}">'
-    )
 
 
 def _fmt(value: Any, kind: str) -> str:
@@ -110,7 +99,7 @@ def render_calibration_html(
         loso_studies=None
         if loso_rows is None
         else loso_rows.groupby("study")["within"].all().to_dict(),
-        plot=_png(calibration_figure(scored, figures)),
+        plot=inline_png(calibration_figure(scored, figures), alt="calibration forest plot"),
         fmt=_fmt,
         settings=dict(settings or {}),
     )

@@ -6,11 +6,29 @@ prints on A4. Text inside is escaped.
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from markupsafe import Markup, escape
 
-__all__ = ["change_svg", "factors_svg", "position_svg", "probability_svg"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["change_svg", "factors_svg", "inline_png", "position_svg", "probability_svg"]
+
+
+def inline_png(fig: Figure, *, alt: str = "") -> Markup:
+    """Return a matplotlib figure as an ``<img>`` with an inline PNG (no external request).
+
+    The PNG carries no software metadata, so the same figure gives the same bytes.
+    """
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return Markup('<img class="fig" alt="{}" src="data:image/png;base64,{}">').format(alt, data)
+
 
 _UP = "#b2182b"
 _DOWN = "#2166ac"

@@ -7,8 +7,6 @@ never from patient rows. Figures are inline PNG (``data:`` URLs); the page makes
 
 from __future__ import annotations
 
-import base64
-import io
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 from markupsafe import Markup
 from matplotlib.figure import Figure
 
+from sma_response.report.figures import inline_png
 from sma_response.report.render import template_environment
 
 __all__ = ["render_validation_html", "validation_figures"]
@@ -31,13 +30,6 @@ _METRIC_LABELS = {
     "rmse": "Root mean squared error",
     "r2": "R²",
 }
-
-
-def _png(fig: Figure) -> Markup:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return Markup(f'<img class="fig" alt="" src="data:image/png;base64,{data}">')
 
 
 def _roc(report: Mapping[str, Any]) -> Figure | None:
@@ -203,7 +195,7 @@ def validation_figures(report: Mapping[str, Any]) -> dict[str, Markup]:
     ):
         fig = make(report)
         if fig is not None:
-            out[name] = _png(fig)
+            out[name] = inline_png(fig)
     return out
 
 
