@@ -109,3 +109,20 @@ def test_history_is_deterministic_given_noise():
     b = simulate_history(pop, Treatments.none(300), grid, noise, PARAMS)
     np.testing.assert_array_equal(a.ability, b.ability)
     np.testing.assert_array_equal(a.death, b.death)
+
+
+def test_adults_keep_the_recovery_floor():
+    """With a recovery floor, therapy started in adulthood still regains part of what was lost."""
+    rng = np.random.default_rng(5)
+    pop = sample_population(3000, rng, PARAMS)
+    pop = pop.take(np.flatnonzero(np.isin(pop.sma_type, ["2", "3a"])))
+    n = len(pop)
+    start, t = np.full(n, 360.0), np.array([360.0, 372.0])
+    plan = Treatments.single("nusinersen", start)
+    gains = {}
+    for floor in (0.0, 0.3):
+        params = PARAMS.with_overrides({"recovery_adult_floor": floor})
+        r = reserve(pop, plan, t, params)
+        gains[floor] = float(np.mean(r[:, 1] - r[:, 0]))
+    assert gains[0.0] < 0.002  # without a floor, recovery at 30 years is all but gone
+    assert gains[0.3] > gains[0.0] + 0.005

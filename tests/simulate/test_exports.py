@@ -176,7 +176,12 @@ def test_ismac_xlsx_quirks(
     )
     assert set(patients["Sex"]) == {"Male", "Female"}
     assert "3 (unknown subtype)" in set(patients["SMA Type"])
-    assert set(patients["SMA Type"]) <= {"0", "1", "2", "3a", "3b", "3 (unknown subtype)", "4"}
+    # A child treated before symptoms has no type (it is defined by the untreated course).
+    types = {"0", "1", "2", "3a", "3b", "3 (unknown subtype)", "4", "NA"}
+    assert set(patients["SMA Type"]) <= types
+    untyped = patients["SMA Type"] == "NA"
+    assert untyped.any()
+    assert (patients.loc[untyped, "Presymptomatic Diagnosis"] != "No").all()
     assert patients["Date of Birth"].str.match(ISO).all()
 
 

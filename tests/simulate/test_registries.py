@@ -318,3 +318,13 @@ def test_scale_in_use_rejects_unknown_scale() -> None:
 def test_birth_dates_cover_leap_years() -> None:
     dates = birth_dates(np.array([2020.0, 2020.9999, 2021.5, 1966.0]))
     assert dates.astype(str).tolist() == ["2020-01-01", "2020-12-31", "2021-07-02", "1966-01-01"]
+
+
+def test_no_type_before_symptoms(data: RegistryData) -> None:
+    """SMA type is defined by the untreated course: a child treated before symptoms has none."""
+    pts = data.patients
+    unseen = pts["presymptomatic"].to_numpy(dtype=bool) & pts["onset_age_days"].isna().to_numpy()
+    assert unseen.any()
+    assert pts.loc[unseen, "sma_type"].isna().all()
+    # Every symptomatic, clinician-recorded patient still has a type.
+    assert pts.loc[~pts["presymptomatic"].to_numpy(dtype=bool), "sma_type"].notna().mean() > 0.9

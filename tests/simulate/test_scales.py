@@ -60,3 +60,12 @@ def test_response_probability_matches_simulated_noise():
         "hfmse", expected_change[:1], age[:1], 3, params, expected_start=start[:1]
     )[0]
     assert observed == pytest.approx(predicted, abs=0.03)
+
+
+def test_rulm_tracks_hfmse_in_non_walkers_and_saturates_in_walkers():
+    """A unit of ability moves RULM about as much as HFMSE below walking, and little above it."""
+    mid, strong = np.array([35.0, 36.0]), np.array([70.0, 71.0])
+    rulm_mid = np.diff(expected_score("rulm", mid))[0]
+    hfmse_mid = np.diff(expected_score("hfmse", mid))[0]
+    assert 0.6 < rulm_mid / hfmse_mid < 1.2
+    assert np.diff(expected_score("rulm", strong))[0] == 0.0  # ceiling in strong walkers

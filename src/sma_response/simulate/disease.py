@@ -359,8 +359,7 @@ def reserve_parts(
         duration = np.maximum(start - pop.onset_months, 0.0)
         share = (
             recovery[np.where(on, code, 0)]
-            * np.exp(-np.maximum(start, 0.0) / params.recovery_age_tau)
-            * np.exp(-duration / params.recovery_duration_tau)
+            * _window(start, duration, params)
             * (1.0 - lost_at_start) ** params.recovery_reserve_power
             * pop.response_effect
         )
@@ -369,6 +368,18 @@ def reserve_parts(
         tau_k = rtau[np.where(on, code, 0)][:, None]
         recovered += (share * net_lost)[:, None] * (1.0 - np.exp(-elapsed / tau_k))
     return 1.0 - lost, recovered
+
+
+def _window(start: np.ndarray, duration: np.ndarray, params: DiseaseParams) -> np.ndarray:
+    """Share of the recovery left at age ``start`` after ``duration`` months of disease.
+
+    It shrinks with both (the window of opportunity) towards the floor an adult keeps.
+    """
+    floor = params.recovery_adult_floor
+    open_share = np.exp(
+        -np.maximum(start, 0.0) / params.recovery_age_tau - duration / params.recovery_duration_tau
+    )
+    return floor + (1.0 - floor) * open_share
 
 
 def _recovery_curve(

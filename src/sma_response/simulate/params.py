@@ -173,10 +173,12 @@ class DiseaseParams:
     hine2_responder_gain: float = 2.0
     # --- therapy ---
     therapies: dict[str, TherapyParams] = field(default_factory=_default_therapies)
-    #: Recovery shrinks with age at start: factor exp(-age_months / age_tau).
+    #: Recovery shrinks with age and disease duration at start (window of opportunity): factor
+    #: floor + (1 - floor) * exp(-age_months / age_tau - duration_months / duration_tau); the
+    #: floor is what a long-treated-late adult keeps (treated adults stabilise, some gain).
     recovery_age_tau: float = 100.0
-    #: ... with disease duration at start: factor exp(-duration_months / duration_tau).
     recovery_duration_tau: float = 120.0
+    recovery_adult_floor: float = 0.0
     #: ... and with lost reserve: factor remaining_reserve ** reserve_power.
     recovery_reserve_power: float = 0.1
     #: SD of the unobservable patient-level response effect (log scale). It multiplies the

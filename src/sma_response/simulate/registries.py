@@ -978,6 +978,9 @@ def _roster_table(
     )
     # Symptoms are seen only before exit, and never in a presymptomatic patient treated first.
     unseen = (onset > exit_days) | (presymptomatic & (first_start < onset))
+    # SMA type is defined by the untreated course: it is not knowable for a child diagnosed and
+    # treated before symptoms (or not yet symptomatic), so the record carries none.
+    sma_type = np.where(presymptomatic & unseen, None, sma_type)
     return pd.DataFrame(
         {
             "site": roster["site"].to_numpy(),

@@ -42,8 +42,8 @@ def expected_score(scale: str, ability: np.ndarray) -> np.ndarray:
         return 66.0 * _power_link(a, 18.0, 95.0, 0.85)
     if scale == "rhs":
         return 69.0 * _power_link(a, 20.0, 92.0, 0.8)
-    if scale == "rulm":  # upper limb: saturates early, ceiling effect in walkers
-        return 37.0 * (1.0 - np.exp(-np.maximum(a - 5.0, 0.0) / 25.0))
+    if scale == "rulm":  # upper limb: tracks HFMSE in non-walkers, ceiling effect in walkers
+        return 37.0 * _power_link(a, 10.0, 60.0, 1.0)
     if scale == "mfm32":
         return 100.0 * _power_link(a, 5.0, 95.0, 0.7)
     if scale == "6mwt":
