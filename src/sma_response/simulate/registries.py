@@ -958,7 +958,7 @@ def _roster_table(
     reporter = np.array([r.reporter for r in regs], dtype=object)[reg_index]
     u_type, u_sub, u_copies = (roster[c].to_numpy() for c in ("u_type", "u_subtype", "u_copies"))
     sma_type = patients["sma_type"].to_numpy()[person].astype(object)
-    sma_type = np.where((reporter == "patient") & (u_type < _TYPE_UNKNOWN_PATIENT), None, sma_type)
+    sma_type[(reporter == "patient") & (u_type < _TYPE_UNKNOWN_PATIENT)] = None
     presymptomatic = patients["presymptomatic"].to_numpy()[person]
     # Screening reports the copy number, so a presymptomatic diagnosis always has it.
     p_unknown = np.where(
@@ -980,7 +980,7 @@ def _roster_table(
     unseen = (onset > exit_days) | (presymptomatic & (first_start < onset))
     # SMA type is defined by the untreated course: it is not knowable for a child diagnosed and
     # treated before symptoms (or not yet symptomatic), so the record carries none.
-    sma_type = np.where(presymptomatic & unseen, None, sma_type)
+    sma_type[presymptomatic & unseen] = None
     return pd.DataFrame(
         {
             "site": roster["site"].to_numpy(),
