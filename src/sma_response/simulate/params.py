@@ -175,7 +175,7 @@ class DiseaseParams:
     therapies: dict[str, TherapyParams] = field(default_factory=_default_therapies)
     #: Recovery shrinks with age and disease duration at start (window of opportunity): factor
     #: floor + (1 - floor) * exp(-age_months / age_tau - duration_months / duration_tau); the
-    #: floor is what a long-treated-late adult keeps (treated adults stabilise, some gain).
+    #: floor is the share left to an adult who starts late (treated adults stabilise, some gain).
     recovery_age_tau: float = 100.0
     recovery_duration_tau: float = 120.0
     recovery_adult_floor: float = 0.0
