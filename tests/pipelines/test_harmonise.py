@@ -17,10 +17,11 @@ from hydra.core.global_hydra import GlobalHydra
 from sma_response._utils.random import spawn_seeds
 from sma_response.conf.harmonise import register_harmonise_configs
 from sma_response.conf.resolvers import CONFIG_DIR, register_resolvers
+from sma_response.conf.simulation import to_simulation_spec
 from sma_response.conf.store import register_configs
 from sma_response.harmonise.pseudonym import pseudonymise
 from sma_response.pipelines.harmonise import HarmonisationError, run_harmonisation
-from sma_response.pipelines.simulate import run_simulation, to_simulation_spec
+from sma_response.pipelines.simulate import run_simulation
 from sma_response.schemas import validate_cdm
 from sma_response.simulate.cohort import simulate_patients
 from sma_response.simulate.registries import observe_registries

@@ -14,7 +14,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from sma_response.conf.resolvers import CONFIG_DIR, register_resolvers
 from sma_response.conf.store import register_configs
-from sma_response.pipelines.simulate import SimulationResult, run_simulation, write_dataset
+from sma_response.pipelines.simulate import SimulationResult, run_simulation
+from sma_response.simulate.dataset import write_dataset
 from sma_response.simulate.spec import SimulationSpecError
 
 N_PATIENTS = 250

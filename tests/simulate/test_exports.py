@@ -15,7 +15,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from sma_response.conf.resolvers import CONFIG_DIR
-from sma_response.pipelines.simulate import to_simulation_spec
+from sma_response.conf.simulation import to_simulation_spec
 from sma_response.simulate import exports
 from sma_response.simulate.cohort import simulate_patients
 from sma_response.simulate.dataset import dataset_files

@@ -10,7 +10,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from sma_response.conf.resolvers import CONFIG_DIR
-from sma_response.pipelines.simulate import to_simulation_spec
+from sma_response.conf.simulation import to_simulation_spec
 from sma_response.simulate.cohort import DAYS_PER_MONTH, SimulatedPatients, simulate_patients
 from sma_response.simulate.names import NAMES
 from sma_response.simulate.params import SCALES, DiseaseParams

@@ -6,17 +6,22 @@ can be folded into that module.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
+from sma_response.conf.factory import ConfigError
 from sma_response.conf.resolvers import register_resolvers
 from sma_response.conf.store import PathsConfig, register_configs
+from sma_response.harmonise.layout import ExportLayout
 from sma_response.harmonise.linkage import LinkageSpec
 
-__all__ = ["HarmoniseConfig", "register_harmonise_configs"]
+__all__ = ["HarmoniseConfig", "export_harmonise_config", "register_harmonise_configs"]
 
 
 @dataclass
@@ -63,3 +68,40 @@ def register_harmonise_configs() -> None:
     register_resolvers()
     register_configs()
     ConfigStore.instance().store(name="harmonise_schema", node=HarmoniseConfig)
+
+
+def export_harmonise_config(
+    layout: ExportLayout,
+    *,
+    key_file: Path,
+    paths: Mapping[str, Any],
+    out_dir: Path,
+    linkage: Mapping[str, Any] | None,
+    progress: bool,
+) -> DictConfig:
+    """Return the ``harmonise`` config that reads a site's export (never anything else).
+
+    ``linkage`` is the training run's logged linkage settings (``None``: the defaults).
+    """
+    node: dict[str, Any] = {
+        "paths": dict(paths),
+        "dataset": "validation",
+        "registries": layout.registries,
+        "raw_dir": str(layout.raw_dir),
+        "out_dir": str(out_dir),
+        "registry_dir": str(layout.registry_dir),
+        "pseudonym_key_file": str(key_file),
+        "evaluate_linkage": False,  # reads nothing but the export itself
+        "progress": progress,
+    }
+    if linkage:
+        node["linkage"] = dict(linkage)
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(HarmoniseConfig), node)
+    except OmegaConfBaseException as err:
+        msg = f"harmonisation settings: {err}".splitlines()[0]
+        raise ConfigError(msg) from err
+    if not isinstance(cfg, DictConfig):  # merged onto a structured schema: a mapping
+        msg = "harmonisation settings: not a mapping"
+        raise ConfigError(msg)
+    return cfg

@@ -9,14 +9,23 @@ the mapping's folder name inside a scratch folder (nothing is copied).
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sma_response.harmonise.io import read_registry_spec
-from sma_response.harmonise.spec import RegistrySpec
+from sma_response.harmonise.harmonise import HarmonisedRegistry, harmonise_registry
+from sma_response.harmonise.io import read_registry, read_registry_spec
+from sma_response.harmonise.pseudonym import PseudonymKey
+from sma_response.harmonise.spec import RegistrySpec, RegistrySpecError
 
-__all__ = ["ExportLayout", "ExportLayoutError", "export_layout", "registry_specs"]
+__all__ = [
+    "ExportLayout",
+    "ExportLayoutError",
+    "export_layout",
+    "harmonise_export",
+    "registry_specs",
+]
 
 
 class ExportLayoutError(ValueError):
@@ -157,3 +166,49 @@ def registry_specs(
         msg = f"no registry export of {sorted(available)} found in {raw_dir}"
         raise ExportLayoutError(msg)
     return out, notes
+
+
+def harmonise_export(
+    export: Path, registry_dir: Path, registry: str, *, key: PseudonymKey | bytes
+) -> HarmonisedRegistry:
+    """Harmonise one registry's export (its folder, or one file of it) with its mapping.
+
+    Parameters
+    ----------
+    export
+        The export folder, or a single file of it (read alone).
+    registry_dir, registry
+        The mapping folder and the mapping's name (``<registry_dir>/<registry>.yaml``).
+    key
+        The pseudonymisation secret of the site (the one used in training).
+
+    Raises
+    ------
+    ExportLayoutError
+        No such export, no mapping named, no such mapping, or an invalid mapping.
+    """
+    if not export.exists():
+        msg = f"export_path: {export} does not exist"
+        raise ExportLayoutError(msg)
+    if not registry:
+        msg = (
+            "export_registry: name the mapping of the export (e.g. export_registry=smartcare_dach)"
+        )
+        raise ExportLayoutError(msg)
+    mapping = registry_dir / f"{registry}.yaml"
+    if not mapping.is_file():
+        available = sorted(p.stem for p in registry_dir.glob("*.yaml"))
+        msg = (
+            f"export_registry: no mapping {mapping.name} in {registry_dir}; available: {available}"
+        )
+        raise ExportLayoutError(msg)
+    try:
+        spec = read_registry_spec(mapping)
+    except RegistrySpecError as err:
+        raise ExportLayoutError(str(err)) from err
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = export
+        if export.is_file():  # one file of the export: read it alone
+            folder = Path(tmp)
+            (folder / export.name).symlink_to(export.resolve())
+        return harmonise_registry(read_registry(spec, folder), key=key)

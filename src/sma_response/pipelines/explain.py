@@ -1,18 +1,10 @@
 """The explain step of a training run: SHAP values, intervals, report inputs, all logged.
 
 :func:`explain_training_run` is what ``run_training`` calls inside its MLflow run, after
-evaluation. Each step is a stage call; this module only orders them and logs what they return:
-
-1. SHAP values of every out-of-fold prediction (each fold model on its held-out rows, checked
-   against the logged predictions) and of the final model on every row
-   (:mod:`sma_response.explain.folds`);
-2. global and per-region importance and their figures (:mod:`sma_response.explain.plots`);
-3. the predicted change on the outcome scale (the run's model for a ``delta`` target, a
-   companion regressor of the same family otherwise) with cross-conformal intervals whose
-   held-out coverage is measured per region and per scale (:mod:`sma_response.evaluate.conformal`);
-4. the report rows: held-out probability, change and interval, and the estimate under each
-   therapy option (:mod:`sma_response.report.inputs`);
-5. the :class:`~sma_response.report.basis.ReportBasis` (aggregates only) and example reports.
+evaluation. It orders stage calls and logs what they return: SHAP values of every held-out and
+final prediction with importance and figures (:mod:`sma_response.explain`), the change model and
+its conformal intervals, the report rows and basis (:mod:`sma_response.report.training`), and
+example reports.
 """
 
 from __future__ import annotations
@@ -25,83 +17,23 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sklearn.base import BaseEstimator
-from sklearn.pipeline import Pipeline
 
-from sma_response.evaluate.conformal import (
-    ConformalQuantiles,
-    coverage_metrics,
-    coverage_table,
-    cross_conformal,
-    fit_conformal,
-)
+from sma_response.evaluate.conformal import coverage_metrics
 from sma_response.explain.folds import check_against_predictions, explain_folds
 from sma_response.explain.plots import explanation_figures
 from sma_response.explain.shap_values import explain, resolve_method
 from sma_response.explain.spec import ExplainSpec
 from sma_response.explain.summarise import global_importance, group_importance
-from sma_response.features.design import Design, observed_change
-from sma_response.models.fit import CVResult, fit_cv, fit_final
-from sma_response.report.basis import ReportBasis, cohort_profile, subgroup_counts
+from sma_response.report.basis import ReportBasis
 from sma_response.report.batch import write_reports
-from sma_response.report.inputs import (
-    ReportInputs,
-    example_ids,
-    held_out_alternatives,
-    held_out_patients,
-    outcome_frame,
-    performance_rows,
-    therapy_options,
-)
+from sma_response.report.inputs import ReportInputs, example_ids, outcome_frame
 from sma_response.report.spec import ReportSpec
+from sma_response.report.training import RunToExplain, change_intervals, report_inputs
 from sma_response.schemas import ShapValues
 
-__all__ = ["ExplainOutcome", "RunToExplain", "explain_training_run"]
+__all__ = ["ExplainOutcome", "explain_training_run"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class RunToExplain:
-    """What the training run hands to the explain step.
-
-    Attributes
-    ----------
-    design
-        The run's cohort, labels and feature frame (indexed by ``index_id``).
-    groups, splits
-        Subgroup variables (indexed by ``index_id``) and validation folds.
-    cv, final
-        Cross-validation result with the fold models (``keep_models=True``) and the final
-        pipeline.
-    subgroups
-        Subgroup metrics of the run (``evaluate.subgroup_metrics``).
-    change_estimator
-        Unfitted regressor of the same family, fitted on the change for a classification run
-        (``None`` for a regression run: the run's model predicts the change itself).
-    preprocess_kind
-        Preprocessing of the run's model.
-    task, target_kind, target_scale, model_name
-        What the run predicts, with which model.
-    """
-
-    design: Design
-    groups: pd.DataFrame
-    splits: pd.DataFrame
-    cv: CVResult
-    final: Pipeline
-    subgroups: pd.DataFrame
-    change_estimator: BaseEstimator | None
-    preprocess_kind: str
-    task: str
-    target_kind: str
-    target_scale: str | None
-    model_name: str
-
-    @property
-    def first_repeat(self) -> int:
-        """The repeat whose held-out predictions the reports and metrics use."""
-        return int(self.cv.predictions["repeat"].min())
 
 
 @dataclass
@@ -115,70 +47,6 @@ class ExplainOutcome:
     report_paths: list[Path]
     seconds: float
     fit_seconds: float = 0.0  # fitting the change model (classification runs)
-
-
-@dataclass
-class _Intervals:
-    change_cv: CVResult
-    change_final: Pipeline
-    held: pd.DataFrame  # held-out change predictions (first repeat) with the outcome frame
-    intervals: pd.DataFrame
-    quantiles: ConformalQuantiles
-    coverage: pd.DataFrame
-    fit_seconds: float
-
-
-def _change_models(run: RunToExplain) -> tuple[CVResult, Pipeline, float]:
-    """Models of the change on the outcome scale (the run's own for a regression run)."""
-    if run.task != "classification":
-        return run.cv, run.final, 0.0
-    if run.change_estimator is None:
-        msg = "explain: a classification run needs a change_estimator for the expected change"
-        raise ValueError(msg)
-    if run.design.targets is None:
-        msg = "explain: a classification run needs its targets for the expected change"
-        raise ValueError(msg)
-    started = time.perf_counter()
-    X = run.design.X
-    change = observed_change(run.design.targets, X.index)
-    kind = run.preprocess_kind
-    change_cv = fit_cv(
-        X,
-        change,
-        run.splits,
-        estimator=run.change_estimator,
-        preprocess_kind=kind,
-        task="regression",
-        keep_models=True,
-    )
-    change_final = fit_final(X, change, estimator=run.change_estimator, preprocess_kind=kind)
-    return change_cv, change_final, time.perf_counter() - started
-
-
-def _intervals(
-    run: RunToExplain, outcome: pd.DataFrame, *, first_repeat: int, spec: ReportSpec
-) -> _Intervals:
-    change_cv, change_final, fit_seconds = _change_models(run)
-    held = change_cv.predictions.loc[change_cv.predictions["repeat"] == first_repeat]
-    held = held.join(outcome, on="index_id")
-    level, min_n = spec.interval_level, spec.interval_min_n
-    intervals = cross_conformal(held, level=level, min_n=min_n)
-    quantiles = fit_conformal(
-        (held["y_true"] - held["y_pred"]).to_numpy(),
-        held["scale"].to_numpy(dtype=object),
-        level=level,
-        min_n=min_n,
-    )
-    cov_groups = run.groups[["region"]].join(outcome[["scale"]].astype(object).fillna("unknown"))
-    return _Intervals(
-        change_cv=change_cv,
-        change_final=change_final,
-        held=held,
-        intervals=intervals,
-        quantiles=quantiles,
-        coverage=coverage_table(intervals, cov_groups),
-        fit_seconds=fit_seconds,
-    )
 
 
 def _log_explanations(
@@ -252,8 +120,8 @@ def explain_training_run(
     outcome = outcome_frame(
         run.design.X, target_kind=run.target_kind, target_scale=run.target_scale
     )
-    iv = _intervals(run, outcome, first_repeat=run.first_repeat, spec=report_spec)
-    inputs, basis = _report_inputs(
+    iv = change_intervals(run, outcome, spec=report_spec)
+    inputs, basis = report_inputs(
         run, outcome, iv, shap_first, importance, explain_info, provenance=provenance
     )
     logger.log_table(iv.coverage, "evaluation/interval_coverage.csv")
@@ -330,43 +198,3 @@ def _shap_step(
         figures=figures,
     )
     return shap_first, importance, explain_info
-
-
-def _report_inputs(
-    run: RunToExplain,
-    outcome: pd.DataFrame,
-    iv: _Intervals,
-    shap_first: pd.DataFrame,
-    importance: pd.DataFrame,
-    explain_info: dict[str, Any],
-    *,
-    provenance: dict[str, Any],
-) -> tuple[ReportInputs, ReportBasis]:
-    """Held-out report rows, the estimate under each therapy, and the run's report basis."""
-    X, task = run.design.X, run.task
-    preds = run.cv.predictions
-    main_first = preds.loc[preds["repeat"] == run.first_repeat].set_index("index_id")
-    patients = held_out_patients(
-        main_first, iv.held, iv.intervals, run.design.cohort, outcome, task=task,
-        quantiles=iv.quantiles,
-    )  # fmt: skip
-    alternatives = held_out_alternatives(
-        run.cv.models, iv.change_cv.models, X, outcome, run.splits, repeat=run.first_repeat,
-        task=task, quantiles=iv.quantiles,
-    )  # fmt: skip
-    basis = ReportBasis(
-        task=task,
-        target_kind=run.target_kind,
-        target_scale=run.target_scale,
-        model_name=run.model_name,
-        provenance={**provenance, "model_name": run.model_name},
-        explain=explain_info,
-        interval=iv.quantiles.to_dict(),
-        coverage=iv.coverage.to_dict("records"),
-        profile=cohort_profile(X),
-        counts=subgroup_counts(run.groups.reindex(X.index)),
-        performance=performance_rows(run.subgroups, main_first.reset_index(), run.groups),
-        importance=importance.to_dict("records"),
-        therapies=therapy_options(X),
-    )
-    return ReportInputs(patients=patients, alternatives=alternatives, shap=shap_first), basis

@@ -14,36 +14,31 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
-from sma_response._utils.io import atomic_directory, atomic_path, atomic_write_text
 from sma_response.conf.nodes import node_spec
+from sma_response.harmonise.cdm import cdm_manifest, linked_cdm, n_linked_groups, write_outputs
 from sma_response.harmonise.harmonise import (
-    CDM_COLUMNS,
     HarmonisedRegistry,
     combine_registries,
     harmonise_registry,
 )
 from sma_response.harmonise.io import TruthFileError, read_link_truth, read_registry, read_text
 from sma_response.harmonise.layout import ExportLayoutError, registry_specs
-from sma_response.harmonise.linkage import LinkageSpec, apply_links, link_patients
-from sma_response.harmonise.order import linkage_against_truth, sort_table
+from sma_response.harmonise.linkage import LinkageSpec
+from sma_response.harmonise.order import linkage_against_truth
 from sma_response.harmonise.pseudonym import PseudonymKey, resolve_key
-from sma_response.harmonise.quality import accounting_totals, check_accounting, summarise
+from sma_response.harmonise.quality import accounting_totals, summarise
 from sma_response.harmonise.spec import RegistrySpec
-from sma_response.schemas import validate_cdm
 from sma_response.tracking.provenance import cdm_digest
 
 __all__ = [
@@ -55,7 +50,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SUMMARY_FILE = "harmonise_summary.txt"
 TRUTH_FILE = Path("ground_truth") / "registry_links.parquet"
 
 
@@ -128,16 +122,6 @@ def _local_secret(path: Path) -> str | None:
     return read_text(path) if path.is_file() else None
 
 
-def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    pq.write_table(table, path, compression="zstd")
-
-
-def _write_table(frame: pd.DataFrame, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        _write_parquet(frame, tmp)
-
-
 def _evaluate_linkage(
     raw_dir: Path, links: pd.DataFrame, key: PseudonymKey, notes: list[str]
 ) -> dict[str, float] | None:
@@ -164,21 +148,6 @@ def _harmonise_each(
             results.append(harmonise_registry(read_registry(spec, folder), key=key))
             bar.update(1)
     return combine_registries(results)
-
-
-def _linked_tables(
-    combined: HarmonisedRegistry, spec: LinkageSpec
-) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
-    """CDM tables with ``linked_id``, in their written row order, checked across tables."""
-    links = link_patients(combined.link_keys, spec=spec)
-    tables = dict(combined.tables)
-    tables["patients"] = apply_links(tables["patients"], links)
-    tables = {name: sort_table(name, tables[name]) for name in CDM_COLUMNS}
-    # Each table passed its schema registry by registry (failures quarantined); the combined CDM
-    # must also meet the rules that span tables. A failure here is a harmonisation bug.
-    validate_cdm(tables, schemas=False)
-    check_accounting(combined.accounting)
-    return tables, links
 
 
 def _log_totals(accounting: pd.DataFrame, digest: str, wall: float) -> None:
@@ -225,12 +194,11 @@ def run_harmonisation(cfg: DictConfig) -> HarmonisationResult:
     log.info("harmonising %r: %d registries, key from %s", cfg.dataset, len(specs), key.source)
     combined = _harmonise_each(specs, key=key, progress=bool(cfg.progress))
     linkage_spec = node_spec(cfg.linkage, LinkageSpec, key="linkage")
-    tables, links = _linked_tables(combined, linkage_spec)
+    tables, links = linked_cdm(combined, linkage_spec)
     digest = cdm_digest(tables)
     all_notes = notes + combined.notes
     linkage = _evaluate_linkage(raw_dir, links, key, all_notes) if cfg.evaluate_linkage else None
-    group_sizes = links.groupby("linked_id").size()
-    n_linked_groups = int((group_sizes > 1).sum())
+    linked_groups = n_linked_groups(links)
     summary = summarise(
         dataset=str(cfg.dataset),
         accounting=combined.accounting,
@@ -240,20 +208,15 @@ def run_harmonisation(cfg: DictConfig) -> HarmonisationResult:
         digest=digest,
         key_source=key.source,
         linkage=linkage,
-        n_linked_groups=n_linked_groups,
+        n_linked_groups=linked_groups,
         notes=all_notes,
     )
-    manifest = {
-        "dataset": str(cfg.dataset),
-        "digest": digest,
-        "tables": {name: len(frame) for name, frame in tables.items()},
-        "registries": [spec.name for spec, _ in specs],
-        "pseudonym_key": key.source,
-        "records": accounting_totals(combined.accounting).iloc[0].astype(int).to_dict(),
-        "n_rejects": len(combined.rejects),
-        "n_linked_groups": n_linked_groups,
-    }
-    _write_outputs(out_dir, tables=tables, combined=combined, summary=summary, manifest=manifest)
+    manifest = cdm_manifest(
+        dataset=str(cfg.dataset), tables=tables, digest=digest,
+        registries=[spec.name for spec, _ in specs], key_source=key.source, combined=combined,
+        linked_groups=linked_groups,
+    )  # fmt: skip
+    write_outputs(out_dir, tables=tables, combined=combined, summary=summary, manifest=manifest)
     wall = time.perf_counter() - started
     _log_totals(combined.accounting, digest, wall)
     return HarmonisationResult(
@@ -264,35 +227,10 @@ def run_harmonisation(cfg: DictConfig) -> HarmonisationResult:
         digest=digest,
         accounting=combined.accounting,
         n_rejects=len(combined.rejects),
-        n_linked_groups=n_linked_groups,
+        n_linked_groups=linked_groups,
         linkage=linkage,
         key_source=key.source,
         summary=summary,
         wall_seconds=wall,
         notes=all_notes,
     )
-
-
-def _write_outputs(
-    out_dir: Path,
-    *,
-    tables: Mapping[str, pd.DataFrame],
-    combined: HarmonisedRegistry,
-    summary: str,
-    manifest: Mapping[str, object],
-) -> None:
-    """Write the CDM folder atomically (all tables or none), then the bookkeeping files."""
-    rejects = combined.rejects.sort_values(
-        ["registry", "file", "row", "table", "column"], kind="stable"
-    ).reset_index(drop=True)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_directory(out_dir / "cdm") as tmp:
-        for name, frame in tables.items():
-            _write_parquet(frame, tmp / f"{name}.parquet")
-        (tmp / "manifest.json").write_text(
-            json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-        )
-    _write_table(rejects, out_dir / "rejects.parquet")
-    _write_table(combined.accounting.reset_index(drop=True), out_dir / "accounting.parquet")
-    _write_table(combined.corrections.reset_index(drop=True), out_dir / "corrections.parquet")
-    atomic_write_text(out_dir / SUMMARY_FILE, summary)

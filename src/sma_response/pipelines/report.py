@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,13 +26,12 @@ from sma_response.cohort.spec import CohortSpec
 from sma_response.conf.nodes import node_spec
 from sma_response.features.design import DesignError, build_design
 from sma_response.features.spec import FeatureSpec
-from sma_response.harmonise.harmonise import combine_registries, harmonise_registry
-from sma_response.harmonise.io import read_registry, read_registry_spec
-from sma_response.harmonise.spec import RegistrySpecError
+from sma_response.harmonise.harmonise import combine_registries
+from sma_response.harmonise.layout import ExportLayoutError, harmonise_export
 from sma_response.pipelines.data import pseudonym_key
 from sma_response.report.basis import ReportBasis
 from sma_response.report.batch import build_contexts, write_reports
-from sma_response.report.inputs import ReportInputs, example_ids, score_patients
+from sma_response.report.inputs import ReportInputs, example_ids, score_patients, select_patients
 from sma_response.report.spec import ReportError, ReportSpec
 from sma_response.schemas import validate_cdm
 from sma_response.tracking.lookup import resolve_model
@@ -75,26 +73,6 @@ class ReportRun:
     patients: pd.DataFrame
 
 
-def _select(patients: pd.DataFrame, wanted: Sequence[str]) -> list[str]:
-    """Index ids for the requested ids (index ids ``<hex>#<n>`` or patient ids ``<hex>``)."""
-    chosen: list[str] = []
-    unknown = []
-    for item in (str(w) for w in wanted):
-        hits = patients.loc[
-            (patients["index_id"] == item) | (patients["patient_id"] == item), "index_id"
-        ].tolist()
-        if not hits:
-            unknown.append(item)
-        chosen.extend(h for h in hits if h not in chosen)
-    if unknown:
-        msg = (
-            f"patients: {len(unknown)} id(s) not in the run's cohort or export: "
-            f"{unknown[:5]} (use pseudonymous patient ids or index ids)"
-        )
-        raise ReportError(msg)
-    return chosen
-
-
 def _run_config(tracking: TrackingSpec, run_id: str) -> DictConfig:
     node = OmegaConf.create(read_text_artifact(tracking, run_id, "config/config.yaml"))
     if not isinstance(node, DictConfig):
@@ -124,35 +102,14 @@ def _new_patients(
 ) -> ReportInputs:
     """Harmonise an export, build the run's cohort and features, score with the final models."""
     export = Path(str(cfg.export_path))
-    if not export.exists():
-        msg = f"export_path: {export} does not exist"
-        raise ReportError(msg)
-    if not cfg.export_registry:
-        msg = (
-            "export_registry: name the mapping of the export (e.g. export_registry=smartcare_dach)"
-        )
-        raise ReportError(msg)
-    mapping = Path(str(cfg.registry_dir)) / f"{cfg.export_registry}.yaml"
-    if not mapping.is_file():
-        available = sorted(p.stem for p in Path(str(cfg.registry_dir)).glob("*.yaml"))
-        msg = (
-            f"export_registry: no mapping {mapping.name} in {cfg.registry_dir}; "
-            f"available: {available}"
-        )
-        raise ReportError(msg)
-    try:
-        registry = read_registry_spec(mapping)
-    except RegistrySpecError as err:
-        raise ReportError(str(err)) from err
     key = pseudonym_key(Path(str(cfg.pseudonym_key_file)))
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = export
-        if export.is_file():  # one file of the export: read it alone
-            folder = Path(tmp)
-            (folder / export.name).symlink_to(export.resolve())
-        harmonised = combine_registries(
-            [harmonise_registry(read_registry(registry, folder), key=key)]
+    try:
+        registry = harmonise_export(
+            export, Path(str(cfg.registry_dir)), str(cfg.export_registry or ""), key=key
         )
+    except ExportLayoutError as err:
+        raise ReportError(str(err)) from err
+    harmonised = combine_registries([registry])
     if len(harmonised.rejects):
         log.warning(
             "export: %d rejected cells or rows (see the harmonisation rules)",
@@ -222,7 +179,7 @@ def run_reports(cfg: DictConfig) -> ReportRun:
         inputs = _new_patients(cfg, tracking, run_id, basis)
     wanted = list(cfg.patients or [])
     if wanted:
-        index_ids = _select(inputs.patients, wanted)
+        index_ids = select_patients(inputs.patients, wanted)
     elif cfg.export_path:
         index_ids = inputs.patients["index_id"].tolist()
     else:

@@ -31,26 +31,23 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
-from sma_response.conf.compose import compose_config, with_baseline_model
-from sma_response.conf.factory import ConfigError, check_targets
+from sma_response.conf.compose import with_baseline_model
+from sma_response.conf.factory import ConfigError
+from sma_response.conf.logged import apply_changes, logged_config, overrides_check, train_config
 from sma_response.conf.nodes import node_dict, node_spec
 from sma_response.conf.resolvers import PROJECT_ROOT
-from sma_response.conf.train import TrainConfig
 from sma_response.pipelines.data import DataError, ensure_cdm, read_cdm_fingerprint
 from sma_response.pipelines.train import TrainingError, run_training
 from sma_response.tracking.compare import (
     Check,
     ReproductionReport,
-    capped,
     compare_logged_file,
     compare_metrics,
     config_check,
+    data_check,
     diff_configs,
-    first_line,
     git_checks,
     packages_check,
     relocate_config,
@@ -63,7 +60,6 @@ from sma_response.tracking.lookup import (
     read_run_text,
     set_run_tags,
 )
-from sma_response.tracking.provenance import compare_fingerprints
 from sma_response.tracking.spec import TrackingSpec
 
 __all__ = [
@@ -94,122 +90,16 @@ class ReproductionError(Exception):
     """The reproduction cannot start for a reason the user can fix (one line, no traceback)."""
 
 
-# --------------------------------------------------------------------------- config helpers
-
-
-def _apply_changes(config: dict[str, Any], changes: Sequence[str]) -> dict[str, Any]:
-    if not changes:
-        return config
-    for change in changes:
-        key, sep, _ = str(change).partition("=")
-        if not sep or not key:
-            msg = f"changes: {change!r} is not key=value"
-            raise ReproductionError(msg)
-        node: Any = config
-        for part in key.split(".")[:-1]:
-            node = node.get(part, {}) if isinstance(node, Mapping) else {}
-        if isinstance(node, Mapping) and isinstance(node.get(key.split(".")[-1]), Mapping):
-            msg = (
-                f"changes: {change!r} names a config group or section; a logged config is fully "
-                "resolved, so change single values (e.g. model.classifier.max_depth=4)"
-            )
-            raise ReproductionError(msg)
-    try:
-        merged = OmegaConf.merge(OmegaConf.create(config), OmegaConf.from_dotlist(list(changes)))
-    except OmegaConfBaseException as err:
-        msg = f"changes: {err}"
-        raise ReproductionError(msg) from err
-    return node_dict(merged, resolve=False, key="changes")
-
-
-def _filled(
+def _rerun_train_config(
     config: Mapping[str, Any], config_dir: str | Path | None, notes: list[str]
-) -> Mapping[str, Any]:
-    """Give a run logged before the comparator was a config group its ``baseline_model``."""
+) -> DictConfig:
+    """Return the re-run's config: comparator filled in for older runs, on today's schema."""
     try:
         filled, note = with_baseline_model(config, config_dir=config_dir)
+        notes.extend([note] if note else [])
+        return train_config(filled)
     except ConfigError as err:
         raise ReproductionError(str(err)) from err
-    notes.extend([note] if note else [])
-    return filled
-
-
-def _train_config(config: Mapping[str, Any]) -> DictConfig:
-    """Put the logged values on the current training schema (the re-run's config)."""
-    try:
-        cfg = OmegaConf.merge(OmegaConf.structured(TrainConfig), OmegaConf.create(dict(config)))
-    except OmegaConfBaseException as err:
-        msg = f"the logged config does not fit the current training schema: {err}".splitlines()[0]
-        raise ReproductionError(msg) from err
-    try:  # before any data is read: a config from a shared store may not build arbitrary objects
-        check_targets(cfg)
-    except ConfigError as err:
-        msg = f"the logged config is refused: {err}"
-        raise ReproductionError(msg) from err
-    if not isinstance(cfg, DictConfig):  # merging onto a structured schema gives a mapping
-        msg = "the logged config is not a mapping"
-        raise ReproductionError(msg)
-    return cfg
-
-
-# --------------------------------------------------------------------------- checks
-
-
-def _overrides_check(
-    overrides: Mapping[str, Any] | None, logged: Mapping[str, Any], config_dir: Path | None
-) -> Check:
-    name = "config files"
-    if not overrides or not overrides.get("choices"):
-        return Check(
-            name=name,
-            status="skipped",
-            details=[
-                "the run was not launched through Hydra (no overrides logged), so the current "
-                "configs/ cannot be re-composed for it"
-            ],
-        )
-    args = [str(o) for o in overrides.get("overrides", [])]
-    shown = f"{len(args)} override(s), {len(overrides['choices'])} group choices"
-    try:
-        cfg = compose_config("train", args, config_dir=config_dir, return_hydra_config=True)
-    except (HydraException, OmegaConfBaseException, ConfigError) as err:
-        return Check(
-            name=name,
-            status="differs",
-            logged=shown,
-            current="cannot compose",
-            details=[f"the logged overrides no longer compose with configs/: {first_line(err)}"],
-        )
-    all_choices = node_dict(cfg.hydra.runtime.choices, resolve=False)
-    choices = {str(k): v for k, v in all_choices.items() if not str(k).startswith("hydra/")}
-    container = node_dict(cfg, resolve=False)
-    container.pop("hydra", None)
-    try:
-        current = node_dict(OmegaConf.create(container))
-    except OmegaConfBaseException as err:
-        return Check(
-            name=name,
-            status="differs",
-            logged=shown,
-            current="cannot resolve",
-            details=[str(err).splitlines()[0]],
-        )
-    details = diff_configs(logged, current)
-    logged_choices = {
-        str(k): v for k, v in overrides["choices"].items() if not str(k).startswith("hydra/")
-    }
-    details += [
-        f"choice {k}: {logged_choices.get(k)} logged, {choices.get(k)} now"
-        for k in sorted(set(logged_choices) | set(choices))
-        if logged_choices.get(k) != choices.get(k)
-    ]
-    return Check(
-        name=name,
-        status="differs" if details else "same",
-        logged=shown,
-        current="re-composed with the current configs/",
-        details=capped(details),
-    )
 
 
 def _data_check(
@@ -224,34 +114,13 @@ def _data_check(
     try:
         cdm_dir = ensure_cdm(rerun_cfg)
     except DataError as err:
-        return Check(
-            name="data",
-            status="differs",
-            logged=logged_digest[:16],
-            current="missing",
-            details=[str(err)],
-        )
+        return Check("data", "differs", logged_digest[:16], "missing", details=[str(err)])
     if not existed:
         notes.append(
             f"data: no CDM at {cdm_dir}; rebuilt it from the logged config "
             "(simulated if needed, harmonised)"
         )
-    current = read_cdm_fingerprint(cdm_dir)
-    details: list[str] = []
-    if current["digest"] != logged_digest:
-        details = compare_fingerprints(fingerprint, current) if fingerprint else []
-        details = details or [
-            "CDM digest differs (no per-table fingerprint logged, or only the pseudonym "
-            "key changed)"
-        ]
-        details.append(f"read from {cdm_dir}")
-    return Check(
-        name="data",
-        status="differs" if details else "same",
-        logged=logged_digest[:16],
-        current=current["digest"][:16],
-        details=details,
-    )
+    return data_check(logged_digest, fingerprint, read_cdm_fingerprint(cdm_dir), cdm_dir)
 
 
 # --------------------------------------------------------------------------- main entry
@@ -312,7 +181,7 @@ def reproduce_run(
     )
     notes.extend(moved)
     rerun_dict = _rerun_config(relocated, changes, tracking, original["experiment_name"])
-    rerun_cfg = _train_config(_filled(rerun_dict, config_dir, notes))
+    rerun_cfg = _rerun_train_config(rerun_dict, config_dir, notes)
     checks = [
         config_check(relocated, rerun_dict, changes),
         *_environment_checks(
@@ -345,7 +214,10 @@ def _rerun_config(
     experiment_name: str | None,
 ) -> dict[str, Any]:
     """Return the logged config with ``changes``, for the run's experiment, unregistered."""
-    config = _apply_changes(relocated, changes)
+    try:
+        config = apply_changes(relocated, changes)
+    except ConfigError as err:
+        raise ReproductionError(str(err)) from err
     config["tracking"] = {
         **asdict(tracking),
         "experiment_name": experiment_name or tracking.experiment_name,
@@ -374,15 +246,11 @@ def _logged_run(tracking: TrackingSpec, run_id: str) -> tuple[dict[str, Any], di
         original = get_run(tracking, run_id)
     except RunNotFoundError as err:
         raise ReproductionError(str(err)) from err
-    text = read_run_text(tracking, run_id, "config/config.yaml")
-    if text is None:
-        msg = f"run {run_id} has no config/config.yaml: it was not logged by sma-train"
-        raise ReproductionError(msg)
     try:
-        logged = node_dict(OmegaConf.create(text), resolve=False, key="config/config.yaml")
-    except (TypeError, OmegaConfBaseException) as err:
-        msg = f"run {run_id}: config/config.yaml is not a config mapping ({first_line(err)})"
-        raise ReproductionError(msg) from err
+        config = logged_config(read_run_text(tracking, run_id, "config/config.yaml"), run_id)
+    except ConfigError as err:
+        raise ReproductionError(str(err)) from err
+    logged = node_dict(config, resolve=False, key="config/config.yaml")
     return original, logged
 
 
@@ -399,7 +267,7 @@ def _environment_checks(
     """Config files, seed, data, packages and code of the run against now."""
     seed_logged = str(tags.get("seed", logged.get("seed")))
     return [
-        _overrides_check(
+        overrides_check(
             read_run_json(tracking, run_id, "config/overrides.json"),
             logged,
             Path(config_dir) if config_dir else None,

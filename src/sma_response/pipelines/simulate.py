@@ -10,33 +10,22 @@ so a crash never leaves half a dataset).
 from __future__ import annotations
 
 import logging
-import os
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 from tqdm.auto import tqdm
 
 from sma_response import __version__
-from sma_response._utils.io import atomic_directory
 from sma_response._utils.random import spawn_seeds
+from sma_response.conf.simulation import to_simulation_spec
 from sma_response.simulate.cohort import simulate_patients
-from sma_response.simulate.dataset import dataset_files
-from sma_response.simulate.exports import check_export_formats
-from sma_response.simulate.params import THERAPIES
-from sma_response.simulate.registries import RegistryData, check_registries, observe_registries
-from sma_response.simulate.spec import SimulationSpec, SimulationSpecError
+from sma_response.simulate.dataset import dataset_files, write_dataset
+from sma_response.simulate.registries import observe_registries, summarise_registries
 
-__all__ = [
-    "SimulationResult",
-    "run_simulation",
-    "to_simulation_spec",
-    "write_dataset",
-]
+__all__ = ["SimulationResult", "run_simulation"]
 
 log = logging.getLogger(__name__)
 
@@ -79,41 +68,6 @@ class SimulationResult:
     n_files: int
     n_bytes: int
     wall_seconds: float
-
-
-def to_simulation_spec(node: object) -> SimulationSpec:
-    """Convert the ``simulation`` config node to a validated :class:`SimulationSpec`.
-
-    Parameters
-    ----------
-    node
-        A ``DictConfig`` (typed or not) or a plain mapping.
-
-    Returns
-    -------
-    SimulationSpec
-        The validated spec.
-
-    Raises
-    ------
-    SimulationSpecError
-        Naming the offending key (``simulation.<key>: <problem>``), for type errors, unknown
-        keys, missing values and every rule of :meth:`SimulationSpec.validate`, the registry
-        checks and the export formats.
-    """
-    try:
-        merged = OmegaConf.merge(OmegaConf.structured(SimulationSpec), node)
-        spec = OmegaConf.to_object(merged)
-    except OmegaConfBaseException as err:
-        key = getattr(err, "full_key", None) or "?"
-        problem = str(getattr(err, "msg", err)).splitlines()[0]
-        msg = f"simulation.{key}: {problem}"
-        raise SimulationSpecError(msg) from err
-    assert isinstance(spec, SimulationSpec)
-    spec.validate()
-    check_registries(spec)
-    check_export_formats(spec)
-    return spec
 
 
 def run_simulation(cfg: DictConfig) -> SimulationResult:
@@ -183,57 +137,3 @@ def run_simulation(cfg: DictConfig) -> SimulationResult:
         result.wall_seconds,
     )
     return result
-
-
-def write_dataset(folder: Path, files: Mapping[str, bytes]) -> Path:
-    """Write ``files`` (relative path -> bytes) as the folder ``folder``, atomically.
-
-    Everything goes to a temporary sibling folder first, flushed to disk, which then replaces
-    ``folder`` (see :func:`sma_response._utils.io.atomic_directory`).
-
-    Parameters
-    ----------
-    folder
-        Dataset folder; created with its parents if needed, replaced if it exists.
-    files
-        File content by path relative to ``folder``.
-
-    Returns
-    -------
-    pathlib.Path
-        ``folder``.
-    """
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_directory(folder) as tmp:
-        for relative, content in files.items():
-            path = tmp / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("wb") as fh:
-                fh.write(content)
-                fh.flush()
-                os.fsync(fh.fileno())
-    return folder
-
-
-def summarise_registries(data: RegistryData, spec: SimulationSpec) -> pd.DataFrame:
-    """Per-registry counts and first-therapy mix (see :attr:`SimulationResult.registries`)."""
-    rows = []
-    for reg in spec.registries:
-        part = data.registry(reg.name)
-        first = part.treatments.loc[part.treatments["line"] == 1, "therapy"].astype(str)
-        mix = first.value_counts(normalize=True)
-        rows.append(
-            {
-                "registry": reg.name,
-                "region": reg.region,
-                "format": reg.export_format,
-                "reporter": reg.reporter,
-                "patients": len(part.patients),
-                "shared": int(part.patients["shared"].sum()),
-                "visits": len(part.visits),
-                "assessments": int(part.assessments["score"].notna().sum()),
-                **{t: float(mix.get(t, 0.0)) for t in THERAPIES},
-            }
-        )
-    return pd.DataFrame(rows)

@@ -36,7 +36,8 @@ from sma_response.pipelines.data import (
     oracle_predictions,
     read_cdm_fingerprint,
 )
-from sma_response.pipelines.explain import ExplainOutcome, RunToExplain, explain_training_run
+from sma_response.pipelines.explain import ExplainOutcome, explain_training_run
+from sma_response.report.training import RunToExplain
 from sma_response.tracking.provenance import (
     git_dirty,
     git_sha,

@@ -1,22 +1,12 @@
 """External validation of a logged model on a local registry export, exporting aggregates only.
 
 ``run_validation(cfg)`` is what ``sma-validate`` calls; :func:`validate_model` is the same with
-keyword arguments (notebooks). For a model (``models:/`` or ``runs:/`` URI, or its training
-run) and a registry export with its mapping it
-
-1. reads the model run's logged config, so that cohort, target and features are defined
-   exactly as in training, and the run's development metrics and interval quantiles;
-2. harmonises the export in a temporary folder (the site's own pseudonym secret), deleted
-   afterwards;
-3. builds cohort, labels and features, and scores them with the logged model;
-4. measures discrimination, calibration (with recalibration in the large and logistic/linear
-   recalibration fitted locally), net benefit, per-subgroup performance and the coverage of
-   the model's prediction intervals;
-5. suppresses every small cell (:mod:`sma_response.evaluate.disclosure`), checks that no
-   identifier of the local data appears anywhere in the output, and writes
-   ``validation_report.json`` and ``validation_report.html`` to ``<out_dir>/<run id>/``;
-6. logs them with the headline metrics as a run in the (local) tracking store, tagged with
-   the model URI and version (and tags the model version when it lives in the same store).
+keyword arguments (notebooks). It reads the model run's logged definitions
+(:mod:`sma_response.conf.logged`), harmonises the export in a temporary folder with the site's
+own pseudonym secret, builds the design, scores it with the logged model, reduces everything to
+a disclosure-controlled aggregate report (:mod:`sma_response.report.external`), checks it for
+local identifiers, writes ``validation_report.json`` and ``.html`` to ``<out_dir>/<run id>/``
+and logs them as a run (tagging the model version when it lives in the same store).
 
 Nothing row-level is written or logged: no prediction, no identifier, no table with one row
 per patient.
@@ -37,32 +27,33 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
-from sma_response._utils.io import atomic_write_text
-from sma_response.cohort.spec import CohortSpec, TargetSpec
-from sma_response.conf.harmonise import HarmoniseConfig
+from sma_response.conf.factory import ConfigError
+from sma_response.conf.harmonise import export_harmonise_config
+from sma_response.conf.logged import Definitions, definitions, logged_config
 from sma_response.conf.nodes import node_dict, node_spec
 from sma_response.evaluate.subgroups import make_subgroups
 from sma_response.features.design import Design, DesignError, build_design
-from sma_response.features.spec import FeatureSpec
 from sma_response.harmonise.layout import ExportLayoutError, export_layout
 from sma_response.harmonise.quality import accounting_totals
 from sma_response.pipelines.harmonise import HarmonisationError, run_harmonisation
 from sma_response.report.external import (
+    REPORT_HTML,
+    REPORT_JSON,
     ExportLeakError,
     ExternalPerformance,
-    export_texts,
     external_performance,
     headline_metrics,
     interval_check,
     local_identifiers,
     records,
     validation_report,
+    write_export,
 )
 from sma_response.schemas import CDM_SCHEMAS, validate_cdm
 from sma_response.tracking.lookup import (
     ModelRef,
+    describe_model,
     download_run_file,
     get_run,
     load_model,
@@ -85,9 +76,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-REPORT_JSON = "validation_report.json"
-REPORT_HTML = "validation_report.html"
 
 
 class ValidationError(Exception):
@@ -123,19 +111,6 @@ class ValidationResult:
 # --------------------------------------------------------------------------- helpers
 
 
-def _spec(cls: type, node: Any) -> Any:
-    """Build a stage spec from a logged config section (typed as in training)."""
-    try:
-        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cls), node or {}))
-    except OmegaConfBaseException as err:
-        msg = (
-            f"the model run's logged {cls.__name__} does not fit this version: {err}".splitlines()[
-                0
-            ]
-        )
-        raise ValidationError(msg) from err
-
-
 def _harmonise(
     *,
     export_dir: Path,
@@ -149,32 +124,13 @@ def _harmonise(
 ) -> tuple[dict[str, pd.DataFrame], str, pd.DataFrame, list[str], str]:
     try:
         layout = export_layout(export_dir, registries, registry_dir, tmp)
-    except ExportLayoutError as err:
-        raise ValidationError(str(err)) from err
-    node = {
-        "paths": dict(paths),
-        "dataset": "validation",
-        "registries": layout.registries,
-        "raw_dir": str(layout.raw_dir),
-        "out_dir": str(tmp / "interim"),
-        "registry_dir": str(layout.registry_dir),
-        "pseudonym_key_file": str(key_file),
-        "evaluate_linkage": False,  # never reads anything but the export itself
-        "progress": progress,
-    }
-    if linkage:
-        node["linkage"] = dict(linkage)
-    try:
-        cfg = OmegaConf.merge(OmegaConf.structured(HarmoniseConfig), node)
-        if not isinstance(cfg, DictConfig):  # merged onto a structured schema: a mapping
-            msg = "harmonisation settings: not a mapping"
-            raise ValidationError(msg)
+        cfg = export_harmonise_config(
+            layout, key_file=key_file, paths=paths, out_dir=tmp / "interim", linkage=linkage,
+            progress=progress,
+        )  # fmt: skip
         result = run_harmonisation(cfg)
-    except HarmonisationError as err:
+    except (ExportLayoutError, ConfigError, HarmonisationError) as err:
         raise ValidationError(str(err)) from err
-    except OmegaConfBaseException as err:
-        msg = f"harmonisation settings: {err}".splitlines()[0]
-        raise ValidationError(msg) from err
     tables = {name: pd.read_parquet(result.cdm_dir / f"{name}.parquet") for name in CDM_SCHEMAS}
     records = accounting_totals(result.accounting, by=("registry",))
     registries_used = sorted(records["registry"].astype(str).unique()) or layout.mapping_names
@@ -230,11 +186,13 @@ class _ModelRun:
     ref: ModelRef
     original: dict[str, Any]
     config: DictConfig
-    cohort: CohortSpec
-    target: TargetSpec
-    features: FeatureSpec
-    task: str
+    defs: Definitions
     basis: dict[str, Any] | None
+
+    @property
+    def task(self) -> str:
+        """``classification`` or ``regression``."""
+        return self.defs.task
 
 
 @dataclass
@@ -255,26 +213,13 @@ def _model_run(spec: TrackingSpec, *, model_uri: str | None, run_id: str | None)
         original = get_run(spec, ref.run_id)
     except LookupError as err:
         raise ValidationError(str(err)) from err
-    text = read_run_text(spec, ref.run_id, "config/config.yaml")
-    if text is None:
-        msg = f"model run {ref.run_id} has no config/config.yaml: it was not logged by sma-train"
-        raise ValidationError(msg)
-    config = OmegaConf.create(text)
-    if not isinstance(config, DictConfig):
-        msg = f"model run {ref.run_id}: config/config.yaml is not a mapping"
-        raise ValidationError(msg)
-    target: TargetSpec = _spec(TargetSpec, config.get("target"))
-    return _ModelRun(
-        spec=spec,
-        ref=ref,
-        original=original,
-        config=config,
-        cohort=_spec(CohortSpec, config.get("cohort")),
-        target=target,
-        features=_spec(FeatureSpec, config.get("features")),
-        task="regression" if target.kind == "delta" else "classification",
-        basis=read_run_json(spec, ref.run_id, "report/basis.json"),
-    )
+    try:
+        config = logged_config(read_run_text(spec, ref.run_id, "config/config.yaml"), ref.run_id)
+        defs = definitions(config)
+    except ConfigError as err:
+        raise ValidationError(str(err)) from err
+    basis = read_run_json(spec, ref.run_id, "report/basis.json")
+    return _ModelRun(spec=spec, ref=ref, original=original, config=config, defs=defs, basis=basis)
 
 
 def _site_data(
@@ -314,9 +259,9 @@ def _site_design(model: _ModelRun, cdm: dict[str, pd.DataFrame], *, min_cell: in
     try:
         return build_design(
             cdm,
-            cohort_spec=model.cohort,
-            feature_spec=model.features,
-            target_spec=model.target,
+            cohort_spec=model.defs.cohort,
+            feature_spec=model.defs.features,
+            target_spec=model.defs.target,
             min_events=2 * min_cell,
         )
     except DesignError as err:
@@ -359,7 +304,6 @@ def _report(
     site: str,
     min_cell: int,
 ) -> dict[str, Any]:
-    tags = model.original["tags"]
     return validation_report(
         created=dt.date.today().isoformat(),
         site={
@@ -370,21 +314,14 @@ def _report(
             "records": records(site_data.records),
         },
         model={
-            "uri": model.ref.uri,
-            "run_id": model.ref.run_id,
-            "name": model.ref.name,
-            "version": model.ref.version,
+            **describe_model(model.spec, model.ref, model.original),
             "task": model.task,
-            "target": model.target.kind,
-            "target_scale": model.target.scale,
-            "model_name": tags.get("model", "unknown"),
-            "trained_on": tags.get("dataset", "unknown"),
-            "git_sha": tags.get("git_sha", "unknown"),
-            "tracking_uri": model.spec.uri,
+            "target": model.defs.target.kind,
+            "target_scale": model.defs.target.scale,
         },
         development={
             "metrics": model.original["metrics"],
-            "tags": tags,
+            "tags": model.original["tags"],
             "subgroups": site_data.dev_subgroups,
         },
         cohort=design.cohort,
@@ -432,14 +369,9 @@ def _writer(
 ) -> Callable[[str], tuple[Path, Path]]:
     def write(validation_run_id: str) -> tuple[Path, Path]:
         try:
-            text_json, html = export_texts(report, identifiers)
+            return write_export(report, identifiers, out_dir / validation_run_id)
         except ExportLeakError as err:
             raise ValidationError(str(err)) from err
-        folder = out_dir / validation_run_id
-        folder.mkdir(parents=True, exist_ok=True)
-        return atomic_write_text(folder / REPORT_JSON, text_json), atomic_write_text(
-            folder / REPORT_HTML, html
-        )
 
     return write
 

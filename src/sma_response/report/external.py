@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from sma_response._utils.io import atomic_write_text
 from sma_response._utils.jsonable import to_jsonable
 from sma_response.evaluate.conformal import ConformalQuantiles, coverage_table
 from sma_response.evaluate.disclosure import (
@@ -36,6 +38,8 @@ __all__ = [
     "DECISION_THRESHOLDS",
     "DISCLOSURE_RULES",
     "METRIC_KEYS",
+    "REPORT_HTML",
+    "REPORT_JSON",
     "SCHEMA",
     "SUBGROUP_KEYS",
     "ExportLeakError",
@@ -50,9 +54,12 @@ __all__ = [
     "local_identifiers",
     "records",
     "validation_report",
+    "write_export",
 ]
 
 SCHEMA = "sma-response/validation/1"
+REPORT_JSON = "validation_report.json"
+REPORT_HTML = "validation_report.html"
 #: Thresholds of the decision curve (predicted probability of a meaningful response).
 DECISION_THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 0.951, 0.05))
 METRIC_KEYS = {
@@ -366,3 +373,21 @@ def export_texts(report: Mapping[str, Any], identifiers: Sequence[str]) -> tuple
         msg = f"refusing to export: {len(leaked)} local identifier(s) found in the report"
         raise ExportLeakError(msg)
     return text_json, html
+
+
+def write_export(
+    report: Mapping[str, Any], identifiers: Sequence[str], folder: Path
+) -> tuple[Path, Path]:
+    """Write :data:`REPORT_JSON` and :data:`REPORT_HTML` into ``folder``, checked for identifiers.
+
+    Raises
+    ------
+    ExportLeakError
+        When any local identifier is found; nothing is written then.
+    """
+    text_json, html = export_texts(report, identifiers)
+    folder.mkdir(parents=True, exist_ok=True)
+    return (
+        atomic_write_text(folder / REPORT_JSON, text_json),
+        atomic_write_text(folder / REPORT_HTML, html),
+    )

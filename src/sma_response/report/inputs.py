@@ -23,6 +23,7 @@ from sma_response.explain.shap_values import explain
 from sma_response.explain.spec import ExplainSpec
 from sma_response.models.fit import predict
 from sma_response.report.basis import ReportBasis
+from sma_response.report.spec import ReportError
 from sma_response.schemas import SCALE_RANGES
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "outcome_interval",
     "performance_rows",
     "score_patients",
+    "select_patients",
     "therapy_alternatives",
     "therapy_options",
 ]
@@ -439,3 +441,29 @@ def score_patients(
         ),
         shap=explain(model, X, spec=spec),
     )
+
+
+def select_patients(patients: pd.DataFrame, wanted: Sequence[str]) -> list[str]:
+    """Return the index ids for the requested ids (index ids ``<hex>#<n>`` or patient ids).
+
+    Raises
+    ------
+    ReportError
+        For ids in neither column (the first five are named).
+    """
+    chosen: list[str] = []
+    unknown = []
+    for item in (str(w) for w in wanted):
+        hits = patients.loc[
+            (patients["index_id"] == item) | (patients["patient_id"] == item), "index_id"
+        ].tolist()
+        if not hits:
+            unknown.append(item)
+        chosen.extend(h for h in hits if h not in chosen)
+    if unknown:
+        msg = (
+            f"patients: {len(unknown)} id(s) not in the run's cohort or export: "
+            f"{unknown[:5]} (use pseudonymous patient ids or index ids)"
+        )
+        raise ReportError(msg)
+    return chosen

@@ -10,8 +10,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from collections.abc import Mapping
+from pathlib import Path
 
+from sma_response._utils.io import atomic_directory
 from sma_response.simulate.cohort import SimulatedPatients
 from sma_response.simulate.exports import export_registries, parquet_bytes
 from sma_response.simulate.ground_truth import build_ground_truth
@@ -19,7 +22,14 @@ from sma_response.simulate.params import DiseaseParams
 from sma_response.simulate.registries import RegistryData
 from sma_response.simulate.spec import SimulationSpec
 
-__all__ = ["GROUND_TRUTH_DIR", "dataset_files", "dataset_manifest", "dataset_readme", "spec_digest"]
+__all__ = [
+    "GROUND_TRUTH_DIR",
+    "dataset_files",
+    "dataset_manifest",
+    "dataset_readme",
+    "spec_digest",
+    "write_dataset",
+]
 
 #: Sub-folder of the dataset holding the ground truth (never read by training).
 GROUND_TRUTH_DIR = "ground_truth"
@@ -197,3 +207,34 @@ The ground truth holds no names, record numbers or exact birth dates.
 `manifest.json` records the dataset name, seed, size, the digest of the simulation config, the
 package version and the SHA-256 of every file. The same config and seed give byte-identical files.
 """
+
+
+def write_dataset(folder: Path, files: Mapping[str, bytes]) -> Path:
+    """Write ``files`` (relative path -> bytes) as the folder ``folder``, atomically.
+
+    Everything goes to a temporary sibling folder first, flushed to disk, which then replaces
+    ``folder`` (see :func:`sma_response._utils.io.atomic_directory`).
+
+    Parameters
+    ----------
+    folder
+        Dataset folder; created with its parents if needed, replaced if it exists.
+    files
+        File content by path relative to ``folder``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``folder``.
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_directory(folder) as tmp:
+        for relative, content in files.items():
+            path = tmp / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("wb") as fh:
+                fh.write(content)
+                fh.flush()
+                os.fsync(fh.fileno())
+    return folder

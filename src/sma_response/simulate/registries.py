@@ -40,6 +40,7 @@ __all__ = [
     "check_registries",
     "observe_registries",
     "scale_in_use",
+    "summarise_registries",
 ]
 
 log = logging.getLogger(__name__)
@@ -1001,3 +1002,26 @@ def _roster_table(
             "record_number": roster["record_number"].to_numpy(),
         }
     )
+
+
+def summarise_registries(data: RegistryData, spec: SimulationSpec) -> pd.DataFrame:
+    """Per-registry counts and first-therapy mix (``SimulationResult.registries``)."""
+    rows = []
+    for reg in spec.registries:
+        part = data.registry(reg.name)
+        first = part.treatments.loc[part.treatments["line"] == 1, "therapy"].astype(str)
+        mix = first.value_counts(normalize=True)
+        rows.append(
+            {
+                "registry": reg.name,
+                "region": reg.region,
+                "format": reg.export_format,
+                "reporter": reg.reporter,
+                "patients": len(part.patients),
+                "shared": int(part.patients["shared"].sum()),
+                "visits": len(part.visits),
+                "assessments": int(part.assessments["score"].notna().sum()),
+                **{t: float(mix.get(t, 0.0)) for t in THERAPIES},
+            }
+        )
+    return pd.DataFrame(rows)

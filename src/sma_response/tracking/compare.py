@@ -19,6 +19,7 @@ import pandas as pd
 from sma_response.tracking.lookup import download_run_file
 from sma_response.tracking.provenance import (
     KEY_PACKAGES,
+    compare_fingerprints,
     git_dirty,
     git_sha,
     installed_requirements,
@@ -35,6 +36,7 @@ __all__ = [
     "compare_metrics",
     "compare_tables",
     "config_check",
+    "data_check",
     "diff_configs",
     "first_line",
     "git_checks",
@@ -308,6 +310,34 @@ def relocate_config(
         return value
 
     return move(dict(logged)), notes
+
+
+def data_check(
+    logged_digest: str,
+    fingerprint: Mapping[str, Any] | None,
+    current: Mapping[str, Any],
+    where: Path,
+) -> Check:
+    """Compare the CDM digest a run logged with the data at ``where`` now (table by table).
+
+    ``fingerprint`` is the run's logged per-table fingerprint (``None`` for older runs);
+    ``current`` the fingerprint of the data now.
+    """
+    details: list[str] = []
+    if current["digest"] != logged_digest:
+        details = compare_fingerprints(fingerprint, current) if fingerprint else []
+        details = details or [
+            "CDM digest differs (no per-table fingerprint logged, or only the pseudonym "
+            "key changed)"
+        ]
+        details.append(f"read from {where}")
+    return Check(
+        name="data",
+        status="differs" if details else "same",
+        logged=logged_digest[:16],
+        current=str(current["digest"])[:16],
+        details=details,
+    )
 
 
 def packages_check(logged: Mapping[str, str] | None, versions_txt: str | None) -> Check:

@@ -29,6 +29,7 @@ __all__ = [
     "RunNotFoundError",
     "add_run_files",
     "artifact_paths",
+    "describe_model",
     "download_run_file",
     "experiment_runs",
     "get_run",
@@ -65,6 +66,24 @@ class ModelRef:
     run_id: str
     name: str | None
     version: str | None
+
+
+def describe_model(spec: TrackingSpec, ref: ModelRef, run: Mapping[str, Any]) -> dict[str, Any]:
+    """Return what a validation report says of a model: where it is and what trained it.
+
+    ``run`` is :func:`get_run` of the model's training run.
+    """
+    tags = run["tags"]
+    return {
+        "uri": ref.uri,
+        "run_id": ref.run_id,
+        "name": ref.name,
+        "version": ref.version,
+        "model_name": tags.get("model", "unknown"),
+        "trained_on": tags.get("dataset", "unknown"),
+        "git_sha": tags.get("git_sha", "unknown"),
+        "tracking_uri": spec.uri,
+    }
 
 
 def _client(spec: TrackingSpec) -> MlflowClient:

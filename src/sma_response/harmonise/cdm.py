@@ -1,0 +1,110 @@
+"""The harmonised CDM as written: linked, ordered, cross-checked tables, manifest and files.
+
+After every registry is harmonised and the results combined, :func:`linked_cdm` links duplicate
+patients across registries, puts every table in its written row order and checks the rules
+that span tables; :func:`cdm_manifest` describes the result; :func:`write_outputs` writes the
+CDM folder atomically (all tables or none) with the bookkeeping files beside it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sma_response._utils.io import atomic_directory, atomic_path, atomic_write_text
+from sma_response.harmonise.harmonise import CDM_COLUMNS, HarmonisedRegistry
+from sma_response.harmonise.linkage import LinkageSpec, apply_links, link_patients
+from sma_response.harmonise.order import sort_table
+from sma_response.harmonise.quality import accounting_totals, check_accounting
+from sma_response.schemas import validate_cdm
+
+__all__ = ["SUMMARY_FILE", "cdm_manifest", "linked_cdm", "n_linked_groups", "write_outputs"]
+
+SUMMARY_FILE = "harmonise_summary.txt"
+
+
+def linked_cdm(
+    combined: HarmonisedRegistry, spec: LinkageSpec
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Return the CDM tables with ``linked_id`` in their written row order, and the links.
+
+    Each table passed its schema registry by registry (failures quarantined); the combined CDM
+    must also meet the rules that span tables, and the accounting identity must hold. A
+    failure here is a harmonisation bug, so it raises.
+    """
+    links = link_patients(combined.link_keys, spec=spec)
+    tables = dict(combined.tables)
+    tables["patients"] = apply_links(tables["patients"], links)
+    tables = {name: sort_table(name, tables[name]) for name in CDM_COLUMNS}
+    validate_cdm(tables, schemas=False)
+    check_accounting(combined.accounting)
+    return tables, links
+
+
+def n_linked_groups(links: pd.DataFrame) -> int:
+    """Return the number of persons with records in more than one registry."""
+    return int((links.groupby("linked_id").size() > 1).sum())
+
+
+def cdm_manifest(
+    *,
+    dataset: str,
+    tables: Mapping[str, pd.DataFrame],
+    digest: str,
+    registries: Sequence[str],
+    key_source: str,
+    combined: HarmonisedRegistry,
+    linked_groups: int,
+) -> dict[str, Any]:
+    """Return the ``manifest.json`` of a CDM: digest, rows per table, registries, records."""
+    return {
+        "dataset": dataset,
+        "digest": digest,
+        "tables": {name: len(frame) for name, frame in tables.items()},
+        "registries": list(registries),
+        "pseudonym_key": key_source,
+        "records": accounting_totals(combined.accounting).iloc[0].astype(int).to_dict(),
+        "n_rejects": len(combined.rejects),
+        "n_linked_groups": linked_groups,
+    }
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    pq.write_table(table, path, compression="zstd")
+
+
+def _write_table(frame: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        _write_parquet(frame, tmp)
+
+
+def write_outputs(
+    out_dir: Path,
+    *,
+    tables: Mapping[str, pd.DataFrame],
+    combined: HarmonisedRegistry,
+    summary: str,
+    manifest: Mapping[str, object],
+) -> None:
+    """Write ``cdm/`` atomically (all tables or none), then rejects, accounting, corrections."""
+    rejects = combined.rejects.sort_values(
+        ["registry", "file", "row", "table", "column"], kind="stable"
+    ).reset_index(drop=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_directory(out_dir / "cdm") as tmp:
+        for name, frame in tables.items():
+            _write_parquet(frame, tmp / f"{name}.parquet")
+        (tmp / "manifest.json").write_text(
+            json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
+    _write_table(rejects, out_dir / "rejects.parquet")
+    _write_table(combined.accounting.reset_index(drop=True), out_dir / "accounting.parquet")
+    _write_table(combined.corrections.reset_index(drop=True), out_dir / "corrections.parquet")
+    atomic_write_text(out_dir / SUMMARY_FILE, summary)
