@@ -8,10 +8,10 @@ import pytest
 import yaml
 from tests.report._chromium import chromium, load_page
 
-from sma_response.pipelines.emulate import load_trial_specs, write_calibration_report
-from sma_response.report.calibration import render_calibration_html
+from sma_response.report.calibration import render_calibration_html, write_calibration_report
 from sma_response.simulate.calibration import calibration_table
 from sma_response.simulate.evidence import read_published_figures
+from sma_response.simulate.trials import load_trial_specs
 
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES_FILE = ROOT / "configs" / "calibration" / "published_figures.tsv"

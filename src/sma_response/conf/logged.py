@@ -9,7 +9,7 @@ the entry points turn it into their own error.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +24,7 @@ from sma_response.conf.nodes import node_dict
 from sma_response.conf.train import TrainConfig
 from sma_response.features.spec import FeatureSpec
 from sma_response.tracking.compare import Check, capped, diff_configs, first_line
+from sma_response.tracking.spec import TrackingSpec
 
 __all__ = [
     "Definitions",
@@ -31,6 +32,7 @@ __all__ = [
     "definitions",
     "logged_config",
     "overrides_check",
+    "rerun_config",
     "train_config",
 ]
 
@@ -119,6 +121,23 @@ def apply_changes(config: dict[str, Any], changes: Sequence[str]) -> dict[str, A
         msg = f"changes: {err}"
         raise ConfigError(msg) from err
     return node_dict(merged, resolve=False, key="changes")
+
+
+def rerun_config(
+    relocated: dict[str, Any],
+    changes: Sequence[str],
+    tracking: TrackingSpec,
+    experiment_name: str | None,
+) -> dict[str, Any]:
+    """Return the logged config with ``changes``, for the run's experiment, unregistered."""
+    config = apply_changes(relocated, changes)
+    config["tracking"] = {
+        **asdict(tracking),
+        "experiment_name": experiment_name or tracking.experiment_name,
+        "registered_model_name": None,
+        "log_model": bool(config.get("tracking", {}).get("log_model", True)),
+    }
+    return config
 
 
 def train_config(config: Mapping[str, Any]) -> DictConfig:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from sma_response.conf.nodes import node_dict
+from sma_response.conf.train import TrainConfig
+from sma_response.tracking.provenance import git_dirty, git_sha, package_versions
 
-__all__ = ["flatten", "hydra_info"]
+__all__ = ["flatten", "hydra_info", "run_tags"]
 
 
 def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -44,3 +48,30 @@ def hydra_info() -> dict[str, Any]:
         }
     except (ImportError, ValueError):
         return {}
+
+
+def run_tags(
+    spec: TrainConfig, root: Path, extra: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Return the tags of a training run: what ran, on what, from which commit and overrides.
+
+    ``extra`` adds tags (``sma-reproduce`` marks a reproduction with ``reproduces=<run id>``).
+    """
+    info = hydra_info()
+    return {
+        "task_name": spec.task_name,
+        "experiment": spec.experiment or "none",
+        "tags": ",".join(spec.tags),
+        "model": spec.model.name,
+        "target": spec.target.kind,
+        "validation": spec.validation.kind,
+        "git_sha": git_sha(root) or "unknown",
+        "git_dirty": git_dirty(root),
+        "package_version": package_versions(["sma-response"])["sma-response"],
+        "seed": spec.seed,
+        "dataset": spec.dataset,
+        # "model@baseline_model" is tagged by its package: "@" is not allowed in a tag name
+        **{f"choice.{k.split('@')[-1]}": v for k, v in info.get("choices", {}).items()},
+        "overrides": " ".join(info.get("overrides", []))[:5000] or "none",
+        **(extra or {}),
+    }

@@ -28,6 +28,21 @@ class RunEvaluation:
     comparison: dict[str, float] = field(default_factory=dict)  # model minus baseline, paired
     oracle: dict[str, float] = field(default_factory=dict)
 
+    def logged_metrics(self) -> dict[str, float]:
+        """Return the metrics to log (prefixes cv/, baseline/, comparison/, oracle/)."""
+        blocks = {
+            "cv": self.metrics,
+            "baseline": self.baseline_metrics,
+            "comparison": self.comparison,  # model minus baseline
+            "oracle": self.oracle,
+        }
+        return {
+            f"{prefix}/{k}": v
+            for prefix, block in blocks.items()
+            for k, v in block.items()
+            if isinstance(v, int | float)
+        }
+
 
 def first_repeat(predictions: pd.DataFrame) -> pd.DataFrame:
     """Return the rows of the first repeat of (repeated) cross-validation.

@@ -19,7 +19,16 @@ from sklearn.pipeline import Pipeline
 from sma_response.features.preprocess import make_preprocessor
 from sma_response.models.spec import TASKS
 
-__all__ = ["PREDICTION_COLUMNS", "CVResult", "fit_cv", "fit_final", "make_pipeline", "predict"]
+__all__ = [
+    "PREDICTION_COLUMNS",
+    "CVResult",
+    "RunFits",
+    "fit_cv",
+    "fit_final",
+    "fit_run",
+    "make_pipeline",
+    "predict",
+]
 
 log = logging.getLogger(__name__)
 
@@ -242,3 +251,46 @@ def fit_final(
     target = _labels(_aligned(X, y), task)
     model = make_pipeline(X.dtypes, estimator=estimator, preprocess_kind=preprocess_kind)
     return model.fit(X, target)
+
+
+@dataclass
+class RunFits:
+    """The fitted models of a training run: cross-validated, final, and the comparator's."""
+
+    splits: pd.DataFrame
+    cv: CVResult
+    final: Pipeline
+    baseline_cv: CVResult | None
+    fit_seconds: float  # cross-validation and final fit of the run's model
+    baseline_seconds: float
+
+
+def fit_run(
+    X: pd.DataFrame,
+    y: pd.Series,
+    splits: pd.DataFrame,
+    *,
+    estimator: BaseEstimator,
+    preprocess_kind: str,
+    task: str,
+    keep_models: bool,
+    baseline: tuple[BaseEstimator, str] | None = None,
+) -> RunFits:
+    """Cross-validate and refit the run's model; cross-validate the comparator on the same folds.
+
+    ``baseline`` is the comparator's estimator and preprocessing (``None``: no comparator);
+    ``keep_models`` keeps the fold models (SHAP of every out-of-fold prediction).
+    """
+    t = time.perf_counter()
+    cv = fit_cv(
+        X, y, splits, estimator=estimator, preprocess_kind=preprocess_kind, task=task,
+        keep_models=keep_models,
+    )  # fmt: skip
+    final = fit_final(X, y, estimator=estimator, preprocess_kind=preprocess_kind)
+    fit_seconds = time.perf_counter() - t
+    t = time.perf_counter()
+    baseline_cv = None
+    if baseline is not None:
+        base_est, base_kind = baseline
+        baseline_cv = fit_cv(X, y, splits, estimator=base_est, preprocess_kind=base_kind, task=task)
+    return RunFits(splits, cv, final, baseline_cv, fit_seconds, time.perf_counter() - t)

@@ -19,22 +19,23 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 from omegaconf import DictConfig
 
 from sma_response._utils.io import atomic_write_text
 from sma_response.conf.nodes import node_list
-from sma_response.pipelines.emulate import load_trial_specs
 from sma_response.simulate.calibration import calibration_table
 from sma_response.simulate.evidence import read_published_figures
 from sma_response.simulate.fit import (
     FitResult,
     FreeParameter,
     fit_parameters,
+    fitted_yaml,
     largest_studies,
+    only_study,
     without_study,
 )
 from sma_response.simulate.params import DiseaseParams
+from sma_response.simulate.trials import load_trial_specs
 
 __all__ = ["CalibrationRun", "run_calibration"]
 
@@ -112,7 +113,11 @@ def run_calibration(
     in_sample = calibration_table(full, seed=int(cfg.seed), params=fitted, figures=figures)
     loso = _leave_one_study_out(cfg, specs, figures, fit) if int(cfg.loso.n_studies) else None
     out_file = Path(cfg.out_file)
-    atomic_write_text(out_file, _fitted_yaml(cfg, result, in_sample))
+    text = fitted_yaml(
+        result, in_sample, n_per_arm=int(cfg.n_per_arm), check_n_per_arm=int(cfg.check_n_per_arm),
+        seed=int(cfg.seed),
+    )  # fmt: skip
+    atomic_write_text(out_file, text)
     loso_file = None
     if loso is not None:
         loso_file = Path(cfg.loso_file)
@@ -141,33 +146,10 @@ def _leave_one_study_out(
             f"without {study}", without_study(specs, figures, study), int(cfg.loso.n_trials)
         )
         params = DiseaseParams().with_overrides(refit.overrides)
-        own = [
-            {**spec, "endpoints": eps, "n_per_arm": int(cfg.check_n_per_arm)}
-            for spec in specs
-            if (
-                eps := [
-                    ep for ep in spec["endpoints"] if set((ep.get("figures") or {}).values()) & held
-                ]
-            )
-        ]
+        own = only_study(specs, figures, study, n_per_arm=int(cfg.check_n_per_arm))
         table = calibration_table(own, seed=int(cfg.seed), params=params, figures=figures)
         table = table.loc[table["figure"].isin(held)].assign(study=study)
         parts.append(table)
     columns = ["study", "figure", "trial", "arm", "endpoint", "emulated", "published"]
     columns += ["accept_min", "accept_max", "within", "z"]
     return pd.concat(parts, ignore_index=True)[columns]
-
-
-def _fitted_yaml(cfg: DictConfig, result: FitResult, in_sample: pd.DataFrame) -> str:
-    n_in = int(in_sample["within"].sum())
-    header = [
-        "# Calibrated disease-model parameters: overrides of sma_response.simulate.params.",
-        "# DiseaseParams, read by configs/simulation/default.yaml and configs/emulate.yaml.",
-        "# Written by `make calibrate` (sma-calibrate); review the diff before committing.",
-        f"# Fit: Optuna CMA-ES, {result.n_trials} candidates, {cfg.n_per_arm} patients per arm,",
-        f"# seed {cfg.seed}; loss (sum of capped squared z) {result.start_loss:.1f} at the",
-        f"# starting values -> {result.loss:.1f}. In sample ({cfg.check_n_per_arm} per arm):",
-        f"# {n_in} of {len(in_sample)} figures inside their 95 % interval.",
-    ]
-    body = yaml.safe_dump(result.overrides, sort_keys=True, default_flow_style=False)
-    return "\n".join(header) + "\n" + body

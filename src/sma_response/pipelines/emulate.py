@@ -8,48 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
-from sma_response._utils.io import atomic_write_text
-from sma_response.report.calibration import render_calibration_html
+from sma_response.report.calibration import write_calibration_report
 from sma_response.simulate.calibration import calibration_table
 from sma_response.simulate.evidence import read_published_figures
 from sma_response.simulate.params import DiseaseParams
-from sma_response.simulate.trials import TrialSpecError
+from sma_response.simulate.trials import TrialSpecError, load_trial_specs
+
+__all__ = ["load_trial_specs", "run_emulation", "write_calibration_report"]
 
 log = logging.getLogger(__name__)
-
-
-def load_trial_specs(trials_dir: Path, names: str | Sequence[str] = "all") -> list[dict[str, Any]]:
-    """Read trial specs from ``trials_dir`` (``all``, one name or a list of names).
-
-    Raises
-    ------
-    TrialSpecError
-        If a named spec does not exist or a file is not a YAML mapping.
-    """
-    available = {p.stem: p for p in sorted(Path(trials_dir).glob("*.yaml"))}
-    wanted = (
-        list(available) if names == "all" else ([names] if isinstance(names, str) else list(names))
-    )
-    specs = []
-    for name in wanted:
-        if name not in available:
-            msg = (
-                f"trial={name}: no spec {name}.yaml in {trials_dir}; available: {sorted(available)}"
-            )
-            raise TrialSpecError(msg)
-        try:
-            spec = yaml.safe_load(available[name].read_text(encoding="utf-8"))
-        except yaml.YAMLError as err:
-            msg = f"{available[name]}: not valid YAML ({err})"
-            raise TrialSpecError(msg) from err
-        if not isinstance(spec, dict):
-            msg = f"{available[name]}: expected a mapping at the top level"
-            raise TrialSpecError(msg)
-        spec.setdefault("name", name)
-        specs.append(spec)
-    return specs
 
 
 def run_emulation(
@@ -101,23 +69,3 @@ def run_emulation(
     table = calibration_table(specs, seed=seed, figures=figures, params=params)
     log.info("emulated %d trials, %d endpoint rows", len(specs), len(table))
     return table
-
-
-def write_calibration_report(
-    table: pd.DataFrame,
-    *,
-    figures_file: Path,
-    loso_file: Path | None,
-    report_file: Path,
-    settings: Mapping[str, Any],
-) -> Path:
-    """Write the HTML calibration report (with the leave-one-study-out table when present)."""
-    figures = read_published_figures(figures_file)
-    loso = None
-    if loso_file is not None and Path(loso_file).is_file():
-        loso = pd.read_csv(loso_file, sep="\t")
-        loso["within"] = loso["within"].astype(bool)
-    html = render_calibration_html(table, figures, loso, settings=settings)
-    Path(report_file).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(Path(report_file), html)
-    return Path(report_file)

@@ -27,7 +27,6 @@ import logging
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sma_response.conf.compose import with_baseline_model
 from sma_response.conf.factory import ConfigError
-from sma_response.conf.logged import apply_changes, logged_config, overrides_check, train_config
+from sma_response.conf.logged import logged_config, overrides_check, rerun_config, train_config
 from sma_response.conf.nodes import node_dict, node_spec
 from sma_response.conf.resolvers import PROJECT_ROOT
 from sma_response.pipelines.data import DataError, ensure_cdm, read_cdm_fingerprint
@@ -180,7 +179,10 @@ def reproduce_run(
         logged, root_dir=root, data_dir=data_dir, output_root=output_root
     )
     notes.extend(moved)
-    rerun_dict = _rerun_config(relocated, changes, tracking, original["experiment_name"])
+    try:
+        rerun_dict = rerun_config(relocated, changes, tracking, original["experiment_name"])
+    except ConfigError as err:
+        raise ReproductionError(str(err)) from err
     rerun_cfg = _rerun_train_config(rerun_dict, config_dir, notes)
     checks = [
         config_check(relocated, rerun_dict, changes),
@@ -205,26 +207,6 @@ def reproduce_run(
         _tag_reproduction(tracking, new_run_id, report)
     log.info("%s", report.summary())
     return report
-
-
-def _rerun_config(
-    relocated: dict[str, Any],
-    changes: Sequence[str],
-    tracking: TrackingSpec,
-    experiment_name: str | None,
-) -> dict[str, Any]:
-    """Return the logged config with ``changes``, for the run's experiment, unregistered."""
-    try:
-        config = apply_changes(relocated, changes)
-    except ConfigError as err:
-        raise ReproductionError(str(err)) from err
-    config["tracking"] = {
-        **asdict(tracking),
-        "experiment_name": experiment_name or tracking.experiment_name,
-        "registered_model_name": None,
-        "log_model": bool(config.get("tracking", {}).get("log_model", True)),
-    }
-    return config
 
 
 def _tag_reproduction(tracking: TrackingSpec, new_run_id: str, report: ReproductionReport) -> None:

@@ -20,14 +20,14 @@ from omegaconf import DictConfig, OmegaConf
 from sma_response.conf.callbacks import PARENT_RUN_ENV
 from sma_response.conf.factory import ConfigError, build_estimator, check_targets
 from sma_response.conf.nodes import node_dict
-from sma_response.conf.runtime import flatten, hydra_info
+from sma_response.conf.runtime import flatten, hydra_info, run_tags
 from sma_response.conf.train import TrainConfig
 from sma_response.evaluate.plots import performance_figures
 from sma_response.evaluate.subgroups import make_subgroups
 from sma_response.evaluate.summary import RunEvaluation, evaluate_run, first_repeat
 from sma_response.explain.shap_values import resolve_method
 from sma_response.features.design import Design, DesignError, build_design
-from sma_response.models.fit import CVResult, fit_cv, fit_final
+from sma_response.models.fit import RunFits, fit_run
 from sma_response.models.split import assign_splits
 from sma_response.pipelines.data import (
     DataError,
@@ -39,7 +39,6 @@ from sma_response.pipelines.data import (
 from sma_response.pipelines.explain import ExplainOutcome, explain_training_run
 from sma_response.report.training import RunToExplain
 from sma_response.tracking.provenance import (
-    git_dirty,
     git_sha,
     installed_requirements,
     model_requirements,
@@ -83,16 +82,6 @@ class TrainResult:
     fit_seconds: float
     wall_seconds: float
     timings: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class _Fits:
-    """The fitted models of a run."""
-
-    splits: pd.DataFrame
-    cv: CVResult
-    final: Any
-    baseline_cv: CVResult | None
 
 
 def _checked_config(cfg: DictConfig) -> tuple[DictConfig, TrainConfig]:
@@ -154,37 +143,23 @@ def _design(cdm: dict[str, pd.DataFrame], spec: TrainConfig) -> Design:
 
 def _fit(
     cfg: DictConfig, spec: TrainConfig, design: Design, task: str, timings: dict[str, float]
-) -> _Fits:
+) -> RunFits:
     key = _estimator_key(task)
     try:
         estimator = build_estimator(cfg.model[key], key=f"model.{key}")
     except ConfigError as err:
         raise TrainingError(str(err)) from err
-    X, y, kind = design.X, design.y, spec.model.preprocess
     splits = assign_splits(design.cohort, design.targets, spec=spec.validation, seed=spec.seed)
-    t = time.perf_counter()
-    cv = fit_cv(
-        X,
-        y,
-        splits,
-        estimator=estimator,
-        preprocess_kind=kind,
-        task=task,
-        keep_models=spec.explain.enabled,  # fold models: SHAP of every out-of-fold prediction
-    )
-    final = fit_final(X, y, estimator=estimator, preprocess_kind=kind)
-    timings["fit_main"] = time.perf_counter() - t
-    t = time.perf_counter()
-    baseline_cv, baseline = None, _baseline(cfg, spec, task)
-    if baseline is not None:
-        base_est, base_kind = baseline
-        baseline_cv = fit_cv(X, y, splits, estimator=base_est, preprocess_kind=base_kind, task=task)
-    timings["fit_baseline"] = time.perf_counter() - t
-    return _Fits(splits=splits, cv=cv, final=final, baseline_cv=baseline_cv)
+    fits = fit_run(
+        design.X, design.y, splits, estimator=estimator, preprocess_kind=spec.model.preprocess,
+        task=task, keep_models=spec.explain.enabled, baseline=_baseline(cfg, spec, task),
+    )  # fmt: skip
+    timings["fit_main"], timings["fit_baseline"] = fits.fit_seconds, fits.baseline_seconds
+    return fits
 
 
 def _evaluate(
-    cfg: DictConfig, spec: TrainConfig, design: Design, fits: _Fits, groups: pd.DataFrame
+    cfg: DictConfig, spec: TrainConfig, design: Design, fits: RunFits, groups: pd.DataFrame
 ) -> RunEvaluation:
     task = _task(spec.target.kind)
     oracle = None
@@ -212,28 +187,6 @@ def _evaluate(
     )
 
 
-def _tags(cfg: DictConfig, spec: TrainConfig, extra: dict[str, str] | None) -> dict[str, Any]:
-    info = hydra_info()
-    root = Path(cfg.paths.root_dir)
-    return {
-        "task_name": spec.task_name,
-        "experiment": spec.experiment or "none",
-        "tags": ",".join(spec.tags),
-        "model": spec.model.name,
-        "target": spec.target.kind,
-        "validation": spec.validation.kind,
-        "git_sha": git_sha(root) or "unknown",
-        "git_dirty": git_dirty(root),
-        "package_version": package_versions(["sma-response"])["sma-response"],
-        "seed": spec.seed,
-        "dataset": spec.dataset,
-        # "model@baseline_model" is tagged by its package: "@" is not allowed in a tag name
-        **{f"choice.{k.split('@')[-1]}": v for k, v in info.get("choices", {}).items()},
-        "overrides": " ".join(info.get("overrides", []))[:5000] or "none",
-        **(extra or {}),  # sma-reproduce marks a reproduction
-    }
-
-
 def _log_inputs(
     run: RunLogger, cfg: DictConfig, spec: TrainConfig, cdm_dir: Path, digest: str
 ) -> None:
@@ -255,18 +208,10 @@ def _log_inputs(
 
 
 def _log_results(
-    run: RunLogger, design: Design, fits: _Fits, ev: RunEvaluation, *, task: str
+    run: RunLogger, design: Design, fits: RunFits, ev: RunEvaluation, *, task: str
 ) -> None:
     """Metrics, attrition, subgroups, out-of-fold predictions and figures."""
-    for prefix, block in (
-        ("cv", ev.metrics),
-        ("baseline", ev.baseline_metrics),
-        ("comparison", ev.comparison),  # model minus baseline
-        ("oracle", ev.oracle),
-    ):
-        run.log_metrics(
-            {f"{prefix}/{k}": v for k, v in block.items() if isinstance(v, int | float)}
-        )
+    run.log_metrics(ev.logged_metrics())
     cohort = design.cohort
     run.log_metrics(
         {"cohort/n_index_events": len(cohort), "cohort/n_patients": cohort["linked_id"].nunique()}
@@ -293,7 +238,7 @@ def _explain(
     cfg: DictConfig,
     spec: TrainConfig,
     design: Design,
-    fits: _Fits,
+    fits: RunFits,
     ev: RunEvaluation,
     groups: pd.DataFrame,
     model_uri: str | None,
@@ -349,7 +294,7 @@ def _result(
     artifact_uri: str,
     spec: TrainConfig,
     design: Design,
-    fits: _Fits,
+    fits: RunFits,
     ev: RunEvaluation,
     models: tuple[str | None, str | None],
     digest: str,
@@ -431,7 +376,7 @@ def run_training(cfg: DictConfig, *, extra_tags: dict[str, str] | None = None) -
     with mlflow_run(
         spec.tracking,
         run_name=f"{spec.model.name}:{spec.target.kind}:{spec.validation.kind}",
-        tags=_tags(cfg, spec, extra_tags),
+        tags=run_tags(spec, Path(cfg.paths.root_dir), extra_tags),
         parent_run_id=os.environ.get(PARENT_RUN_ENV),
     ) as run:
         _log_inputs(run, cfg, spec, cdm_dir, digest)

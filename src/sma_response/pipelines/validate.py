@@ -41,13 +41,10 @@ from sma_response.report.external import (
     REPORT_HTML,
     REPORT_JSON,
     ExportLeakError,
-    ExternalPerformance,
-    external_performance,
     headline_metrics,
-    interval_check,
     local_identifiers,
     records,
-    validation_report,
+    site_report,
     write_export,
 )
 from sma_response.schemas import CDM_SCHEMAS, validate_cdm
@@ -293,19 +290,18 @@ def _predictions(model: _ModelRun, X: pd.DataFrame) -> tuple[np.ndarray, np.ndar
     return p, change.predict(None, change.prepare(X))["prediction"].to_numpy(dtype=float)
 
 
-def _report(
-    model: _ModelRun,
-    site_data: _SiteData,
-    design: Design,
-    y: np.ndarray,
-    perf: ExternalPerformance,
-    intervals: dict[str, Any],
-    *,
-    site: str,
-    min_cell: int,
+def _aggregate(
+    model: _ModelRun, site_data: _SiteData, design: Design, *, site: str, settings: dict[str, Any]
 ) -> dict[str, Any]:
-    return validation_report(
-        created=dt.date.today().isoformat(),
+    """Score the site's patients and reduce everything to the aggregate report."""
+    p, change_pred = _predictions(model, design.X)
+    return site_report(
+        design,
+        make_subgroups(design.cohort, site_data.cdm["patients"]),
+        p,
+        change_pred,
+        basis=model.basis,
+        task=model.task,
         site={
             "label": site,
             "registries": site_data.registry_names,
@@ -324,44 +320,10 @@ def _report(
             "tags": model.original["tags"],
             "subgroups": site_data.dev_subgroups,
         },
-        cohort=design.cohort,
-        attrition=design.attrition,
-        y=y,
-        perf=perf,
-        intervals=intervals,
-        min_cell=min_cell,
+        settings=settings,
+        created=dt.date.today().isoformat(),
         package_version=package_versions(["sma-response"])["sma-response"],
     )
-
-
-def _aggregate(
-    model: _ModelRun,
-    site_data: _SiteData,
-    design: Design,
-    *,
-    site: str,
-    min_cell: int,
-    recalibrate: bool,
-    n_boot: int,
-    seed: int,
-) -> dict[str, Any]:
-    """Score the site's patients and reduce everything to the aggregate report."""
-    y = pd.Series(design.y).to_numpy(dtype=float)
-    p, change_pred = _predictions(model, design.X)
-    groups = make_subgroups(design.cohort, site_data.cdm["patients"])
-    perf = external_performance(
-        y, p, design.X.index, groups, task=model.task, seed=seed, n_boot=n_boot,
-        min_cell=min_cell, recalibrate=recalibrate,
-    )  # fmt: skip
-    intervals = interval_check(
-        basis=model.basis,
-        features=design.X,
-        targets=pd.DataFrame(design.targets),
-        groups=groups,
-        change_pred=change_pred,
-        min_cell=min_cell,
-    )
-    return _report(model, site_data, design, y, perf, intervals, site=site, min_cell=min_cell)
 
 
 def _writer(
@@ -444,17 +406,12 @@ def validate_model(
         progress=progress,
     )
     design = _site_design(model, site_data.cdm, min_cell=min_cell)
-    report = _aggregate(
-        model, site_data, design, site=site, min_cell=min_cell, recalibrate=recalibrate,
-        n_boot=n_boot, seed=seed,
-    )  # fmt: skip
+    settings = {"min_cell": min_cell, "recalibrate": recalibrate, "n_boot": n_boot, "seed": seed}
+    report = _aggregate(model, site_data, design, site=site, settings=settings)
     params = {
         "model_uri": model.ref.uri,
         "registries": ",".join(site_data.registry_names),
-        "min_cell": min_cell,
-        "recalibrate": recalibrate,
-        "n_boot": n_boot,
-        "seed": seed,
+        **settings,
     }
     return _publish(tracking, model, site_data, design, report, site=site, params=params,
                     out_dir=Path(out_dir), started=started)  # fmt: skip

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from sma_response._utils.io import atomic_write_text
 from sma_response.report.figures import inline_png
 from sma_response.report.render import template_environment
+from sma_response.simulate.evidence import read_published_figures
 
-__all__ = ["calibration_figure", "render_calibration_html"]
+__all__ = ["calibration_figure", "render_calibration_html", "write_calibration_report"]
 
 _Z_LIMIT = 6.0
 
@@ -103,3 +106,23 @@ def render_calibration_html(
         fmt=_fmt,
         settings=dict(settings or {}),
     )
+
+
+def write_calibration_report(
+    table: pd.DataFrame,
+    *,
+    figures_file: Path,
+    loso_file: Path | None,
+    report_file: Path,
+    settings: Mapping[str, Any],
+) -> Path:
+    """Write the HTML calibration report (with the leave-one-study-out table when present)."""
+    figures = read_published_figures(figures_file)
+    loso = None
+    if loso_file is not None and Path(loso_file).is_file():
+        loso = pd.read_csv(loso_file, sep="\t")
+        loso["within"] = loso["within"].astype(bool)
+    html = render_calibration_html(table, figures, loso, settings=settings)
+    Path(report_file).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(Path(report_file), html)
+    return Path(report_file)

@@ -30,7 +30,7 @@ from sma_response.evaluate.disclosure import (
 from sma_response.evaluate.metrics import compute_metrics
 from sma_response.evaluate.recalibration import RECALIBRATION_METHODS, fit_recalibration
 from sma_response.evaluate.subgroups import subgroup_metrics
-from sma_response.features.design import observed_change
+from sma_response.features.design import Design, observed_change
 from sma_response.report.inputs import outcome_frame, outcome_interval
 from sma_response.report.validation import render_validation_html
 
@@ -53,6 +53,7 @@ __all__ = [
     "interval_check",
     "local_identifiers",
     "records",
+    "site_report",
     "validation_report",
     "write_export",
 ]
@@ -391,3 +392,42 @@ def write_export(
         atomic_write_text(folder / REPORT_JSON, text_json),
         atomic_write_text(folder / REPORT_HTML, html),
     )
+
+
+def site_report(
+    design: Design,
+    groups: pd.DataFrame,
+    p: np.ndarray,
+    change_pred: np.ndarray | None,
+    *,
+    basis: Mapping[str, Any] | None,
+    task: str,
+    site: Mapping[str, Any],
+    model: Mapping[str, Any],
+    development: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    created: str,
+    package_version: str,
+) -> dict[str, Any]:
+    """Reduce a site's scored design to the aggregate validation report.
+
+    ``p`` are the model's predictions of ``design.X``; ``change_pred`` the predicted change the
+    intervals are centred on (``None``: coverage not checked); ``settings`` holds ``min_cell``,
+    ``recalibrate``, ``n_boot`` and ``seed``.
+    """
+    y = pd.Series(design.y).to_numpy(dtype=float)
+    min_cell = int(settings["min_cell"])
+    perf = external_performance(
+        y, p, design.X.index, groups, task=task, seed=int(settings["seed"]),
+        n_boot=int(settings["n_boot"]), min_cell=min_cell,
+        recalibrate=bool(settings["recalibrate"]),
+    )  # fmt: skip
+    intervals = interval_check(
+        basis=basis, features=design.X, targets=pd.DataFrame(design.targets), groups=groups,
+        change_pred=change_pred, min_cell=min_cell,
+    )  # fmt: skip
+    return validation_report(
+        created=created, site=site, model=model, development=development, cohort=design.cohort,
+        attrition=design.attrition, y=y, perf=perf, intervals=intervals, min_cell=min_cell,
+        package_version=package_version,
+    )  # fmt: skip

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import optuna
 import pandas as pd
+import yaml
 
 from sma_response.simulate.calibration import calibration_table
 from sma_response.simulate.params import DiseaseParams, overrides_for
@@ -30,7 +31,9 @@ __all__ = [
     "FreeParameter",
     "calibration_loss",
     "fit_parameters",
+    "fitted_yaml",
     "largest_studies",
+    "only_study",
     "without_study",
 ]
 
@@ -99,6 +102,40 @@ def without_study(
         if endpoints:
             out.append({**spec, "endpoints": endpoints})
     return out
+
+
+def only_study(
+    specs: Sequence[Mapping[str, Any]], figures: pd.DataFrame, study: str, *, n_per_arm: int
+) -> list[dict[str, Any]]:
+    """Return the specs cut to the endpoints that point at ``study``'s figures, at ``n_per_arm``.
+
+    The complement of :func:`without_study`: what a leave-one-study-out refit is checked on.
+    """
+    held = set(figures.index[figures["study"] == study])
+    out = []
+    for spec in specs:
+        own = [ep for ep in spec["endpoints"] if set((ep.get("figures") or {}).values()) & held]
+        if own:
+            out.append({**spec, "endpoints": own, "n_per_arm": n_per_arm})
+    return out
+
+
+def fitted_yaml(
+    result: FitResult, in_sample: pd.DataFrame, *, n_per_arm: int, check_n_per_arm: int, seed: int
+) -> str:
+    """Return ``configs/calibration/fitted_params.yaml``: the overrides under the fit's header."""
+    n_in = int(in_sample["within"].sum())
+    header = [
+        "# Calibrated disease-model parameters: overrides of sma_response.simulate.params.",
+        "# DiseaseParams, read by configs/simulation/default.yaml and configs/emulate.yaml.",
+        "# Written by `make calibrate` (sma-calibrate); review the diff before committing.",
+        f"# Fit: Optuna CMA-ES, {result.n_trials} candidates, {n_per_arm} patients per arm,",
+        f"# seed {seed}; loss (sum of capped squared z) {result.start_loss:.1f} at the",
+        f"# starting values -> {result.loss:.1f}. In sample ({check_n_per_arm} per arm):",
+        f"# {n_in} of {len(in_sample)} figures inside their 95 % interval.",
+    ]
+    body = yaml.safe_dump(result.overrides, sort_keys=True, default_flow_style=False)
+    return "\n".join(header) + "\n" + body
 
 
 def largest_studies(figures: pd.DataFrame, k: int) -> list[str]:

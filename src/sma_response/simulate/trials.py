@@ -29,12 +29,14 @@ Conventions (the same for every spec):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from sma_response.simulate.disease import (
     EventNoise,
@@ -586,3 +588,35 @@ def _course_endpoint(ep: _Endpoint, fu: np.ndarray, hist: History, params: Disea
     event = np.where(event[at_risk] <= fu[at_risk], event[at_risk], np.inf)
     median = float(np.median(event))
     return median if np.isfinite(median) else np.nan
+
+
+def load_trial_specs(trials_dir: Path, names: str | Sequence[str] = "all") -> list[dict[str, Any]]:
+    """Read trial specs from ``trials_dir`` (``all``, one name or a list of names).
+
+    Raises
+    ------
+    TrialSpecError
+        If a named spec does not exist or a file is not a YAML mapping.
+    """
+    available = {p.stem: p for p in sorted(Path(trials_dir).glob("*.yaml"))}
+    wanted = (
+        list(available) if names == "all" else ([names] if isinstance(names, str) else list(names))
+    )
+    specs = []
+    for name in wanted:
+        if name not in available:
+            msg = (
+                f"trial={name}: no spec {name}.yaml in {trials_dir}; available: {sorted(available)}"
+            )
+            raise TrialSpecError(msg)
+        try:
+            spec = yaml.safe_load(available[name].read_text(encoding="utf-8"))
+        except yaml.YAMLError as err:
+            msg = f"{available[name]}: not valid YAML ({err})"
+            raise TrialSpecError(msg) from err
+        if not isinstance(spec, dict):
+            msg = f"{available[name]}: expected a mapping at the top level"
+            raise TrialSpecError(msg)
+        spec.setdefault("name", name)
+        specs.append(spec)
+    return specs
