@@ -179,10 +179,7 @@ def reproduce_run(
         logged, root_dir=root, data_dir=data_dir, output_root=output_root
     )
     notes.extend(moved)
-    try:
-        rerun_dict = rerun_config(relocated, changes, tracking, original["experiment_name"])
-    except ConfigError as err:
-        raise ReproductionError(str(err)) from err
+    rerun_dict = _rerun_config(relocated, changes, tracking, original["experiment_name"])
     rerun_cfg = _rerun_train_config(rerun_dict, config_dir, notes)
     checks = [
         config_check(relocated, rerun_dict, changes),
@@ -207,6 +204,18 @@ def reproduce_run(
         _tag_reproduction(tracking, new_run_id, report)
     log.info("%s", report.summary())
     return report
+
+
+def _rerun_config(
+    relocated: dict[str, Any],
+    changes: Sequence[str],
+    tracking: TrackingSpec,
+    experiment: str | None,
+) -> dict[str, Any]:
+    try:
+        return rerun_config(relocated, changes, tracking, experiment)
+    except ConfigError as err:
+        raise ReproductionError(str(err)) from err
 
 
 def _tag_reproduction(tracking: TrackingSpec, new_run_id: str, report: ReproductionReport) -> None:
