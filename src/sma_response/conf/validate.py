@@ -6,12 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, DictConfig, OmegaConf
 
+from sma_response.conf.factory import ConfigError
+from sma_response.conf.nodes import node_dict, node_spec
 from sma_response.conf.store import PathsConfig, register_configs
 from sma_response.tracking.spec import TrackingSpec
 
-__all__ = ["ValidateConfig", "register_validate_configs"]
+__all__ = ["ValidateConfig", "register_validate_configs", "validate_arguments"]
 
 
 @dataclass
@@ -79,3 +81,39 @@ def register_validate_configs() -> None:
     store = ConfigStore.instance()
     store.store(name="validate_schema", node=ValidateConfig)
     store.store(group="tracking", name="tracking_schema", node=TrackingSpec)
+
+
+def validate_arguments(cfg: DictConfig) -> dict[str, Any]:
+    """Return the keyword arguments of ``validate_model`` from a composed ``validate`` config.
+
+    Raises
+    ------
+    ConfigError
+        When the export or its mapping is not given (one line with the command to run).
+    """
+    for key in ("export_dir", "registries"):
+        if OmegaConf.is_missing(cfg, key):
+            msg = (
+                f"{key}: required (sma-validate model=<uri> export_dir=<folder> registry=<mapping>)"
+            )
+            raise ConfigError(msg)
+    tracking = node_spec(cfg.tracking, TrackingSpec, key="tracking")
+    model_tracking = None
+    if cfg.model_tracking_uri and cfg.model_tracking_uri != tracking.uri:
+        model_tracking = TrackingSpec(uri=str(cfg.model_tracking_uri), artifact_location=None)
+    registries = cfg.registries if isinstance(cfg.registries, str) else list(cfg.registries)
+    texts = ("export_dir", "registry_dir", "pseudonym_key_file", "out_dir", "site")
+    return {
+        "model_uri": cfg.model_uri,
+        "run_id": cfg.run_id,
+        "registries": registries,
+        "tracking": tracking,
+        "model_tracking": model_tracking,
+        "paths": node_dict(cfg.paths, key="paths"),
+        **{key: str(cfg[key]) for key in texts},
+        "min_cell": int(cfg.min_cell),
+        "recalibrate": bool(cfg.recalibrate),
+        "n_boot": int(cfg.n_boot),
+        "seed": int(cfg.seed),
+        "progress": bool(cfg.progress),
+    }

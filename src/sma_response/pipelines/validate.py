@@ -31,7 +31,8 @@ from omegaconf import DictConfig, OmegaConf
 from sma_response.conf.factory import ConfigError
 from sma_response.conf.harmonise import export_harmonise_config
 from sma_response.conf.logged import Definitions, definitions, logged_config
-from sma_response.conf.nodes import node_dict, node_spec
+from sma_response.conf.nodes import node_dict
+from sma_response.conf.validate import validate_arguments
 from sma_response.evaluate.subgroups import make_subgroups
 from sma_response.features.design import Design, DesignError, build_design
 from sma_response.harmonise.layout import ExportLayoutError, export_layout
@@ -466,32 +467,8 @@ def run_validation(cfg: DictConfig) -> ValidationResult:
     """
     cfg = cfg.copy()
     OmegaConf.set_readonly(cfg, value=True)
-    for key in ("export_dir", "registries"):
-        if OmegaConf.is_missing(cfg, key):
-            msg = (
-                f"{key}: required (sma-validate model=<uri> export_dir=<folder> registry=<mapping>)"
-            )
-            raise ValidationError(msg)
-    tracking = node_spec(cfg.tracking, TrackingSpec, key="tracking")
-    model_tracking = None
-    if cfg.model_tracking_uri and cfg.model_tracking_uri != tracking.uri:
-        model_tracking = TrackingSpec(uri=str(cfg.model_tracking_uri), artifact_location=None)
-    registries = cfg.registries if isinstance(cfg.registries, str) else list(cfg.registries)
-    return validate_model(
-        model_uri=cfg.model_uri,
-        run_id=cfg.run_id,
-        export_dir=str(cfg.export_dir),
-        registries=registries,
-        tracking=tracking,
-        model_tracking=model_tracking,
-        registry_dir=str(cfg.registry_dir),
-        pseudonym_key_file=str(cfg.pseudonym_key_file),
-        paths=node_dict(cfg.paths, key="paths"),
-        out_dir=str(cfg.out_dir),
-        site=str(cfg.site),
-        min_cell=int(cfg.min_cell),
-        recalibrate=bool(cfg.recalibrate),
-        n_boot=int(cfg.n_boot),
-        seed=int(cfg.seed),
-        progress=bool(cfg.progress),
-    )
+    try:
+        arguments = validate_arguments(cfg)
+    except ConfigError as err:
+        raise ValidationError(str(err)) from err
+    return validate_model(**arguments)
