@@ -12,24 +12,20 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from sma_response.evaluate.conformal import coverage_metrics
-from sma_response.explain.folds import check_against_predictions, explain_folds
-from sma_response.explain.plots import explanation_figures
-from sma_response.explain.shap_values import explain, resolve_method
+from sma_response.explain.run import RunExplanation, explain_run
 from sma_response.explain.spec import ExplainSpec
-from sma_response.explain.summarise import global_importance, group_importance
 from sma_response.report.basis import ReportBasis
 from sma_response.report.batch import write_reports
 from sma_response.report.inputs import ReportInputs, example_ids, outcome_frame
 from sma_response.report.spec import ReportSpec
 from sma_response.report.training import RunToExplain, change_intervals, report_inputs
-from sma_response.schemas import ShapValues
 
 __all__ = ["ExplainOutcome", "explain_training_run"]
 
@@ -47,27 +43,6 @@ class ExplainOutcome:
     report_paths: list[Path]
     seconds: float
     fit_seconds: float = 0.0  # fitting the change model (classification runs)
-
-
-def _log_explanations(
-    logger: Any,
-    *,
-    shap_oof: pd.DataFrame,
-    shap_final: pd.DataFrame,
-    importance: pd.DataFrame,
-    by_region: pd.DataFrame,
-    explain_info: dict[str, Any],
-    figures: dict[str, Any],
-) -> None:
-    logger.log_table(shap_oof, "explain/shap_oof.parquet")
-    logger.log_table(shap_final, "explain/shap_final.parquet")
-    logger.log_table(importance, "explain/importance.csv")
-    logger.log_table(global_importance(shap_final), "explain/importance_final_model.csv")
-    logger.log_table(by_region.reset_index(), "explain/importance_by_region.csv")
-    logger.log_dict(explain_info, "explain/spec.json")
-    logger.set_tags({"explain.method_used": explain_info["method_used"]})
-    for path, fig in figures.items():
-        logger.log_figure(fig, path)
 
 
 def _example_reports(
@@ -115,14 +90,14 @@ def explain_training_run(
     if not run.cv.models:
         msg = "explain: the cross-validation kept no fold models (fit_cv(keep_models=True))"
         raise ValueError(msg)
-    shap_first, importance, explain_info = _shap_step(logger, run, explain_spec)
+    shap = _shap_step(logger, run, explain_spec)
     t_shap = time.perf_counter() - started
     outcome = outcome_frame(
         run.design.X, target_kind=run.target_kind, target_scale=run.target_scale
     )
     iv = change_intervals(run, outcome, spec=report_spec)
     inputs, basis = report_inputs(
-        run, outcome, iv, shap_first, importance, explain_info, provenance=provenance
+        run, outcome, iv, shap.first, shap.importance, shap.info, provenance=provenance
     )
     logger.log_table(iv.coverage, "evaluation/interval_coverage.csv")
     logger.log_metrics(coverage_metrics(iv.coverage, report_spec.interval_level))
@@ -154,7 +129,7 @@ def explain_training_run(
     return ExplainOutcome(
         basis=basis,
         inputs=inputs,
-        importance=importance,
+        importance=shap.importance,
         coverage=iv.coverage,
         report_paths=paths,
         seconds=seconds,
@@ -162,39 +137,16 @@ def explain_training_run(
     )
 
 
-def _shap_step(
-    logger: Any, run: RunToExplain, explain_spec: ExplainSpec
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """SHAP values of every held-out and every final prediction, importance and figures."""
-    X, task = run.design.X, run.task
-    method = resolve_method(run.final[-1], method=explain_spec.method)
-    spec = ExplainSpec(**{**asdict(explain_spec), "method": method})
-    shap_oof = explain_folds(run.cv.models, X, run.splits, spec=spec)
-    check_against_predictions(shap_oof, run.cv.predictions, task=task)
-    shap_final = ShapValues.validate(explain(run.final, X, spec=spec), lazy=True)
-    shap_first = shap_oof.loc[shap_oof["repeat"] == run.first_repeat]
-    importance = global_importance(shap_first)  # held-out SHAP, as metrics use held-out rows
-    explain_info = {
-        **asdict(explain_spec),
-        "method_used": method,
-        "background": "none (tree_path_dependent)",
-    }
-    figures = explanation_figures(
-        shap_first,
-        X,
-        run.groups["region"],
-        importance=importance,
-        n_top=explain_spec.n_top,
-        n_dependence=explain_spec.n_dependence,
-        task=task,
-    )
-    _log_explanations(
-        logger,
-        shap_oof=shap_oof,
-        shap_final=shap_final,
-        importance=importance,
-        by_region=group_importance(shap_first, run.groups["region"].rename("region")),
-        explain_info=explain_info,
-        figures=figures,
-    )
-    return shap_first, importance, explain_info
+def _shap_step(logger: Any, run: RunToExplain, explain_spec: ExplainSpec) -> RunExplanation:
+    """SHAP values of every held-out and every final prediction, importance and figures, logged."""
+    shap = explain_run(
+        run.cv.models, run.final, run.design.X, run.splits, run.cv.predictions,
+        run.groups["region"], spec=explain_spec, task=run.task,
+    )  # fmt: skip
+    for path, table in shap.tables().items():
+        logger.log_table(table, path)
+    logger.log_dict(shap.info, "explain/spec.json")
+    logger.set_tags({"explain.method_used": shap.info["method_used"]})
+    for path, fig in shap.figures.items():
+        logger.log_figure(fig, path)
+    return shap

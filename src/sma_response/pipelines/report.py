@@ -23,6 +23,8 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from sma_response.cohort.spec import CohortSpec
+from sma_response.conf.factory import ConfigError
+from sma_response.conf.logged import logged_config
 from sma_response.conf.nodes import node_spec
 from sma_response.features.design import DesignError, build_design
 from sma_response.features.spec import FeatureSpec
@@ -73,14 +75,6 @@ class ReportRun:
     patients: pd.DataFrame
 
 
-def _run_config(tracking: TrackingSpec, run_id: str) -> DictConfig:
-    node = OmegaConf.create(read_text_artifact(tracking, run_id, "config/config.yaml"))
-    if not isinstance(node, DictConfig):
-        msg = f"run {run_id}: config/config.yaml is not a mapping"
-        raise ReportError(msg)
-    return node
-
-
 def _load_logged(tracking: TrackingSpec, run_id: str) -> tuple[ReportBasis, ReportInputs]:
     try:
         basis = ReportBasis.from_json(read_text_artifact(tracking, run_id, "report/basis.json"))
@@ -116,13 +110,15 @@ def _new_patients(
             len(harmonised.rejects),
         )
     cdm = validate_cdm(harmonised.tables)
-    run_cfg = _run_config(tracking, run_id)
     try:
+        run_cfg = logged_config(read_text_artifact(tracking, run_id, "config/config.yaml"), run_id)
         design = build_design(
             cdm,
             cohort_spec=node_spec(run_cfg.cohort, CohortSpec, key="cohort"),
             feature_spec=node_spec(run_cfg.features, FeatureSpec, key="features"),
         )
+    except ConfigError as err:
+        raise ReportError(str(err)) from err
     except DesignError as err:
         msg = (
             f"export: no patient of {export} has a therapy start with a motor score in the "

@@ -24,7 +24,6 @@
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -42,22 +41,20 @@ from sma_response.pipelines.train import TrainingError, run_training
 from sma_response.tracking.compare import (
     Check,
     ReproductionReport,
-    compare_logged_file,
-    compare_metrics,
     config_check,
     data_check,
     diff_configs,
     git_checks,
     packages_check,
     relocate_config,
+    result_checks,
+    tag_reproduction,
 )
 from sma_response.tracking.lookup import (
     RunNotFoundError,
-    add_run_files,
     get_run,
     read_run_json,
     read_run_text,
-    set_run_tags,
 )
 from sma_response.tracking.spec import TrackingSpec
 
@@ -190,7 +187,7 @@ def reproduce_run(
     new_run_id = None
     if rerun:
         new_run_id = _rerun(tracking, run_id, rerun_cfg, original, notes)
-        checks.extend(_result_checks(tracking, run_id, new_run_id, original, compare))
+        checks.extend(result_checks(tracking, run_id, new_run_id, original["metrics"], compare))
     report = ReproductionReport(
         run_id=run_id,
         new_run_id=new_run_id,
@@ -201,7 +198,7 @@ def reproduce_run(
         wall_seconds=time.perf_counter() - started,
     )
     if new_run_id is not None:
-        _tag_reproduction(tracking, new_run_id, report)
+        tag_reproduction(tracking, new_run_id, report)
     log.info("%s", report.summary())
     return report
 
@@ -216,19 +213,6 @@ def _rerun_config(
         return rerun_config(relocated, changes, tracking, experiment)
     except ConfigError as err:
         raise ReproductionError(str(err)) from err
-
-
-def _tag_reproduction(tracking: TrackingSpec, new_run_id: str, report: ReproductionReport) -> None:
-    set_run_tags(
-        tracking,
-        new_run_id,
-        {
-            "reproduction.status": report.status,
-            "reproduction.results": "identical" if report.results_identical else "different",
-            "reproduction.differences": ",".join(c.name for c in report.differences) or "none",
-        },
-    )
-    add_run_files(tracking, new_run_id, {"reproduction/report.json": report.to_dict()})
 
 
 def _logged_run(tracking: TrackingSpec, run_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -298,25 +282,6 @@ def _rerun(
         f"{original['experiment_name']!r} ({tracking.uri})"
     )
     return result.run_id
-
-
-def _result_checks(
-    tracking: TrackingSpec,
-    run_id: str,
-    new_run_id: str,
-    original: Mapping[str, Any],
-    compare: Iterable[str],
-) -> list[Check]:
-    """Every metric and every compared file of the two runs, exactly."""
-    checks = [compare_metrics(original["metrics"], get_run(tracking, new_run_id)["metrics"])]
-    with tempfile.TemporaryDirectory() as tmp:
-        for path in compare:
-            check = compare_logged_file(
-                tracking, path, old_run=run_id, new_run=new_run_id, tmp=Path(tmp)
-            )
-            if check is not None:
-                checks.append(check)
-    return checks
 
 
 def run_reproduction(cfg: DictConfig) -> ReproductionReport:

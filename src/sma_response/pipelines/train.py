@@ -39,10 +39,10 @@ from sma_response.pipelines.data import (
 from sma_response.pipelines.explain import ExplainOutcome, explain_training_run
 from sma_response.report.training import RunToExplain
 from sma_response.tracking.provenance import (
-    git_sha,
     installed_requirements,
     model_requirements,
     package_versions,
+    run_provenance,
 )
 from sma_response.tracking.run import RunLogger, mlflow_run
 
@@ -270,14 +270,10 @@ def _explain(
         target_scale=spec.target.scale,
         model_name=spec.model.name,
     )
-    provenance = {
-        "run_id": run.run_id,
-        "model_uri": model_uri,
-        "model_version": version,
-        "data_digest": digest,
-        "git_sha": git_sha(Path(cfg.paths.root_dir)),
-        "package_version": package_versions(["sma-response"])["sma-response"],
-    }
+    provenance = run_provenance(
+        run.run_id, model_uri=model_uri, model_version=version, digest=digest,
+        root=Path(cfg.paths.root_dir),
+    )  # fmt: skip
     return explain_training_run(
         run,
         to_explain,

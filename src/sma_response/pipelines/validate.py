@@ -19,7 +19,7 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,7 @@ from sma_response.tracking.lookup import (
     read_run_text,
     resolve_model,
     tag_model_version,
+    validation_tags,
 )
 from sma_response.tracking.provenance import package_versions
 from sma_response.tracking.run import mlflow_run
@@ -133,47 +134,6 @@ def _harmonise(
     records = accounting_totals(result.accounting, by=("registry",))
     registries_used = sorted(records["registry"].astype(str).unique()) or layout.mapping_names
     return validate_cdm(tables), result.digest, records, registries_used, result.key_source
-
-
-def _log_run(
-    tracking: TrackingSpec,
-    *,
-    ref: ModelRef,
-    model_spec: TrackingSpec,
-    report: dict[str, Any],
-    site: str,
-    digest: str,
-    params: Mapping[str, Any],
-    write: Any,
-) -> tuple[str, Path, Path]:
-    tags = {
-        "task_name": "validate",
-        "validation.model_uri": ref.uri,
-        "validation.model_run_id": ref.run_id,
-        "validation.model_name": ref.name or "unregistered",
-        "validation.model_version": ref.version or "none",
-        "validation.model_tracking_uri": model_spec.uri,
-        "validation.site": site,
-        "package_version": package_versions(["sma-response"])["sma-response"],
-    }
-    with mlflow_run(
-        tracking, run_name=f"validate:{ref.name or ref.run_id}:{site}", tags=tags
-    ) as run:
-        report["run_id"] = run.run_id
-        json_path, html_path = write(run.run_id)
-        run.log_params(params)
-        run.log_metrics(headline_metrics(report))
-        run.log_dataset(
-            uri=f"local export at {site} (not shared)",
-            digest=digest,
-            name=f"validation:{site}",
-            context="validation",
-        )
-        run.log_artifacts(json_path.parent, "validation")
-        run_id = run.run_id
-    if model_spec.uri == tracking.uri:
-        tag_model_version(model_spec, ref, {f"validation.{run_id}": f"{site}: see run {run_id}"})
-    return run_id, json_path, html_path
 
 
 @dataclass
@@ -327,18 +287,6 @@ def _aggregate(
     )
 
 
-def _writer(
-    report: dict[str, Any], identifiers: list[str], out_dir: Path
-) -> Callable[[str], tuple[Path, Path]]:
-    def write(validation_run_id: str) -> tuple[Path, Path]:
-        try:
-            return write_export(report, identifiers, out_dir / validation_run_id)
-        except ExportLeakError as err:
-            raise ValidationError(str(err)) from err
-
-    return write
-
-
 # --------------------------------------------------------------------------- main entry
 
 
@@ -431,24 +379,34 @@ def _publish(
     started: float,
 ) -> ValidationResult:
     """Log the validation run with the report files (checked for identifiers first)."""
-    run_id_out, json_path, html_path = _log_run(
-        tracking,
-        ref=model.ref,
-        model_spec=model.spec,
-        report=report,
-        site=site,
-        digest=site_data.digest,
-        params=params,
-        write=_writer(report, local_identifiers(design.cohort, site_data.cdm["patients"]), out_dir),
-    )
+    ref, identifiers = model.ref, local_identifiers(design.cohort, site_data.cdm["patients"])
+    tags = validation_tags(model.spec, ref, site=site)
+    with mlflow_run(
+        tracking, run_name=f"validate:{ref.name or ref.run_id}:{site}", tags=tags
+    ) as run:
+        report["run_id"] = run_id = run.run_id
+        try:
+            json_path, html_path = write_export(report, identifiers, out_dir / run_id)
+        except ExportLeakError as err:
+            raise ValidationError(str(err)) from err
+        run.log_params(params)
+        run.log_metrics(headline_metrics(report))
+        run.log_dataset(
+            uri=f"local export at {site} (not shared)", digest=site_data.digest,
+            name=f"validation:{site}", context="validation",
+        )  # fmt: skip
+        run.log_artifacts(json_path.parent, "validation")
+    if model.spec.uri == tracking.uri:
+        tag_model_version(model.spec, ref, {f"validation.{run_id}": f"{site}: see run {run_id}"})
+    n_suppressed = report["disclosure"]["n_suppressed"]
     log.info(
         "validation run %s: %d index events, %d cells suppressed",
-        run_id_out,
+        run_id,
         len(design.cohort),
-        report["disclosure"]["n_suppressed"],
+        n_suppressed,
     )
     return ValidationResult(
-        run_id=run_id_out,
+        run_id=run_id,
         tracking_uri=tracking.uri,
         json_path=json_path,
         html_path=html_path,

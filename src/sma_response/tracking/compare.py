@@ -8,7 +8,8 @@ just counted.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sma_response.tracking.lookup import download_run_file
+from sma_response.tracking.lookup import add_run_files, download_run_file, get_run, set_run_tags
 from sma_response.tracking.provenance import (
     KEY_PACKAGES,
     compare_fingerprints,
@@ -42,6 +43,8 @@ __all__ = [
     "git_checks",
     "packages_check",
     "relocate_config",
+    "result_checks",
+    "tag_reproduction",
 ]
 
 #: Config keys that say where things are on this machine, not what the run computes.
@@ -499,3 +502,33 @@ def compare_logged_file(
         current=f"{len(_read_table(new))} rows",
         details=details[:_MAX_DETAILS],
     )
+
+
+def result_checks(
+    spec: TrackingSpec,
+    run_id: str,
+    new_run_id: str,
+    metrics: Mapping[str, float],
+    compare: Iterable[str],
+) -> list[Check]:
+    """Compare every metric (``metrics``: the original run's) and every listed file, exactly."""
+    checks = [compare_metrics(metrics, get_run(spec, new_run_id)["metrics"])]
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in compare:
+            check = compare_logged_file(
+                spec, path, old_run=run_id, new_run=new_run_id, tmp=Path(tmp)
+            )
+            if check is not None:
+                checks.append(check)
+    return checks
+
+
+def tag_reproduction(spec: TrackingSpec, new_run_id: str, report: ReproductionReport) -> None:
+    """Tag the reproduction run with its status and attach ``reproduction/report.json``."""
+    tags = {
+        "reproduction.status": report.status,
+        "reproduction.results": "identical" if report.results_identical else "different",
+        "reproduction.differences": ",".join(c.name for c in report.differences) or "none",
+    }
+    set_run_tags(spec, new_run_id, tags)
+    add_run_files(spec, new_run_id, {"reproduction/report.json": report.to_dict()})

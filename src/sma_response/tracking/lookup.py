@@ -22,6 +22,7 @@ import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from sma_response.tracking.provenance import package_versions
 from sma_response.tracking.spec import TrackingSpec
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "resolve_model",
     "set_run_tags",
     "tag_model_version",
+    "validation_tags",
 ]
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,20 @@ def describe_model(spec: TrackingSpec, ref: ModelRef, run: Mapping[str, Any]) ->
         "trained_on": tags.get("dataset", "unknown"),
         "git_sha": tags.get("git_sha", "unknown"),
         "tracking_uri": spec.uri,
+    }
+
+
+def validation_tags(spec: TrackingSpec, ref: ModelRef, *, site: str) -> dict[str, str]:
+    """Return the tags of a validation run: the model validated, where it lives, which site."""
+    return {
+        "task_name": "validate",
+        "validation.model_uri": ref.uri,
+        "validation.model_run_id": ref.run_id,
+        "validation.model_name": ref.name or "unregistered",
+        "validation.model_version": ref.version or "none",
+        "validation.model_tracking_uri": spec.uri,
+        "validation.site": site,
+        "package_version": package_versions(["sma-response"])["sma-response"],
     }
 
 

@@ -65,6 +65,20 @@ def package_versions(names: Iterable[str] = KEY_PACKAGES) -> dict[str, str]:
 MODEL_REQUIREMENTS = ("numpy", "pandas", "scikit-learn", "xgboost", "mlflow", "cloudpickle")
 
 
+def run_provenance(
+    run_id: str, *, model_uri: str | None, model_version: str | None, digest: str, root: Path
+) -> dict[str, Any]:
+    """Return what a report says of the run behind it: run, model, data digest, code, package."""
+    return {
+        "run_id": run_id,
+        "model_uri": model_uri,
+        "model_version": model_version,
+        "data_digest": digest,
+        "git_sha": git_sha(root),
+        "package_version": package_versions(["sma-response"])["sma-response"],
+    }
+
+
 def model_requirements(names: Iterable[str] = MODEL_REQUIREMENTS) -> list[str]:
     """``name==version`` of each installed package of ``names`` (for a logged model)."""
     return [f"{p}=={v}" for p, v in package_versions(names).items() if v != "not installed"]
