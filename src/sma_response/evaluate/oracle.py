@@ -6,11 +6,17 @@ target scale (the true response probability, or the true expected change).
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import pandas as pd
 
+from sma_response.harmonise.io import TruthFileError, read_truth
 from sma_response.harmonise.pseudonym import PseudonymKey, pseudonymise
 
-__all__ = ["ORACLE_AGE_TOLERANCE_DAYS", "TRUTH_COLUMNS", "join_oracle"]
+__all__ = ["ORACLE_AGE_TOLERANCE_DAYS", "TRUTH_COLUMNS", "join_oracle", "read_oracle"]
+
+log = logging.getLogger(__name__)
 
 #: Columns of the simulator's counterfactual table the join reads.
 TRUTH_COLUMNS = (
@@ -77,3 +83,31 @@ def join_oracle(
     joined = joined.loc[gap <= ORACLE_AGE_TOLERANCE_DAYS]
     value = "response_probability" if task == "classification" else "expected_change"
     return joined.set_index("index_id")[value]
+
+
+def read_oracle(
+    cohort: pd.DataFrame,
+    targets: pd.DataFrame,
+    *,
+    truth_dir: Path,
+    key: PseudonymKey,
+    task: str,
+) -> pd.Series | None:
+    """Return the truth of each index event from a dataset's ``ground_truth/`` folder.
+
+    An absent, truncated or corrupted truth file gives ``None`` (the run has no ``oracle/*``
+    figures) and a warning naming the file: the truth is an extra, never a reason to fail.
+    """
+    try:
+        counterfactuals = read_truth(truth_dir / "counterfactuals.parquet", list(TRUTH_COLUMNS))
+        links = read_truth(
+            truth_dir / "registry_links.parquet", ["registry", "local_id", "person_id"]
+        )
+    except TruthFileError as err:
+        log.warning("oracle figures not computed: %s", err)
+        return None
+    if counterfactuals is None or links is None:
+        return None
+    return join_oracle(
+        cohort, targets, links=links, counterfactuals=counterfactuals, key=key, task=task
+    )

@@ -30,9 +30,7 @@ from sma_response.simulate.fit import (
     FreeParameter,
     fit_parameters,
     fitted_yaml,
-    largest_studies,
-    only_study,
-    without_study,
+    leave_one_study_out,
 )
 from sma_response.simulate.params import DiseaseParams
 from sma_response.simulate.trials import load_trial_specs
@@ -111,7 +109,13 @@ def run_calibration(
     fitted = start.with_overrides(result.overrides)
     full = [{**s, "n_per_arm": int(cfg.check_n_per_arm)} for s in specs]
     in_sample = calibration_table(full, seed=int(cfg.seed), params=fitted, figures=figures)
-    loso = _leave_one_study_out(cfg, specs, figures, fit) if int(cfg.loso.n_studies) else None
+    loso = None
+    if int(cfg.loso.n_studies):
+        loso = leave_one_study_out(
+            specs, figures, lambda label, fit_specs: fit(label, fit_specs, int(cfg.loso.n_trials)),
+            n_studies=int(cfg.loso.n_studies), check_n_per_arm=int(cfg.check_n_per_arm),
+            seed=int(cfg.seed),
+        )  # fmt: skip
     out_file = Path(cfg.out_file)
     text = fitted_yaml(
         result, in_sample, n_per_arm=int(cfg.n_per_arm), check_n_per_arm=int(cfg.check_n_per_arm),
@@ -130,26 +134,3 @@ def run_calibration(
         loso_file=loso_file,
         wall_seconds=time.perf_counter() - started,
     )
-
-
-def _leave_one_study_out(
-    cfg: DictConfig,
-    specs: list[dict[str, Any]],
-    figures: pd.DataFrame,
-    fit: Callable[[str, list[dict[str, Any]], int], FitResult],
-) -> pd.DataFrame:
-    """Refit without each of the largest studies and emulate its figures with that refit."""
-    parts = []
-    for study in largest_studies(figures, int(cfg.loso.n_studies)):
-        held = set(figures.index[figures["study"] == study])
-        refit = fit(
-            f"without {study}", without_study(specs, figures, study), int(cfg.loso.n_trials)
-        )
-        params = DiseaseParams().with_overrides(refit.overrides)
-        own = only_study(specs, figures, study, n_per_arm=int(cfg.check_n_per_arm))
-        table = calibration_table(own, seed=int(cfg.seed), params=params, figures=figures)
-        table = table.loc[table["figure"].isin(held)].assign(study=study)
-        parts.append(table)
-    columns = ["study", "figure", "trial", "arm", "endpoint", "emulated", "published"]
-    columns += ["accept_min", "accept_max", "within", "z"]
-    return pd.concat(parts, ignore_index=True)[columns]

@@ -15,8 +15,8 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from sma_response.conf.nodes import node_dict
-from sma_response.evaluate.oracle import TRUTH_COLUMNS, join_oracle
-from sma_response.harmonise.io import TruthFileError, read_text, read_truth
+from sma_response.evaluate.oracle import read_oracle
+from sma_response.harmonise.io import read_text
 from sma_response.harmonise.pseudonym import PseudonymKey, resolve_key
 from sma_response.pipelines.harmonise import run_harmonisation
 from sma_response.pipelines.simulate import run_simulation
@@ -107,25 +107,6 @@ def oracle_predictions(
     key_file: Path,
     task: str,
 ) -> pd.Series | None:
-    """Return the truth of each index event (evaluation only), or ``None`` without one.
-
-    An absent, truncated or corrupted truth file gives ``None`` (the run has no ``oracle/*``
-    figures) and a warning naming the file: the truth is an extra, never a reason to fail.
-    """
-    truth = raw_dir / "ground_truth"
-    try:
-        counterfactuals = read_truth(truth / "counterfactuals.parquet", list(TRUTH_COLUMNS))
-        links = read_truth(truth / "registry_links.parquet", ["registry", "local_id", "person_id"])
-    except TruthFileError as err:
-        log.warning("oracle figures not computed: %s", err)
-        return None
-    if counterfactuals is None or links is None:
-        return None
-    return join_oracle(
-        cohort,
-        targets,
-        links=links,
-        counterfactuals=counterfactuals,
-        key=pseudonym_key(key_file),
-        task=task,
-    )
+    """Return the truth of each index event (evaluation only), or ``None`` without one."""
+    truth_dir, key = raw_dir / "ground_truth", pseudonym_key(key_file)
+    return read_oracle(cohort, targets, truth_dir=truth_dir, key=key, task=task)

@@ -33,6 +33,7 @@ __all__ = [
     "fit_parameters",
     "fitted_yaml",
     "largest_studies",
+    "leave_one_study_out",
     "only_study",
     "without_study",
 ]
@@ -118,6 +119,34 @@ def only_study(
         if own:
             out.append({**spec, "endpoints": own, "n_per_arm": n_per_arm})
     return out
+
+
+def leave_one_study_out(
+    specs: Sequence[Mapping[str, Any]],
+    figures: pd.DataFrame,
+    refit: Callable[[str, list[dict[str, Any]]], FitResult],
+    *,
+    n_studies: int,
+    check_n_per_arm: int,
+    seed: int,
+) -> pd.DataFrame:
+    """Refit without each of the largest studies and emulate its figures with that refit.
+
+    ``refit(label, specs)`` fits the free parameters to ``specs`` (the study's figures removed).
+    Returns one row per held-out figure: ``study, figure, trial, arm, endpoint, emulated,
+    published, accept_min, accept_max, within, z``.
+    """
+    parts = []
+    for study in largest_studies(figures, n_studies):
+        fitted = refit(f"without {study}", without_study(specs, figures, study))
+        params = DiseaseParams().with_overrides(fitted.overrides)
+        own = only_study(specs, figures, study, n_per_arm=check_n_per_arm)
+        table = calibration_table(own, seed=seed, params=params, figures=figures)
+        held = set(figures.index[figures["study"] == study])
+        parts.append(table.loc[table["figure"].isin(held)].assign(study=study))
+    columns = ["study", "figure", "trial", "arm", "endpoint", "emulated", "published"]
+    columns += ["accept_min", "accept_max", "within", "z"]
+    return pd.concat(parts, ignore_index=True)[columns]
 
 
 def fitted_yaml(
