@@ -74,3 +74,50 @@ def test_open_bounds_survive_json():
     assert q.bounds["hfmse"][:2] == [-np.inf, np.inf]
     text = json.dumps(q.to_dict()).replace("-Infinity", "null").replace("Infinity", "null")
     assert ConformalQuantiles.from_dict(json.loads(text)) == q
+
+
+def _two_spreads(rng, n=3000):
+    """Held-out rows on one scale whose residual spread differs fourfold between age bands."""
+    band = rng.choice(["0-6 mo", "adult"], n)
+    held = pd.DataFrame(
+        {
+            "index_id": [f"e{i}" for i in range(n)],
+            "fold": np.arange(n) % 5,
+            "y_pred": 0.0,
+            "scale": "hfmse",
+            "age_band": band,
+        }
+    )
+    held["y_true"] = rng.normal(0, np.where(band == "adult", 1.0, 4.0))
+    return held
+
+
+def test_mondrian_cells_hold_coverage_in_each_group_where_one_cell_does_not(rng):
+    held = _two_spreads(rng)
+    groups = held.set_index("index_id")[["age_band"]]
+    one = coverage_table(cross_conformal(held, level=0.8), groups).set_index("level")["coverage"]
+    assert one["adult"] > 0.95  # the average spread fits neither group
+    assert one["0-6 mo"] < 0.7
+    by_band = cross_conformal(held, level=0.8, groups=["age_band"])
+    cov = coverage_table(by_band, groups).set_index("level")["coverage"]
+    assert 0.77 < cov["adult"] < 0.83
+    assert 0.77 < cov["0-6 mo"] < 0.83
+
+
+def test_a_small_cell_falls_back_to_the_coarser_one():
+    cells = np.array(["hfmse|adult"] * 10 + ["hfmse|2-12 y"] * 50)
+    q = fit_conformal(np.linspace(-5, 5, 60), cells, level=0.8, min_n=30, groups=["age_band"])
+    assert q.bounds["hfmse|adult"][2] == 10
+    assert q.bounds["hfmse"][2] == 60
+    assert q.key("hfmse|adult") == "hfmse"  # 10 < min_n
+    assert q.key("hfmse|2-12 y") == "hfmse|2-12 y"
+    iv = conformal_interval(np.zeros(2), np.array(["hfmse|adult", None]), quantiles=q)
+    assert iv["key"].tolist() == ["hfmse", POOLED]
+
+
+def test_quantiles_logged_before_mondrian_cells_read_back_as_one_cell_per_scale():
+    old = fit_conformal(np.arange(40.0), np.array(["hfmse"] * 40)).to_dict()
+    old.pop("groups")
+    q = ConformalQuantiles.from_dict(old)
+    assert q.groups == []
+    assert q.key("hfmse") == "hfmse"

@@ -97,16 +97,28 @@ def test_shap_values_sum_to_the_prediction_for_every_patient(trained, tmp_path):
     assert final["index_id"].nunique() == result.n_index_events
 
 
-def test_interval_coverage_is_reported_per_region(trained, tmp_path):
+def test_interval_coverage_is_reported_per_subgroup(trained, tmp_path):
     cfg, result = trained
     metrics = MlflowClient(tracking_uri=cfg.tracking.uri).get_run(result.run_id).data.metrics
     assert 0.7 <= metrics["interval/coverage"] <= 0.9
     regions = [k for k in metrics if k.startswith("interval/coverage/region/")]
     assert len(regions) >= 3
     table = pd.read_csv(_artifact(cfg, result.run_id, "evaluation/interval_coverage.csv", tmp_path))
-    assert set(table["variable"]) == {"overall", "region", "scale"}
+    assert set(table["variable"]) == {
+        "overall", "region", "sma_type", "therapy", "age_band", "scale"
+    }  # fmt: skip
+    big = table.loc[(table["variable"] != "overall") & (table["n"] >= 50), "coverage"]
+    assert metrics["interval/coverage_min_subgroup"] == big.min()
+    assert metrics["interval/coverage_max_subgroup"] == big.max()
     basis = json.loads(_artifact(cfg, result.run_id, "report/basis.json", tmp_path).read_text())
     assert basis["interval"]["level"] == 0.8
+    assert basis["interval"]["groups"] == ["age_band", "sma_type", "therapy"]
+    cells = [k for k in basis["interval"]["bounds"] if k.count("|") == 3]
+    assert cells  # Mondrian cells: scale|age band|type|therapy
+    assert all(
+        basis["interval"]["bounds"][k.rsplit("|", 1)[0]][2] >= basis["interval"]["bounds"][k][2]
+        for k in cells
+    )
     assert basis["provenance"]["run_id"] == result.run_id
 
 

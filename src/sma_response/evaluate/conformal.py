@@ -7,15 +7,24 @@ change plus the residuals' lower and upper ``(1 - level) / 2`` quantiles (with t
 correction of split-conformal prediction), clipped to what the scale allows from the patient's
 baseline score. Under exchangeability, at least ``level`` of similar future patients fall inside.
 
+Residuals are grouped Mondrian-style (group-conditional conformal prediction): a patient's
+residuals are those of held-out patients in the same *cell*, the scale and, by configuration,
+further groups such as age band and therapy (:func:`interval_cells`, e.g.
+``chop_intend|0-6 mo|risdiplam``). A cell with fewer than ``min_n`` residuals falls back to the
+next coarser cell (the last group dropped: ``chop_intend|0-6 mo``, then ``chop_intend``), and a
+scale with too few to all scales together. So an infant on risdiplam gets the spread of infants
+on risdiplam when there are enough of them, rather than the cohort's average spread.
+
 Coverage is measured honestly by cross-conformal prediction (:func:`cross_conformal`): each
 fold's intervals use only the residuals of the *other* folds, and coverage is the share of the
-fold's observed changes inside them, reported overall, per region and per scale.
+fold's observed changes inside them, reported overall and per subgroup (region, SMA type,
+therapy, age band, scale).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,6 +32,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "CELL_SEP",
+    "MIN_COVERAGE_GROUP",
     "POOLED",
     "ConformalQuantiles",
     "conformal_interval",
@@ -31,10 +42,13 @@ __all__ = [
     "cross_conformal",
     "fit_conformal",
     "gain_probability",
+    "interval_cells",
 ]
 
 #: Key of the residuals of all scales together (used for scales with too few patients).
 POOLED = "_pooled"
+#: Separates the parts of a Mondrian cell: ``<scale>|<group 1>|<group 2>``.
+CELL_SEP = "|"
 _PERCENTILES = np.arange(1, 100)
 
 
@@ -49,17 +63,22 @@ class ConformalQuantiles:
     min_n
         Scales with fewer residuals use the pooled quantiles.
     bounds
-        ``{scale: [low, high, n]}``: residual quantiles added to the prediction, and the number
-        of residuals behind them; ``_pooled`` holds all scales together.
+        ``{cell: [low, high, n]}``: residual quantiles added to the prediction, and the number
+        of residuals behind them, for every cell and every coarser cell (``hfmse``,
+        ``hfmse|2-12 y``, ...); ``_pooled`` holds all scales together.
     percentiles
         ``{scale: [p1, ..., p99]}``: residual percentiles (the predictive distribution used by
         :func:`gain_probability`). Aggregates only.
+    groups
+        The groups after the scale that make a cell (e.g. ``["age_band", "therapy"]``; empty:
+        one cell per scale).
     """
 
     level: float
     min_n: int
     bounds: dict[str, list[float]] = field(default_factory=dict)
     percentiles: dict[str, list[float]] = field(default_factory=dict)
+    groups: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""
@@ -81,13 +100,56 @@ class ConformalQuantiles:
                 for k, v in data["bounds"].items()
             },
             percentiles={k: [float(x) for x in v] for k, v in data["percentiles"].items()},
+            groups=[str(g) for g in data.get("groups", [])],  # runs before Mondrian cells: none
         )
 
-    def key(self, scale: str | None) -> str:
-        """Return the key whose quantiles a patient on ``scale`` uses."""
-        if scale is not None and scale in self.bounds and self.bounds[scale][2] >= self.min_n:
-            return str(scale)
+    def key(self, cell: str | None) -> str:
+        """Return the key whose quantiles a patient in ``cell`` uses (finest with ``min_n``).
+
+        Examples
+        --------
+        >>> bounds = {"hfmse": [-5, 5, 90], "hfmse|adult": [-3, 3, 12]}
+        >>> q = ConformalQuantiles(0.8, 30, bounds=bounds)
+        >>> q.key("hfmse|adult|risdiplam"), q.key("rulm|adult"), q.key(None)
+        ('hfmse', '_pooled', '_pooled')
+        """
+        if cell is None:
+            return POOLED
+        parts = str(cell).split(CELL_SEP)
+        for k in range(len(parts), 0, -1):
+            candidate = CELL_SEP.join(parts[:k])
+            found = self.bounds.get(candidate)
+            if found is not None and found[2] >= self.min_n:
+                return candidate
         return POOLED
+
+
+def _label(values: pd.Series | np.ndarray) -> np.ndarray:
+    return np.array(["unknown" if pd.isna(v) else str(v) for v in values], dtype=object)
+
+
+def interval_cells(
+    scales: pd.Series | np.ndarray, frame: pd.DataFrame | None, groups: Sequence[str]
+) -> np.ndarray:
+    """Return each row's Mondrian cell: its scale, then its value of every group in ``groups``.
+
+    A row without a scale has no cell (``None``: the pooled residuals); a missing group value
+    is ``unknown``.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"age_band": ["0-6 mo", None], "therapy": ["risdiplam", "nusinersen"]})
+    >>> interval_cells(pd.Series(["chop_intend", "hfmse"]), f, ["age_band", "therapy"]).tolist()
+    ['chop_intend|0-6 mo|risdiplam', 'hfmse|unknown|nusinersen']
+    """
+    scale = np.asarray(scales, dtype=object)
+    parts = [_label(scale)] + [
+        _label(frame[g].to_numpy(dtype=object)) for g in groups if frame is not None
+    ]
+    joined = [CELL_SEP.join(p) for p in zip(*parts, strict=True)]
+    return np.array(
+        [None if pd.isna(s) else c for s, c in zip(scale, joined, strict=True)], dtype=object
+    )
 
 
 def _bounds(residuals: np.ndarray, level: float) -> list[float]:
@@ -105,25 +167,46 @@ def _bounds(residuals: np.ndarray, level: float) -> list[float]:
 
 
 def fit_conformal(
-    residuals: np.ndarray, scales: np.ndarray, *, level: float = 0.8, min_n: int = 30
+    residuals: np.ndarray,
+    cells: np.ndarray,
+    *,
+    level: float = 0.8,
+    min_n: int = 30,
+    groups: Sequence[str] = (),
 ) -> ConformalQuantiles:
-    """Residual quantiles per scale (and pooled) from held-out residuals ``observed - predicted``.
+    """Residual quantiles per cell, every coarser cell and pooled, from held-out residuals.
+
+    ``residuals`` are ``observed - predicted``; ``cells`` each residual's :func:`interval_cells`
+    (a plain scale when ``groups`` is empty).
 
     Examples
     --------
     >>> q = fit_conformal(np.arange(-50.0, 50.0), np.array(["hfmse"] * 100), level=0.8)
     >>> q.bounds["hfmse"]
     [-41.0, 40.0, 100]
+    >>> cells = np.array(["hfmse|adult"] * 40 + ["hfmse|2-12 y"] * 60)
+    >>> q = fit_conformal(np.arange(100.0), cells, groups=["age_band"])
+    >>> sorted(q.bounds), q.bounds["hfmse|adult"][2]
+    (['_pooled', 'hfmse', 'hfmse|2-12 y', 'hfmse|adult'], 40)
     """
     if not 0.0 < level < 1.0:
         msg = f"interval level must be in (0, 1), got {level}"
         raise ValueError(msg)
     r = np.asarray(residuals, dtype=float)
-    s = np.asarray(scales, dtype=object)
+    c = np.array(["" if pd.isna(v) else str(v) for v in np.asarray(cells, dtype=object)])
     keep = np.isfinite(r)
-    r, s = r[keep], s[keep]
-    out = ConformalQuantiles(level=level, min_n=min_n)
-    for key, part in [(POOLED, r), *((str(k), r[s == k]) for k in sorted(set(s.tolist())))]:
+    r, c = r[keep], c[keep]
+    out = ConformalQuantiles(level=level, min_n=min_n, groups=list(groups))
+    prefixes = {
+        CELL_SEP.join(cell.split(CELL_SEP)[:k])
+        for cell in set(c.tolist()) - {""}
+        for k in range(1, len(cell.split(CELL_SEP)) + 1)
+    }
+    parts = [(POOLED, r)]
+    for key in sorted(prefixes):
+        inside = (c == key) | np.char.startswith(c.astype(str), key + CELL_SEP)
+        parts.append((key, r[inside]))
+    for key, part in parts:
         out.bounds[key] = _bounds(part, level)
         out.percentiles[key] = (
             np.percentile(part, _PERCENTILES).tolist() if len(part) else [0.0] * len(_PERCENTILES)
@@ -146,7 +229,8 @@ def conformal_interval(
     predicted
         Predicted change per patient.
     scales
-        Scale of each patient's change (picks the residual quantiles).
+        Cell of each patient's change (:func:`interval_cells`; a plain scale without groups):
+        picks the residual quantiles.
     quantiles
         From :func:`fit_conformal`.
     lower_limit, upper_limit
@@ -203,15 +287,18 @@ def gain_probability(
     return np.round(out, 6)
 
 
-def cross_conformal(held_out: pd.DataFrame, *, level: float = 0.8, min_n: int = 30) -> pd.DataFrame:
+def cross_conformal(
+    held_out: pd.DataFrame, *, level: float = 0.8, min_n: int = 30, groups: Sequence[str] = ()
+) -> pd.DataFrame:
     """Intervals for held-out rows from the residuals of the other folds, and their coverage.
 
     Parameters
     ----------
     held_out
         ``index_id, fold, y_true, y_pred, scale`` (one row per index event; the first repeat of
-        repeated cross-validation), optionally ``lower_limit, upper_limit``.
-    level, min_n
+        repeated cross-validation), the ``groups`` columns, optionally ``lower_limit,
+        upper_limit``.
+    level, min_n, groups
         As in :func:`fit_conformal`.
 
     Returns
@@ -231,18 +318,14 @@ def cross_conformal(held_out: pd.DataFrame, *, level: float = 0.8, min_n: int = 
     parts = []
     residual = held_out["y_true"].to_numpy(dtype=float) - held_out["y_pred"].to_numpy(dtype=float)
     folds = held_out["fold"].to_numpy()
+    cells = interval_cells(held_out["scale"], held_out, groups)
     for fold in sorted(set(folds.tolist())):
         test = folds == fold
-        q = fit_conformal(
-            residual[~test],
-            held_out["scale"].to_numpy(dtype=object)[~test],
-            level=level,
-            min_n=min_n,
-        )
+        q = fit_conformal(residual[~test], cells[~test], level=level, min_n=min_n, groups=groups)
         rows = held_out.loc[test]
         iv = conformal_interval(
             rows["y_pred"].to_numpy(dtype=float),
-            rows["scale"].to_numpy(dtype=object),
+            cells[test],
             quantiles=q,
             lower_limit=rows["lower_limit"].to_numpy(dtype=float)
             if "lower_limit" in rows
@@ -310,16 +393,29 @@ def coverage_table(intervals: pd.DataFrame, groups: pd.DataFrame) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
-def coverage_metrics(coverage: pd.DataFrame, level: float) -> dict[str, float]:
+#: Subgroups smaller than this are left out of the smallest and largest subgroup coverage.
+MIN_COVERAGE_GROUP = 50
+
+
+def coverage_metrics(
+    coverage: pd.DataFrame, level: float, *, min_group: int = MIN_COVERAGE_GROUP
+) -> dict[str, float]:
     """Flat metrics of a :func:`coverage_table` (``interval/coverage[/<variable>/<level>]``).
+
+    ``interval/coverage_min_subgroup`` and ``interval/coverage_max_subgroup`` range over the
+    subgroups of at least ``min_group`` patients (NaN when there is none).
 
     Examples
     --------
-    >>> cov = pd.DataFrame({"variable": ["overall", "region"], "level": ["all", "DE"],
-    ...                     "coverage": [0.8, 0.75], "mean_width": [6.0, 5.0]})
+    >>> cov = pd.DataFrame({"variable": ["overall", "region", "region"],
+    ...                     "level": ["all", "DE", "IT"], "n": [200, 150, 50],
+    ...                     "coverage": [0.8, 0.75, 0.9],
+    ...                     "mean_width": [6.0, 5.0, 7.0]})
     >>> m = coverage_metrics(cov, 0.8)
     >>> m["interval/coverage"], m["interval/coverage/region/DE"], m["interval/mean_width"]
     (0.8, 0.75, 6.0)
+    >>> m["interval/coverage_min_subgroup"], m["interval/coverage_max_subgroup"]
+    (0.75, 0.9)
     """
     out = {"interval/level": level}
     for r in coverage.itertuples(index=False):
@@ -331,4 +427,7 @@ def coverage_metrics(coverage: pd.DataFrame, level: float) -> dict[str, float]:
         out[key] = float(r.coverage)
         if r.variable == "overall":
             out["interval/mean_width"] = float(r.mean_width)
+    sub = coverage.loc[(coverage["variable"] != "overall") & (coverage["n"] >= min_group)]
+    out["interval/coverage_min_subgroup"] = float(sub["coverage"].min()) if len(sub) else np.nan
+    out["interval/coverage_max_subgroup"] = float(sub["coverage"].max()) if len(sub) else np.nan
     return out

@@ -10,7 +10,7 @@ pseudonymous id only.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sma_response.cohort.spec import MEANINGFUL_CHANGE
-from sma_response.evaluate.conformal import POOLED
+from sma_response.evaluate.conformal import CELL_SEP, POOLED
 from sma_response.features.labels import LEVEL_LABELS, SCALE_NAMES, feature_label, feature_unit
 from sma_response.report.basis import ReportBasis, age_band_of_months
 from sma_response.report.spec import ReportSpec
@@ -233,6 +233,30 @@ def _flags(
 
 def _therapy(code: str) -> str:
     return LEVEL_LABELS["therapy"].get(code, code)
+
+
+def _interval_note(key: str, groups: Sequence[str]) -> str:
+    """Say whose held-out errors the interval comes from (its conformal cell, in words).
+
+    Examples
+    --------
+    >>> _interval_note("chop_intend|0-6 mo|risdiplam", ["age_band", "therapy"])
+    'from held-out patients measured on CHOP INTEND, aged 0-6 mo at the start, on risdiplam'
+    >>> _interval_note("_pooled", [])
+    'from held-out patients on all scales together (too few on this scale alone)'
+    """
+    if key == POOLED:
+        return "from held-out patients on all scales together (too few on this scale alone)"
+    scale, *values = key.split(CELL_SEP)
+    words = {
+        "age_band": lambda v: f"aged {v} at the start",
+        "therapy": lambda v: f"on {_therapy(v)}",
+        "sma_type": lambda v: f"with SMA type {v}",
+    }
+    parts = [words.get(g, lambda v: v)(v) for g, v in zip(groups, values, strict=False)]
+    return ", ".join(
+        [f"from held-out patients measured on {SCALE_NAMES.get(scale, scale)}", *parts]
+    )
 
 
 def _fmt(x: Any, spec: str) -> str:
@@ -453,11 +477,8 @@ def build_patient_context(
     change = _num(patient.get("expected_change"))
     lower, upper = _num(patient.get("lower")), _num(patient.get("upper"))
     up, down = _factors(shap_rows, task=basis.task, k=spec.top_k)
-    key = str(patient.get("interval_key") or POOLED)
-    interval_note = (
-        f"from held-out patients measured on {SCALE_NAMES.get(key, key)}"
-        if key != POOLED
-        else "from held-out patients on all scales together (too few on this scale alone)"
+    interval_note = _interval_note(
+        str(patient.get("interval_key") or POOLED), basis.interval.get("groups", [])
     )
     facts = [
         (feature_label(f), describe_value(f, values.get(f)))

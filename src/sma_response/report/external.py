@@ -181,7 +181,9 @@ def interval_check(
         }
     )
     cov_groups = (
-        groups[["region"]].astype(object).join(outcome[["scale"]].astype(object).fillna("unknown"))
+        groups[[c for c in ("region", "sma_type", "therapy", "age_band") if c in groups]]
+        .astype(object)
+        .join(outcome[["scale"]].astype(object).fillna("unknown"))
     )
     table = coverage_table(intervals, cov_groups)
     table["n_covered"] = np.round(table["coverage"] * table["n"]).astype(int)

@@ -17,18 +17,27 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from sma_response.cohort.spec import MEANINGFUL_CHANGE
-from sma_response.evaluate.conformal import ConformalQuantiles, conformal_interval, gain_probability
+from sma_response.evaluate.conformal import (
+    ConformalQuantiles,
+    conformal_interval,
+    gain_probability,
+    interval_cells,
+)
+from sma_response.evaluate.subgroups import age_band
 from sma_response.explain.folds import held_out_rows
 from sma_response.explain.shap_values import explain
 from sma_response.explain.spec import ExplainSpec
+from sma_response.features.engineer import DAYS_PER_MONTH
 from sma_response.models.fit import predict
 from sma_response.report.basis import ReportBasis
 from sma_response.report.spec import ReportError
 from sma_response.schemas import SCALE_RANGES
 
 __all__ = [
+    "INTERVAL_GROUPS",
     "N_MILESTONES",
     "ReportInputs",
+    "cells",
     "example_ids",
     "held_out_alternatives",
     "held_out_patients",
@@ -42,6 +51,8 @@ __all__ = [
     "therapy_options",
 ]
 
+#: Groups after the scale that an interval cell may use (``report.interval_groups``).
+INTERVAL_GROUPS = ("age_band", "therapy", "sma_type")
 #: Number of motor milestones (the range of a milestone-gain "scale").
 N_MILESTONES = 4.0
 
@@ -110,9 +121,27 @@ def outcome_frame(
             "baseline_score": base.to_numpy(),
             "lower_limit": np.where(np.isfinite(base), lo - base, -np.inf),
             "upper_limit": np.where(np.isfinite(base), hi - base, np.inf),
+            **_interval_groups(features),
         },
         index=features.index,
     )
+
+
+def _interval_groups(features: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Return each row's value of every group an interval cell may use (:data:`INTERVAL_GROUPS`)."""
+    out = {g: np.full(len(features), None, dtype=object) for g in INTERVAL_GROUPS}
+    if "age_at_index_months" in features:
+        days = features["age_at_index_months"].to_numpy(dtype=float) * DAYS_PER_MONTH
+        out["age_band"] = np.asarray(age_band(days), dtype=object)
+    for group in ("therapy", "sma_type"):
+        if group in features:
+            out[group] = features[group].to_numpy(dtype=object)
+    return out
+
+
+def cells(outcome: pd.DataFrame, quantiles: ConformalQuantiles) -> np.ndarray:
+    """Return each row's interval cell under the run's quantiles (their ``groups``)."""
+    return interval_cells(outcome["scale"], outcome, quantiles.groups)
 
 
 def outcome_interval(
@@ -124,7 +153,7 @@ def outcome_interval(
     """
     return conformal_interval(
         change,
-        outcome["scale"].to_numpy(dtype=object),
+        cells(outcome, quantiles),
         quantiles=quantiles,
         lower_limit=outcome["lower_limit"].to_numpy(),
         upper_limit=outcome["upper_limit"].to_numpy(),
@@ -163,12 +192,11 @@ def _with_therapy(X: pd.DataFrame, therapy: str) -> pd.DataFrame:
 
 
 def _gain_probability(
-    change: np.ndarray, scales: pd.Series, *, quantiles: ConformalQuantiles
+    change: np.ndarray, outcome: pd.DataFrame, *, quantiles: ConformalQuantiles
 ) -> np.ndarray:
     """Probability that the change reaches its scale's meaningful threshold (change models)."""
-    return gain_probability(
-        change, scales.to_numpy(), meaningful_change(scales), quantiles=quantiles
-    )
+    thresholds = meaningful_change(outcome["scale"])
+    return gain_probability(change, cells(outcome, quantiles), thresholds, quantiles=quantiles)
 
 
 def predict_outcome(
@@ -185,7 +213,7 @@ def predict_outcome(
     if task == "classification":
         prob = predict(model, X, task="classification")
     else:
-        prob = _gain_probability(change, outcome["scale"], quantiles=quantiles)
+        prob = _gain_probability(change, outcome, quantiles=quantiles)
     return prob, change
 
 
@@ -209,7 +237,7 @@ def therapy_alternatives(
         model,
         change_model,
         stacked,
-        pd.concat([outcome] * len(therapies)),
+        pd.concat([outcome.assign(therapy=t) for t in therapies]),  # the option's cell
         task=task,
         quantiles=quantiles,
     )
@@ -318,7 +346,7 @@ def held_out_patients(
     else:
         prob = pd.Series(
             _gain_probability(
-                change_pred.reindex(ids).to_numpy(), outcome.loc[ids, "scale"], quantiles=quantiles
+                change_pred.reindex(ids).to_numpy(), outcome.loc[ids], quantiles=quantiles
             ),
             index=ids,
         )
@@ -330,7 +358,7 @@ def held_out_patients(
         change=change_pred.reindex(ids).to_numpy(dtype=float),
         lower=iv["lower"].reindex(ids).to_numpy(dtype=float),
         upper=iv["upper"].reindex(ids).to_numpy(dtype=float),
-        keys=[quantiles.key(s) for s in outcome.loc[ids, "scale"]],
+        keys=[quantiles.key(c) for c in cells(outcome.loc[ids], quantiles)],
         source="held_out",
     )
 

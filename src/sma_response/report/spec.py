@@ -31,7 +31,11 @@ class ReportSpec:
     interval_level
         Nominal coverage of the per-patient interval of the predicted change (0.8 = 80 %).
     interval_min_n
-        A scale with fewer held-out residuals uses the residuals of all scales together.
+        Smallest number of held-out residuals behind an interval: a cell with fewer uses the
+        next coarser cell, and a scale with fewer uses all scales together.
+    interval_groups
+        Groups after the scale that make an interval's cell (Mondrian conformal prediction):
+        any of ``age_band``, ``therapy``, ``sma_type``, finest last; empty: one cell per scale.
     min_subgroup_n
         Training patients below which a subgroup, category or therapy-by-age cell is "rare"
         and flagged in the report.
@@ -45,5 +49,6 @@ class ReportSpec:
     top_k: int = 4
     interval_level: float = 0.8
     interval_min_n: int = 30
+    interval_groups: list[str] = field(default_factory=lambda: ["age_band", "sma_type", "therapy"])
     min_subgroup_n: int = 20
     n_jobs: int = 1

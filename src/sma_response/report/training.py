@@ -27,11 +27,13 @@ from sma_response.evaluate.conformal import (
     coverage_table,
     cross_conformal,
     fit_conformal,
+    interval_cells,
 )
 from sma_response.features.design import Design, observed_change
 from sma_response.models.fit import CVResult, fit_cv, fit_final
 from sma_response.report.basis import ReportBasis, cohort_profile, subgroup_counts
 from sma_response.report.inputs import (
+    INTERVAL_GROUPS,
     ReportInputs,
     held_out_alternatives,
     held_out_patients,
@@ -130,15 +132,22 @@ def change_intervals(
     change_cv, change_final, fit_seconds = _change_models(run)
     held = change_cv.predictions.loc[change_cv.predictions["repeat"] == run.first_repeat]
     held = held.join(outcome, on="index_id")
-    level, min_n = spec.interval_level, spec.interval_min_n
-    intervals = cross_conformal(held, level=level, min_n=min_n)
+    level, min_n, groups = spec.interval_level, spec.interval_min_n, list(spec.interval_groups)
+    unknown = sorted(set(groups) - set(INTERVAL_GROUPS))
+    if unknown:
+        msg = f"report.interval_groups: unknown {unknown}; choose from {list(INTERVAL_GROUPS)}"
+        raise ValueError(msg)
+    intervals = cross_conformal(held, level=level, min_n=min_n, groups=groups)
     quantiles = fit_conformal(
         (held["y_true"] - held["y_pred"]).to_numpy(),
-        held["scale"].to_numpy(dtype=object),
+        interval_cells(held["scale"], held, groups),
         level=level,
         min_n=min_n,
+        groups=groups,
     )
-    cov_groups = run.groups[["region"]].join(outcome[["scale"]].astype(object).fillna("unknown"))
+    cov_groups = run.groups[["region", "sma_type", "therapy", "age_band"]].join(
+        outcome[["scale"]].astype(object).fillna("unknown")
+    )
     return ChangeIntervals(
         change_cv=change_cv,
         change_final=change_final,
