@@ -13,6 +13,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from tests._fixtures.training import compose_train
 
+from sma_response.evaluate.samplesize import SampleSize
 from sma_response.pipelines.train import TrainingError, run_training
 
 
@@ -33,6 +34,11 @@ def test_run_logs_everything_a_consortium_needs(trained):
     assert "baseline/auroc" in run.data.metrics
     assert "oracle/auroc" in run.data.metrics
     assert "cv/calibration_slope" in run.data.metrics
+    m = run.data.metrics  # Riley's criteria from the run's own held-out predictions
+    assert m["samplesize/n_available"] == result.n_index_events
+    assert m["samplesize/n_required"] == max(m[f"samplesize/n_criterion_{i}"] for i in (1, 2, 3))
+    assert m["samplesize/met"] == float(m["samplesize/n_available"] >= m["samplesize/n_required"])
+    assert isinstance(result.sample_size, SampleSize)
     assert run.data.params["model.name"] == "xgboost"
     assert run.data.params["seed"] == "0"
     for tag in ("git_sha", "git_dirty", "package_version", "model", "target", "data.digest"):

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from sma_response.evaluate.samplesize import SampleSize
     from sma_response.pipelines.train import TrainResult
 
 #: Endpoint kinds whose value is a share (shown as a percentage).
@@ -159,8 +160,42 @@ def train_summary(result: TrainResult, *, console: Console | None = None) -> Non
         if ratio is not None and not math.isnan(ratio):
             name = "AUROC" if r.task == "classification" else "RMSE"
             console.print(f"model / oracle ({name}) on the same rows: {ratio:.2f}")
+    if r.sample_size is not None:
+        console.print(sample_size_line(r.sample_size), highlight=False)
     uri = r.tracking_uri
     if uri.startswith("sqlite:///"):
         console.print(f"Open the MLflow UI:  .venv/bin/mlflow ui --backend-store-uri {uri}")
     else:
         console.print(f"Runs are on the tracking server {uri}")
+
+
+def sample_size_line(size: SampleSize | str) -> str:
+    """Say whether the cohort meets Riley's minimum sample size criteria (one line).
+
+    Examples
+    --------
+    >>> from sma_response.evaluate.samplesize import binary_sample_size
+    >>> line = sample_size_line(binary_sample_size(0.288, 24, 0.174, n_available=500))
+    >>> line.split("; ")[0]
+    'sample size (Riley): 500 index events for 24 parameters at held-out R2 0.288'
+    >>> line.split("; ")[1]
+    'not met: Nagelkerke R2 optimism <= 0.05 needs 668, shrinkage >= 0.9 needs 623'
+    >>> line.split("; ")[2]
+    'expected shrinkage 0.88'
+    """
+    if isinstance(size, str):
+        return f"sample size (Riley): not estimable: {size}"
+    head = (
+        f"sample size (Riley): {size.n_available} index events for {size.parameters} "
+        f"parameters at held-out R2 {size.r2:.3f}"
+    )
+    rows = size.table().sort_values("n_required", ascending=False, kind="stable")
+    unmet = [f"{r.criterion} needs {r.n_required}" for r in rows.itertuples() if not r.met]
+    verdict = f"not met: {', '.join(unmet)}" if unmet else "all three criteria met"
+    shrink = size.shrinkage_available
+    tail = (
+        "no shrinkage estimate (far too few)"
+        if math.isnan(shrink)
+        else f"expected shrinkage {shrink:.2f}"
+    )
+    return f"{head}; {verdict}; {tail}"

@@ -13,6 +13,7 @@ from sma_response.evaluate.metrics import (
     model_vs_oracle,
     oracle_metrics,
 )
+from sma_response.evaluate.samplesize import SampleSize, run_sample_size
 from sma_response.evaluate.subgroups import subgroup_metrics
 
 __all__ = ["RunEvaluation", "evaluate_run", "first_repeat"]
@@ -27,6 +28,7 @@ class RunEvaluation:
     baseline_metrics: dict[str, float] = field(default_factory=dict)
     comparison: dict[str, float] = field(default_factory=dict)  # model minus baseline, paired
     oracle: dict[str, float] = field(default_factory=dict)
+    sample_size: SampleSize | str | None = None  # Riley's criteria, or why not computed
 
     def logged_metrics(self) -> dict[str, float]:
         """Return the metrics to log (prefixes cv/, baseline/, comparison/, oracle/)."""
@@ -36,12 +38,15 @@ class RunEvaluation:
             "comparison": self.comparison,  # model minus baseline
             "oracle": self.oracle,
         }
-        return {
+        out = {
             f"{prefix}/{k}": v
             for prefix, block in blocks.items()
             for k, v in block.items()
             if isinstance(v, int | float)
         }
+        if isinstance(self.sample_size, SampleSize):
+            out.update(self.sample_size.metrics())
+        return out
 
 
 def first_repeat(predictions: pd.DataFrame) -> pd.DataFrame:
@@ -92,6 +97,7 @@ def evaluate_run(
     min_subgroup_n: int,
     baseline: pd.DataFrame | None = None,
     oracle: pd.Series | None = None,
+    features: pd.DataFrame | None = None,
 ) -> RunEvaluation:
     """Evaluate a run's first-repeat held-out predictions.
 
@@ -107,6 +113,9 @@ def evaluate_run(
         Out-of-fold predictions of the comparator on the same folds (paired comparison).
     oracle
         The oracle's prediction per ``index_id`` (``evaluate.oracle.join_oracle``).
+    features
+        The run's feature frame: with it, Riley's minimum sample size criteria
+        (:mod:`sma_response.evaluate.samplesize`) from the held-out predictions.
 
     Returns
     -------
@@ -140,4 +149,6 @@ def evaluate_run(
     result.subgroups = subgroup_metrics(
         first, groups, task=task, rng=rng, min_n=min_subgroup_n, n_boot=n_boot
     )
+    if features is not None:
+        result.sample_size = run_sample_size(features, y, p, task=task)
     return result

@@ -23,6 +23,7 @@ from sma_response.conf.nodes import node_dict
 from sma_response.conf.runtime import flatten, hydra_info, run_tags
 from sma_response.conf.train import TrainConfig
 from sma_response.evaluate.plots import performance_figures
+from sma_response.evaluate.samplesize import SampleSize
 from sma_response.evaluate.subgroups import make_subgroups
 from sma_response.evaluate.summary import RunEvaluation, evaluate_run, first_repeat
 from sma_response.explain.shap_values import resolve_method
@@ -82,6 +83,7 @@ class TrainResult:
     fit_seconds: float
     wall_seconds: float
     timings: dict[str, float] = field(default_factory=dict)
+    sample_size: SampleSize | str | None = None  # Riley's criteria, or why not estimable
 
 
 def _checked_config(cfg: DictConfig) -> tuple[DictConfig, TrainConfig]:
@@ -184,6 +186,7 @@ def _evaluate(
         min_subgroup_n=spec.evaluate.min_subgroup_n,
         baseline=None if fits.baseline_cv is None else fits.baseline_cv.predictions,
         oracle=oracle,
+        features=design.X,
     )
 
 
@@ -218,6 +221,10 @@ def _log_results(
     )
     run.log_table(design.attrition, "cohort/attrition.csv")
     run.log_table(ev.subgroups, "evaluation/subgroups.csv")
+    if isinstance(ev.sample_size, SampleSize):
+        run.log_table(ev.sample_size.table(), "evaluation/sample_size.csv")
+    elif ev.sample_size is not None:
+        run.set_tags({"samplesize.not_estimable": ev.sample_size})
     oof = fits.cv.predictions.merge(cohort[["index_id", "patient_id"]], on="index_id", how="left")
     run.log_table(
         oof[["patient_id", "index_id", "repeat", "fold", "y_true", "y_pred"]],
@@ -326,6 +333,7 @@ def _result(
         fit_seconds=timings["fit_main"] + timings["fit_baseline"] + timings["fit_change_model"],
         wall_seconds=timings["pipeline"],
         timings=timings,
+        sample_size=ev.sample_size,
     )
 
 
