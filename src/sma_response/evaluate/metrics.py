@@ -353,6 +353,7 @@ def compute_metrics(
     rng: np.random.Generator,
     n_boot: int = 200,
     alpha: float = 0.05,
+    clusters: np.ndarray | None = None,
 ) -> dict[str, float]:
     """All metrics of a task with percentile bootstrap confidence intervals.
 
@@ -370,6 +371,9 @@ def compute_metrics(
         Bootstrap resamples (0: no intervals, the ``*_ci_*`` keys are NaN).
     alpha
         Two-sided level of the intervals (0.05: 95 % intervals).
+    clusters
+        Patient of each row (:func:`~sma_response.evaluate.uncertainty.patient_clusters`):
+        resamples draw whole patients; ``None``: rows are independent.
 
     Returns
     -------
@@ -377,8 +381,10 @@ def compute_metrics(
         ``n`` and, for classification, ``n_events, prevalence`` and the keys of
         :func:`classification_metrics`; for regression the keys of :func:`regression_metrics`.
         Each metric in :data:`CLASSIFICATION_CI_METRICS` / :data:`REGRESSION_CI_METRICS` also has
-        ``<metric>_ci_low`` and ``<metric>_ci_high``. Classification resamples events and
-        non-events separately (stratified), so every resample has both classes.
+        ``<metric>_ci_low`` and ``<metric>_ci_high``. Resamples are not stratified by outcome
+        (the number of events varies as between samples); a resample in which a metric does
+        not exist (one class only) is left out of its interval, and an interval backed by
+        fewer than half the resamples is NaN.
 
     Examples
     --------
@@ -405,7 +411,7 @@ def compute_metrics(
         head = {"n": float(len(y)), "n_events": float(y.sum()), "prevalence": _mean(y)}
         if n_boot > 0 and len(y):
             # All resamples at once: weighted metrics over bootstrap counts.
-            counts = bootstrap_counts(len(y), rng=rng, n_boot=n_boot, strata=y)
+            counts = bootstrap_counts(len(y), rng=rng, n_boot=n_boot, clusters=clusters)
             cis = percentile_intervals(_weighted_classification(y, p, counts), alpha=alpha)
         else:
             cis = dict.fromkeys(ci_names, (np.nan, np.nan))
@@ -413,7 +419,9 @@ def compute_metrics(
         point = regression_metrics(y, p)
         ci_names = REGRESSION_CI_METRICS
         head = {"n": float(len(y))}
-        cis = bootstrap_ci(regression_metrics, y, p, rng=rng, n_boot=n_boot, alpha=alpha)
+        cis = bootstrap_ci(
+            regression_metrics, y, p, rng=rng, n_boot=n_boot, alpha=alpha, clusters=clusters
+        )
     else:
         msg = f"task: unknown task {task!r}; expected 'classification' or 'regression'"
         raise ValueError(msg)
@@ -432,6 +440,7 @@ def compare_models(
     rng: np.random.Generator,
     n_boot: int = 200,
     alpha: float = 0.05,
+    clusters: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Differences of every interval metric between two models on the same rows (paired).
 
@@ -444,7 +453,7 @@ def compare_models(
         Observed outcome.
     y_pred, y_pred_other
         Predictions of the model and of the comparator, row for row.
-    task, rng, n_boot, alpha
+    task, rng, n_boot, alpha, clusters
         As in :func:`compute_metrics`.
 
     Returns
@@ -467,7 +476,7 @@ def compare_models(
         names: Sequence[str] = CLASSIFICATION_CI_METRICS
         a, b = classification_metrics(y, p), classification_metrics(y, q)
         if n_boot > 0 and len(y):
-            counts = bootstrap_counts(len(y), rng=rng, n_boot=n_boot, strata=y)
+            counts = bootstrap_counts(len(y), rng=rng, n_boot=n_boot, clusters=clusters)
             wa = _weighted_classification(y, p, counts)
             wb = _weighted_classification(y, q, counts)
             cis = percentile_intervals({k: wa[k] - wb[k] for k in names}, alpha=alpha)
@@ -482,8 +491,9 @@ def compare_models(
             return {k: ma[k] - mb[k] for k in names}
 
         cis = bootstrap_ci(
-            difference, y, np.column_stack([p, q]), rng=rng, n_boot=n_boot, alpha=alpha
-        )
+            difference, y, np.column_stack([p, q]), rng=rng, n_boot=n_boot, alpha=alpha,
+            clusters=clusters,
+        )  # fmt: skip
     else:
         msg = f"task: unknown task {task!r}; expected 'classification' or 'regression'"
         raise ValueError(msg)
@@ -505,6 +515,7 @@ def oracle_metrics(
     task: str,
     rng: np.random.Generator,
     n_boot: int = 200,
+    clusters: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Metrics of the oracle: the simulator's true response probability (or expected change).
 
@@ -520,7 +531,9 @@ def oracle_metrics(
     >>> 0.8 < m["auroc"] < 0.9
     True
     """
-    return compute_metrics(y_true, oracle_pred, task=task, rng=rng, n_boot=n_boot)
+    return compute_metrics(
+        y_true, oracle_pred, task=task, rng=rng, n_boot=n_boot, clusters=clusters
+    )
 
 
 def model_vs_oracle(

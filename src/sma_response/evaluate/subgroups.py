@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from sma_response.evaluate.metrics import compute_metrics
+from sma_response.evaluate.uncertainty import patient_clusters
 
 __all__ = ["AGE_BANDS", "age_band", "make_subgroups", "subgroup_metrics"]
 
@@ -164,9 +165,13 @@ def subgroup_metrics(
                 cells.append((str(variable), str(level), mask))
     y = per_event["y_true"].to_numpy(dtype=float)
     p = per_event["y_pred"].to_numpy(dtype=float)
+    patients = per_event.index.astype(str).to_numpy()
     rows = []
     for (variable, level, mask), child in zip(cells, rng.spawn(len(cells)), strict=True):
-        metrics = compute_metrics(y[mask], p[mask], task=task, rng=child, n_boot=n_boot)
+        metrics = compute_metrics(
+            y[mask], p[mask], task=task, rng=child, n_boot=n_boot,
+            clusters=patient_clusters(patients[mask]),
+        )  # fmt: skip
         n = int(mask.sum())
         if task == "classification":
             n_events = int(y[mask].sum())

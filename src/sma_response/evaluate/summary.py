@@ -15,6 +15,7 @@ from sma_response.evaluate.metrics import (
 )
 from sma_response.evaluate.samplesize import SampleSize, run_sample_size
 from sma_response.evaluate.subgroups import subgroup_metrics
+from sma_response.evaluate.uncertainty import patient_clusters
 
 __all__ = ["RunEvaluation", "evaluate_run", "first_repeat"]
 
@@ -70,8 +71,9 @@ def _oracle_block(
         .dropna(subset=["oracle"])
     )
     out = oracle_metrics(
-        rows["y_true"].to_numpy(), rows["oracle"].to_numpy(), task=task, rng=rng, n_boot=n_boot
-    )
+        rows["y_true"].to_numpy(), rows["oracle"].to_numpy(), task=task, rng=rng, n_boot=n_boot,
+        clusters=patient_clusters(rows.index),
+    )  # fmt: skip
     same_rows = compute_metrics(
         rows["y_true"].to_numpy(), rows["y_pred"].to_numpy(), task=task, rng=rng, n_boot=0
     )
@@ -125,15 +127,17 @@ def evaluate_run(
     rng = np.random.default_rng(seed)
     first = first_repeat(predictions)
     y, p = first["y_true"].to_numpy(), first["y_pred"].to_numpy()
+    clusters = patient_clusters(first["index_id"])  # resample patients, not index events
     result = RunEvaluation(
-        metrics=compute_metrics(y, p, task=task, rng=rng, n_boot=n_boot),
+        metrics=compute_metrics(y, p, task=task, rng=rng, n_boot=n_boot, clusters=clusters),
         subgroups=pd.DataFrame(),
     )
     if baseline is not None:
         b = first_repeat(baseline)
         result.baseline_metrics = compute_metrics(
-            b["y_true"].to_numpy(), b["y_pred"].to_numpy(), task=task, rng=rng, n_boot=n_boot
-        )
+            b["y_true"].to_numpy(), b["y_pred"].to_numpy(), task=task, rng=rng, n_boot=n_boot,
+            clusters=patient_clusters(b["index_id"]),
+        )  # fmt: skip
         # Model minus baseline on the same held-out rows and bootstrap resamples (paired).
         paired = first.merge(b[["index_id", "y_pred"]], on="index_id", suffixes=("", "_base"))
         result.comparison = compare_models(
@@ -143,6 +147,7 @@ def evaluate_run(
             task=task,
             rng=rng,
             n_boot=n_boot,
+            clusters=patient_clusters(paired["index_id"]),
         )
     if oracle is not None and len(oracle) > 0:
         result.oracle = _oracle_block(first, oracle, task=task, rng=rng, n_boot=n_boot)

@@ -1,17 +1,26 @@
-"""Percentile bootstrap confidence intervals for metric functions (explicit ``rng``)."""
+"""Percentile bootstrap confidence intervals for metric functions (explicit ``rng``).
+
+Resampling is by patient (cluster bootstrap) and not stratified by outcome: a resample draws
+patients with replacement and keeps every index event of each drawn patient, so the number of
+events varies between resamples as it would between samples, and the events of one patient are
+not treated as independent. (Stratifying by outcome fixes the prevalence and makes intervals
+of prevalence-sensitive figures such as the calibration intercept too narrow.)
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
+import pandas as pd
 
 __all__ = [
     "MetricFn",
     "bootstrap_ci",
     "bootstrap_counts",
     "bootstrap_indices",
+    "patient_clusters",
     "percentile_intervals",
 ]
 
@@ -20,13 +29,31 @@ log = logging.getLogger(__name__)
 MetricFn = Callable[[np.ndarray, np.ndarray], dict[str, float]]
 
 
-def bootstrap_indices(
-    n: int, *, rng: np.random.Generator, strata: np.ndarray | None = None
-) -> np.ndarray:
-    """Row indices of one bootstrap resample (within each stratum when ``strata`` is given).
+def patient_clusters(index_ids: Sequence[str] | np.ndarray) -> np.ndarray:
+    """Return the patient of each index event (``<patient_id>#<line>``) as integer cluster codes.
 
-    Stratified resampling keeps the number of rows of each stratum (e.g. events and non-events)
-    fixed, so every resample of a classification has both classes.
+    Examples
+    --------
+    >>> patient_clusters(["a1#1", "b2#1", "a1#2"]).tolist()
+    [0, 1, 0]
+    """
+    patients = [str(i).rsplit("#", 1)[0] for i in index_ids]
+    codes, _ = pd.factorize(pd.Series(patients, dtype=object), sort=False)
+    return np.asarray(codes, dtype=np.int64)
+
+
+def bootstrap_indices(
+    n: int,
+    *,
+    rng: np.random.Generator,
+    strata: np.ndarray | None = None,
+    clusters: np.ndarray | None = None,
+) -> np.ndarray:
+    """Row indices of one bootstrap resample: of rows, of clusters, or within strata.
+
+    With ``clusters`` (integer codes ``0..k-1``, e.g. :func:`patient_clusters`), ``k`` clusters
+    are drawn with replacement and every row of a drawn cluster is kept (a resample then need
+    not have ``n`` rows). Stratified resampling keeps the number of rows of each stratum fixed.
 
     Parameters
     ----------
@@ -36,18 +63,33 @@ def bootstrap_indices(
         Random generator (consumed).
     strata
         Optional stratum label per row.
+    clusters
+        Optional cluster code per row (takes precedence over ``strata``).
 
     Returns
     -------
     numpy.ndarray
-        ``n`` indices in ``[0, n)``, sorted by stratum.
+        Indices in ``[0, n)`` (sorted by stratum, or by drawn cluster).
 
     Examples
     --------
     >>> strata = np.array([0, 0, 1, 1])
     >>> strata[bootstrap_indices(4, rng=np.random.default_rng(0), strata=strata)].tolist()
     [0, 0, 1, 1]
+    >>> clusters = np.array([0, 0, 1])
+    >>> idx = bootstrap_indices(3, rng=np.random.default_rng(1), clusters=clusters)
+    >>> int(np.bincount(clusters[idx], minlength=2)[0]) % 2  # patient 0's two rows together
+    0
     """
+    if clusters is not None:
+        clusters = np.asarray(clusters, dtype=np.int64)
+        k = int(clusters.max()) + 1 if len(clusters) else 0
+        if k == len(clusters):  # one row per cluster: the plain bootstrap, same draws
+            return rng.integers(0, n, size=n)
+        order = np.argsort(clusters, kind="stable")
+        starts = np.searchsorted(clusters[order], np.arange(k + 1))
+        drawn = rng.integers(0, k, size=k)
+        return np.concatenate([order[starts[c] : starts[c + 1]] for c in drawn])
     if strata is None:
         return rng.integers(0, n, size=n)
     strata = np.asarray(strata)
@@ -59,7 +101,12 @@ def bootstrap_indices(
 
 
 def bootstrap_counts(
-    n: int, *, rng: np.random.Generator, n_boot: int, strata: np.ndarray | None = None
+    n: int,
+    *,
+    rng: np.random.Generator,
+    n_boot: int,
+    strata: np.ndarray | None = None,
+    clusters: np.ndarray | None = None,
 ) -> np.ndarray:
     """How often each row is drawn in each of ``n_boot`` resamples: an ``(n_boot, n)`` array.
 
@@ -74,7 +121,8 @@ def bootstrap_counts(
     """
     counts = np.zeros((max(n_boot, 0), n))
     for b in range(max(n_boot, 0)):
-        counts[b] = np.bincount(bootstrap_indices(n, rng=rng, strata=strata), minlength=n)
+        idx = bootstrap_indices(n, rng=rng, strata=strata, clusters=clusters)
+        counts[b] = np.bincount(idx, minlength=n)
     return counts
 
 
@@ -114,6 +162,7 @@ def bootstrap_ci(
     n_boot: int = 200,
     alpha: float = 0.05,
     strata: np.ndarray | None = None,
+    clusters: np.ndarray | None = None,
 ) -> dict[str, tuple[float, float]]:
     """Percentile bootstrap interval of every metric ``metric_fn`` returns.
 
@@ -130,8 +179,8 @@ def bootstrap_ci(
         Number of resamples.
     alpha
         Two-sided level: the interval spans the ``alpha/2`` and ``1 - alpha/2`` percentiles.
-    strata
-        Resample within these strata (see :func:`bootstrap_indices`).
+    strata, clusters
+        Resample within these strata, or whole clusters (see :func:`bootstrap_indices`).
 
     Returns
     -------
@@ -155,7 +204,7 @@ def bootstrap_ci(
         return dict.fromkeys(names, (np.nan, np.nan))
     draws = np.full((n_boot, len(names)), np.nan)
     for b in range(n_boot):
-        idx = bootstrap_indices(len(y_true), rng=rng, strata=strata)
+        idx = bootstrap_indices(len(y_true), rng=rng, strata=strata, clusters=clusters)
         values = metric_fn(y_true[idx], y_pred[idx])
         draws[b] = [values.get(name, np.nan) for name in names]
     return percentile_intervals({name: draws[:, j] for j, name in enumerate(names)}, alpha=alpha)

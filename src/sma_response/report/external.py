@@ -30,6 +30,7 @@ from sma_response.evaluate.disclosure import (
 from sma_response.evaluate.metrics import compute_metrics
 from sma_response.evaluate.recalibration import RECALIBRATION_METHODS, fit_recalibration
 from sma_response.evaluate.subgroups import subgroup_metrics
+from sma_response.evaluate.uncertainty import patient_clusters
 from sma_response.features.design import Design, observed_change
 from sma_response.report.inputs import outcome_frame, outcome_interval
 from sma_response.report.validation import render_validation_html
@@ -248,7 +249,8 @@ def external_performance(
     """Metrics, subgroups, ROC, calibration, decision curve and recalibration, suppressed."""
     binary = task == "classification"
     rng = np.random.default_rng(seed)
-    metrics = compute_metrics(y, p, task=task, rng=rng, n_boot=n_boot)
+    clusters = patient_clusters(index_ids.astype(str))
+    metrics = compute_metrics(y, p, task=task, rng=rng, n_boot=n_boot, clusters=clusters)
     preds = pd.DataFrame({"index_id": index_ids.astype(str), "y_true": y, "y_pred": p})
     sub = subgroup_metrics(preds, groups, task=task, rng=rng, min_n=min_cell, n_boot=n_boot)
     keep = ["variable", "level", "n", *(["n_events"] if binary else [])]
