@@ -86,3 +86,21 @@ def test_regression_subgroups(predictions_and_groups):
     assert out["mae"].to_numpy() == pytest.approx(
         np.abs(reg["y_true"] - reg["y_pred"]).mean(), rel=0.5
     )
+
+
+def test_groups_with_under_100_events_or_non_events_are_flagged_imprecise(rng):
+    n = 600
+    region = np.where(np.arange(n) < 500, "big", "small")
+    y = np.where(region == "big", np.arange(n) % 2, np.arange(n) % 10 == 0).astype(float)
+    pred = pd.DataFrame(
+        {"index_id": [f"p{i}#1" for i in range(n)], "y_true": y, "y_pred": rng.random(n)}
+    )
+    groups = pd.DataFrame({"region": region}, index=pd.Index(pred["index_id"], name="index_id"))
+    out = subgroup_metrics(pred, groups, task="classification", rng=rng, n_boot=0)
+    flags = out.set_index("level")["imprecise"]
+    assert not flags["big"]  # 250 events, 250 non-events
+    assert flags["small"]  # 10 events among 100
+    strict = subgroup_metrics(
+        pred, groups, task="classification", rng=rng, n_boot=0, imprecise_events=300
+    )
+    assert strict.set_index("level")["imprecise"]["big"]

@@ -56,6 +56,9 @@ class EvaluateSpec:
         Bootstrap resamples for confidence intervals.
     min_subgroup_n
         Subgroups smaller than this are flagged (and drawn hollow in forest plots).
+    imprecise_events
+        Subgroups with fewer events or non-events than this are flagged imprecise (tables
+        and reports).
     baseline
         Name of the comparator fitted beside the main model: the ``baseline_model`` group's
         option (``${baseline_model.name}``), or ``None`` for none.
@@ -65,6 +68,7 @@ class EvaluateSpec:
 
     n_boot: int = 200
     min_subgroup_n: int = 20
+    imprecise_events: int = 100
     baseline: str | None = "logreg"
     oracle: bool = True
 

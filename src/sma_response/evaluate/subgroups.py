@@ -108,6 +108,7 @@ def subgroup_metrics(
     rng: np.random.Generator,
     min_n: int = 20,
     n_boot: int = 200,
+    imprecise_events: int = 100,
 ) -> pd.DataFrame:
     """Metrics with bootstrap intervals overall and for every level of every grouping column.
 
@@ -129,11 +130,15 @@ def subgroup_metrics(
         non-events) are flagged ``small``: their estimates are unstable.
     n_boot
         Bootstrap resamples per group.
+    imprecise_events
+        Groups with fewer events or non-events than this (classification; index events for
+        regression) are flagged ``imprecise``: their intervals are wide and their calibration
+        is hardly measured (Riley et al. suggest at least 100 of each for validation).
 
     Returns
     -------
     pandas.DataFrame
-        One row per group: ``variable, level, n, n_events, small`` and every key of
+        One row per group: ``variable, level, n, n_events, small, imprecise`` and every key of
         :func:`~sma_response.evaluate.metrics.compute_metrics`; the first row is
         ``variable="overall", level="all"``. Empty levels are left out.
 
@@ -176,9 +181,11 @@ def subgroup_metrics(
         if task == "classification":
             n_events = int(y[mask].sum())
             small = n < min_n or min(n_events, n - n_events) < 5
+            imprecise = min(n_events, n - n_events) < imprecise_events
         else:
             n_events = None
             small = n < min_n
+            imprecise = n < imprecise_events
         rows.append(
             {
                 "variable": variable,
@@ -186,10 +193,14 @@ def subgroup_metrics(
                 "n": n,
                 "n_events": n_events,
                 "small": small,
+                "imprecise": imprecise,
                 **{k: v for k, v in metrics.items() if k not in ("n", "n_events")},
             }
         )
     out = pd.DataFrame(rows)
     out["n_events"] = out["n_events"].astype("Int64")
-    log.info("subgroup_metrics: %d groups, %d flagged small", len(out), int(out["small"].sum()))
+    log.info(
+        "subgroup_metrics: %d groups, %d flagged small, %d imprecise",
+        len(out), int(out["small"].sum()), int(out["imprecise"].sum()),
+    )  # fmt: skip
     return out

@@ -97,6 +97,7 @@ def evaluate_run(
     seed: int,
     n_boot: int,
     min_subgroup_n: int,
+    imprecise_events: int = 100,
     baseline: pd.DataFrame | None = None,
     oracle: pd.Series | None = None,
     features: pd.DataFrame | None = None,
@@ -109,8 +110,9 @@ def evaluate_run(
         Out-of-fold predictions of the run's model (``index_id, repeat, y_true, y_pred``).
     groups
         Subgroup variables indexed by ``index_id`` (``evaluate.make_subgroups``).
-    task, seed, n_boot, min_subgroup_n
-        Task, bootstrap seed and size, smallest subgroup with its own interval.
+    task, seed, n_boot, min_subgroup_n, imprecise_events
+        Task, bootstrap seed and size, smallest subgroup with its own interval, fewest events
+        or non-events of a subgroup not flagged imprecise.
     baseline
         Out-of-fold predictions of the comparator on the same folds (paired comparison).
     oracle
@@ -152,8 +154,9 @@ def evaluate_run(
     if oracle is not None and len(oracle) > 0:
         result.oracle = _oracle_block(first, oracle, task=task, rng=rng, n_boot=n_boot)
     result.subgroups = subgroup_metrics(
-        first, groups, task=task, rng=rng, min_n=min_subgroup_n, n_boot=n_boot
-    )
+        first, groups, task=task, rng=rng, min_n=min_subgroup_n, n_boot=n_boot,
+        imprecise_events=imprecise_events,
+    )  # fmt: skip
     if features is not None:
         result.sample_size = run_sample_size(features, y, p, task=task)
     return result

@@ -184,6 +184,7 @@ def _evaluate(
         seed=spec.seed,
         n_boot=spec.evaluate.n_boot,
         min_subgroup_n=spec.evaluate.min_subgroup_n,
+        imprecise_events=spec.evaluate.imprecise_events,
         baseline=None if fits.baseline_cv is None else fits.baseline_cv.predictions,
         oracle=oracle,
         features=design.X,

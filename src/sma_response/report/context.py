@@ -72,6 +72,7 @@ class PerformanceRow:
     small: bool
     discrimination: str
     calibration: str
+    imprecise: bool = False  # fewer than evaluate.imprecise_events events or non-events
 
 
 @dataclass
@@ -304,7 +305,8 @@ def _performance(basis: ReportBasis, subgroup: Mapping[str, str]) -> list[Perfor
                 f"predicted change {_fmt(r.get('mean_predicted'), '+.1f')} on average, observed "
                 f"{_fmt(r.get('mean_observed'), '+.1f')}"
             )
-        out.append(PerformanceRow(name, int(r["n"]), bool(r["small"]), disc, cal))
+        imprecise = bool(r.get("imprecise", False))
+        out.append(PerformanceRow(name, int(r["n"]), bool(r["small"]), disc, cal, imprecise))
     return out
 
 

@@ -391,6 +391,7 @@ def performance_rows(
                 "level": str(r["level"]),
                 "n_events": None if pd.isna(r.get("n_events")) else int(r["n_events"]),
                 "small": bool(r["small"]),
+                "imprecise": bool(r.get("imprecise", False)),
                 "mean_predicted": pred,
                 "mean_observed": obs,
             }
