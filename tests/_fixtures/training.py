@@ -26,6 +26,7 @@ def compose_train(tmp: Path, *overrides: str, n_patients: int = 1200):
         f"tracking.uri=sqlite:///{tmp / 'mlruns' / 'mlflow.db'}",
         f"tracking.artifact_location={tmp / 'mlruns' / 'artifacts'}",
         "evaluate.n_boot=50",
+        "report.tripod=false",  # one PDF per run; the shared run (conftest) writes one
         "progress=false",
     ]
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):

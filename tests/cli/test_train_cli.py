@@ -61,6 +61,7 @@ def test_a_sweep_groups_its_runs_under_one_parent_with_a_comparison(trained, tra
         "-m",
         "model=xgboost,hist_gb",
         "explain.enabled=false",
+        "report.tripod=false",
         "tracking.log_model=false",
         "evaluate.baseline=null",
     )
@@ -91,6 +92,7 @@ def test_a_failed_sweep_ends_its_parent_run_as_failed(trained, train_tmp, tmp_pa
         "-m",
         "validation.n_splits=3,900",
         "explain.enabled=false",
+        "report.tripod=false",
         "tracking.log_model=false",
         "evaluate.baseline=null",
     )

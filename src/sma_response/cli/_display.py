@@ -177,16 +177,16 @@ def sample_size_line(size: SampleSize | str) -> str:
     >>> from sma_response.evaluate.samplesize import binary_sample_size
     >>> line = sample_size_line(binary_sample_size(0.288, 24, 0.174, n_available=500))
     >>> line.split("; ")[0]
-    'sample size (Riley): 500 index events for 24 parameters at held-out R2 0.288'
+    'minimum sample size: 500 index events for 24 parameters at held-out R2 0.288'
     >>> line.split("; ")[1]
     'not met: Nagelkerke R2 optimism <= 0.05 needs 668, shrinkage >= 0.9 needs 623'
     >>> line.split("; ")[2]
     'expected shrinkage 0.88'
     """
     if isinstance(size, str):
-        return f"sample size (Riley): not estimable: {size}"
+        return f"minimum sample size: not estimable: {size}"
     head = (
-        f"sample size (Riley): {size.n_available} index events for {size.parameters} "
+        f"minimum sample size: {size.n_available} index events for {size.parameters} "
         f"parameters at held-out R2 {size.r2:.3f}"
     )
     rows = size.table().sort_values("n_required", ascending=False, kind="stable")

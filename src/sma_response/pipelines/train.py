@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +39,9 @@ from sma_response.pipelines.data import (
     read_cdm_fingerprint,
 )
 from sma_response.pipelines.explain import ExplainOutcome, explain_training_run
+from sma_response.report.render import render_pdf
 from sma_response.report.training import RunToExplain
+from sma_response.report.tripod import tripod_report
 from sma_response.tracking.provenance import (
     installed_requirements,
     model_requirements,
@@ -241,6 +244,32 @@ def _log_results(
         run.log_figure(fig, path)
 
 
+def _log_tripod(
+    run: RunLogger, cfg: DictConfig, spec: TrainConfig, design: Design, ev: RunEvaluation,
+    *, digest: str, has_baseline: bool,
+) -> None:  # fmt: skip
+    """Log the run's TRIPOD+AI report as Markdown, HTML and PDF (``report/tripod_ai.*``)."""
+    key = _estimator_key(_task(spec.target.kind))
+    root = Path(cfg.paths.root_dir)
+    info = {
+        **run_provenance(run.run_id, model_uri=None, model_version=None, digest=digest, root=root),
+        "model_name": spec.model.name, "target_kind": spec.target.kind,
+        "target_scale": spec.target.scale, "task": _task(spec.target.kind),
+        "dataset": spec.dataset, "seed": spec.seed, "created": dt.date.today().isoformat(),
+    }  # fmt: skip
+    md, html = tripod_report(
+        design, ev, run=info, cohort_rules=node_dict(cfg.cohort),
+        validation=node_dict(cfg.validation), model_params=node_dict(cfg.model[key]),
+        baseline_name=spec.evaluate.baseline if has_baseline else None,
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "tripod_ai.md").write_text(md, encoding="utf-8")
+        (folder / "tripod_ai.html").write_text(html, encoding="utf-8")
+        render_pdf(html, folder / "tripod_ai.pdf")
+        run.log_artifacts(folder, "report")
+
+
 def _explain(
     run: RunLogger,
     cfg: DictConfig,
@@ -386,6 +415,10 @@ def run_training(cfg: DictConfig, *, extra_tags: dict[str, str] | None = None) -
     ) as run:
         _log_inputs(run, cfg, spec, cdm_dir, digest)
         _log_results(run, design, fits, ev, task=task)
+        if spec.report.tripod:
+            _log_tripod(
+                run, cfg, spec, design, ev, digest=digest, has_baseline=fits.baseline_cv is not None
+            )
         model_uri = version = None
         if spec.tracking.log_model:
             model_uri, version = run.log_model(

@@ -41,6 +41,8 @@ class ReportSpec:
         and flagged in the report.
     n_jobs
         Processes rendering reports in parallel (PDF rendering is the slow part).
+    tripod
+        Write the run's TRIPOD+AI report (``report/tripod_ai.md``, ``.html``, ``.pdf``).
     """
 
     enabled: bool = True
@@ -52,3 +54,4 @@ class ReportSpec:
     interval_groups: list[str] = field(default_factory=lambda: ["age_band", "sma_type", "therapy"])
     min_subgroup_n: int = 20
     n_jobs: int = 1
+    tripod: bool = True
