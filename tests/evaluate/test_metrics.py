@@ -161,3 +161,21 @@ def test_paired_comparison_of_two_models():
         y * 3.0, p * 3.0, noisy * 3.0, task="regression", rng=np.random.default_rng(0), n_boot=50
     )
     assert reg["rmse_diff_ci_high"] < 0
+
+
+def test_every_nan_figure_comes_with_its_reason():
+    from sma_response.evaluate.metrics import not_estimable
+
+    y = np.array([0.0, 0.0, 1.0, 1.0] * 10)
+    p = np.where(y == 1, 1.0, 0.0)  # perfect separation at 0 and 1
+    m = compute_metrics(y, p, task="classification", rng=np.random.default_rng(0), n_boot=0)
+    reasons = not_estimable(m, y, p, task="classification")
+    nan_keys = {k for k, v in m.items() if isinstance(v, float) and np.isnan(v)}
+    assert nan_keys == set(reasons)  # none silent
+    assert "separate" in reasons["calibration_slope"]
+    assert "n_boot=0" in reasons["auroc_ci_low"]
+    one = compute_metrics(np.ones(5), np.full(5, 0.7), task="classification",
+                          rng=np.random.default_rng(0), n_boot=0)  # fmt: skip
+    assert not_estimable(one, np.ones(5), np.full(5, 0.7), task="classification")["auroc"] == (
+        "one outcome class only (5 events among 5)"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -39,6 +40,12 @@ def test_run_logs_everything_a_consortium_needs(trained):
     assert m["samplesize/n_required"] == max(m[f"samplesize/n_criterion_{i}"] for i in (1, 2, 3))
     assert m["samplesize/met"] == float(m["samplesize/n_available"] >= m["samplesize/n_required"])
     assert isinstance(result.sample_size, SampleSize)
+    silent = [
+        k for k, v in m.items()
+        if k.startswith(("cv/", "baseline/")) and math.isnan(v)
+        and f"not_estimable.{k}" not in run.data.tags
+    ]  # fmt: skip
+    assert silent == []  # a NaN figure is logged with its reason
     assert run.data.params["model.name"] == "xgboost"
     assert run.data.params["seed"] == "0"
     for tag in ("git_sha", "git_dirty", "package_version", "model", "target", "data.digest"):

@@ -162,6 +162,9 @@ def train_summary(result: TrainResult, *, console: Console | None = None) -> Non
             console.print(f"model / oracle ({name}) on the same rows: {ratio:.2f}")
     if r.sample_size is not None:
         console.print(sample_size_line(r.sample_size), highlight=False)
+    for key, why in sorted(r.not_estimable.items()):
+        if not key.endswith(("_ci_low", "_ci_high")):  # the point estimates; intervals follow
+            console.print(f"not estimable: {key}: {why}", highlight=False)
     uri = r.tracking_uri
     if uri.startswith("sqlite:///"):
         console.print(f"Open the MLflow UI:  .venv/bin/mlflow ui --backend-store-uri {uri}")

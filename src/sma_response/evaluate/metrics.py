@@ -7,6 +7,7 @@ Every function is pure and returns ``dict[str, float]`` with flat keys (``auroc`
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -30,6 +31,7 @@ __all__ = [
     "compute_metrics",
     "model_vs_oracle",
     "net_benefit",
+    "not_estimable",
     "oracle_metrics",
     "regression_metrics",
 ]
@@ -573,3 +575,51 @@ def model_vs_oracle(
         out[f"{key}_ratio"] = m / o if o != 0.0 and np.isfinite(o) else float("nan")
         out[f"{key}_gap"] = m - o
     return out
+
+
+def not_estimable(
+    metrics: Mapping[str, float], y_true: np.ndarray, y_pred: np.ndarray, *, task: str
+) -> dict[str, str]:
+    """Say why each figure of :func:`compute_metrics` that is NaN could not be computed.
+
+    A NaN is never left unexplained: the run logs these reasons beside its metrics.
+
+    Examples
+    --------
+    >>> y = np.array([1.0, 1.0, 1.0])
+    >>> m = compute_metrics(y, np.array([0.7, 0.8, 0.9]), task="classification",
+    ...                     rng=np.random.default_rng(0), n_boot=0)
+    >>> not_estimable(m, y, np.array([0.7, 0.8, 0.9]), task="classification")["auroc"]
+    'one outcome class only (3 events among 3)'
+    """
+    y, p = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    n, events = len(y), float(np.sum(y))
+    reasons: dict[str, str] = {}
+    for key, value in metrics.items():
+        if not (isinstance(value, float) and math.isnan(value)):
+            continue
+        metric = key.rsplit("_ci_", 1)[0]
+        if n == 0:
+            reasons[key] = "no rows"
+        elif task == "classification" and events in (0.0, float(n)):
+            reasons[key] = f"one outcome class only ({events:.0f} events among {n})"
+        elif key.endswith(("_ci_low", "_ci_high")):
+            base = metrics.get(metric)
+            reasons[key] = (
+                "no interval: the point estimate itself is not estimable"
+                if base is None or math.isnan(base)
+                else "no interval: defined in fewer than half the bootstrap resamples, or no "
+                "bootstrap (evaluate.n_boot=0)"
+            )
+        elif metric.startswith("calibration_"):
+            reasons[key] = (
+                "the logistic recalibration fit does not exist (predictions separate the "
+                "outcomes perfectly, or sit at 0 or 1)"
+            )
+        elif task == "regression" and float(np.var(y)) == 0.0:
+            reasons[key] = "the observed values do not vary"
+        elif task == "regression" and float(np.var(p)) == 0.0:
+            reasons[key] = "the predictions do not vary"
+        else:
+            reasons[key] = "not defined on these rows"
+    return reasons

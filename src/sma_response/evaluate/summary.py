@@ -11,6 +11,7 @@ from sma_response.evaluate.metrics import (
     compare_models,
     compute_metrics,
     model_vs_oracle,
+    not_estimable,
     oracle_metrics,
 )
 from sma_response.evaluate.samplesize import SampleSize, run_sample_size
@@ -30,6 +31,7 @@ class RunEvaluation:
     comparison: dict[str, float] = field(default_factory=dict)  # model minus baseline, paired
     oracle: dict[str, float] = field(default_factory=dict)
     sample_size: SampleSize | str | None = None  # Riley's criteria, or why not computed
+    not_estimable: dict[str, str] = field(default_factory=dict)  # NaN figure -> why
 
     def logged_metrics(self) -> dict[str, float]:
         """Return the metrics to log (prefixes cv/, baseline/, comparison/, oracle/)."""
@@ -159,4 +161,12 @@ def evaluate_run(
     )  # fmt: skip
     if features is not None:
         result.sample_size = run_sample_size(features, y, p, task=task)
+    reasons = {f"cv/{k}": v for k, v in not_estimable(result.metrics, y, p, task=task).items()}
+    if baseline is not None:
+        b = first_repeat(baseline)
+        base_reasons = not_estimable(
+            result.baseline_metrics, b["y_true"].to_numpy(), b["y_pred"].to_numpy(), task=task
+        )
+        reasons.update({f"baseline/{k}": v for k, v in base_reasons.items()})
+    result.not_estimable = reasons
     return result

@@ -87,6 +87,7 @@ class TrainResult:
     wall_seconds: float
     timings: dict[str, float] = field(default_factory=dict)
     sample_size: SampleSize | str | None = None  # Riley's criteria, or why not estimable
+    not_estimable: dict[str, str] = field(default_factory=dict)  # NaN figure -> why
 
 
 def _checked_config(cfg: DictConfig) -> tuple[DictConfig, TrainConfig]:
@@ -219,6 +220,8 @@ def _log_results(
 ) -> None:
     """Metrics, attrition, subgroups, out-of-fold predictions and figures."""
     run.log_metrics(ev.logged_metrics())
+    if ev.not_estimable:  # a NaN figure always comes with its reason
+        run.set_tags({f"not_estimable.{k}": v for k, v in ev.not_estimable.items()})
     cohort = design.cohort
     run.log_metrics(
         {"cohort/n_index_events": len(cohort), "cohort/n_patients": cohort["linked_id"].nunique()}
@@ -364,6 +367,7 @@ def _result(
         wall_seconds=timings["pipeline"],
         timings=timings,
         sample_size=ev.sample_size,
+        not_estimable=ev.not_estimable,
     )
 
 
