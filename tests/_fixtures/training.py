@@ -7,10 +7,11 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
+from sma_response.conf.report import register_report_configs
 from sma_response.conf.resolvers import CONFIG_DIR, register_resolvers
 from sma_response.conf.train import register_train_configs
 
-__all__ = ["compose_train"]
+__all__ = ["compose_report", "compose_train"]
 
 
 def compose_train(tmp: Path, *overrides: str, n_patients: int = 1200):
@@ -31,5 +32,24 @@ def compose_train(tmp: Path, *overrides: str, n_patients: int = 1200):
     ]
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose(config_name="train", overrides=[*base, *overrides])
+    GlobalHydra.instance().clear()
+    return cfg
+
+
+def compose_report(train_cfg, *overrides: str):
+    """Compose ``configs/report.yaml`` against a training config's data and MLflow store."""
+    register_resolvers()
+    register_report_configs()
+    GlobalHydra.instance().clear()
+    base = [
+        f"paths.data_dir={train_cfg.paths.data_dir}",
+        f"paths.output_root={train_cfg.paths.output_root}",
+        f"tracking.uri={train_cfg.tracking.uri}",
+        f"tracking.artifact_location={train_cfg.tracking.artifact_location}",
+        "report.n_jobs=1",
+        "progress=false",
+    ]
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name="report", overrides=[*base, *overrides])
     GlobalHydra.instance().clear()
     return cfg

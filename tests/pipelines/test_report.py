@@ -14,34 +14,13 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from mlflow.tracking import MlflowClient
 from pypdf import PdfReader
 from scipy.special import expit
+from tests._fixtures.training import compose_report
 
-from sma_response.conf.report import register_report_configs
-from sma_response.conf.resolvers import CONFIG_DIR, register_resolvers
 from sma_response.harmonise.io import read_registry, read_registry_spec
 from sma_response.pipelines.report import ReportError, run_reports
-
-
-def compose_report(train_cfg, *overrides: str):
-    register_resolvers()
-    register_report_configs()
-    GlobalHydra.instance().clear()
-    base = [
-        f"paths.data_dir={train_cfg.paths.data_dir}",
-        f"paths.output_root={train_cfg.paths.output_root}",
-        f"tracking.uri={train_cfg.tracking.uri}",
-        f"tracking.artifact_location={train_cfg.tracking.artifact_location}",
-        "report.n_jobs=1",
-        "progress=false",
-    ]
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose(config_name="report", overrides=[*base, *overrides])
-    GlobalHydra.instance().clear()
-    return cfg
 
 
 def _artifact(cfg, run_id, path, dst):

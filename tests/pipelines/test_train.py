@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
-from tests._fixtures.training import compose_train
+from tests._fixtures.training import compose_report, compose_train
 
 from sma_response.evaluate.samplesize import SampleSize
+from sma_response.pipelines.report import ReportError, run_reports
 from sma_response.pipelines.train import TrainingError, run_training
 
 
@@ -101,6 +102,13 @@ for uri in ({result.model_uri!r}, "models:/sma-response-responder/{result.model_
     assert all(0.0 <= p <= 1.0 for p in first)
 
 
+def test_a_negative_bootstrap_size_is_refused_before_any_data_is_read(tmp_path):
+    cfg = compose_train(tmp_path, "evaluate.n_boot=-5")
+    with pytest.raises(TrainingError, match=r"^evaluate.n_boot: must be at least 0, got -5$"):
+        run_training(cfg)
+    assert not (tmp_path / "data").exists()  # refused before simulating anything
+
+
 def test_unknown_estimator_is_a_clear_error(trained, train_tmp):
     cfg = compose_train(train_tmp, "model.classifier._target_=os.system")
     with pytest.raises(
@@ -128,3 +136,8 @@ def test_a_linear_model_is_trained_and_logged_without_tree_explanations(trained,
     artifacts = {a.path for a in _client(cfg).list_artifacts(result.run_id)}
     assert "predictions" in artifacts
     assert "explain" not in artifacts
+    # sma-report on it gives the true reason, and on a run that does not exist, that
+    with pytest.raises(ReportError, match=r"could not be explained.*tree ensembles only"):
+        run_reports(compose_report(cfg, f"run_id={result.run_id}"))
+    with pytest.raises(ReportError, match="no run 'f00' in the tracking store"):
+        run_reports(compose_report(cfg, "run_id=f00"))

@@ -144,7 +144,9 @@ def train_summary(result: TrainResult, *, console: Console | None = None) -> Non
         better = (low > 0) if key == "auroc" else (high < 0)
         worse = (high < 0) if key == "auroc" else (low > 0)
         verdict = (
-            f"{r.model_name} is better"
+            "no interval to judge by (evaluate.n_boot=0, or too few resamples defined it)"
+            if math.isnan(low) or math.isnan(high)
+            else f"{r.model_name} is better"
             if better
             else f"{r.model_name} is worse"
             if worse

@@ -31,12 +31,12 @@ from sma_response.features.spec import FeatureSpec
 from sma_response.harmonise.harmonise import combine_registries
 from sma_response.harmonise.layout import ExportLayoutError, harmonise_export
 from sma_response.pipelines.data import pseudonym_key
-from sma_response.report.basis import ReportBasis
+from sma_response.report.basis import ReportBasis, missing_basis_reason
 from sma_response.report.batch import build_contexts, write_reports
 from sma_response.report.inputs import ReportInputs, example_ids, score_patients, select_patients
 from sma_response.report.spec import ReportError, ReportSpec
 from sma_response.schemas import validate_cdm
-from sma_response.tracking.lookup import resolve_model
+from sma_response.tracking.lookup import get_run, read_run_text, resolve_model
 from sma_response.tracking.run import download_artifact, load_pipeline, read_text_artifact
 from sma_response.tracking.spec import TrackingSpec
 
@@ -77,13 +77,13 @@ class ReportRun:
 
 def _load_logged(tracking: TrackingSpec, run_id: str) -> tuple[ReportBasis, ReportInputs]:
     try:
-        basis = ReportBasis.from_json(read_text_artifact(tracking, run_id, "report/basis.json"))
-    except Exception as err:  # MLflow raises several types for a missing artifact
-        msg = (
-            f"run {run_id} has no report/basis.json: it was trained without explanations "
-            "(explain.enabled=false) or before reports existed"
-        )
-        raise ReportError(msg) from err
+        run = get_run(tracking, run_id)
+    except LookupError as err:  # no such run in this store
+        raise ReportError(str(err)) from err
+    text = read_run_text(tracking, run_id, "report/basis.json")
+    if text is None:
+        raise ReportError(missing_basis_reason(run))
+    basis = ReportBasis.from_json(text)
     with tempfile.TemporaryDirectory() as tmp:
         frames = [
             pd.read_parquet(download_artifact(tracking, run_id, a, Path(tmp))) for a in _ARTIFACTS

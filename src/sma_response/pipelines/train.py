@@ -102,6 +102,13 @@ def _checked_config(cfg: DictConfig) -> tuple[DictConfig, TrainConfig]:
     if not isinstance(spec, TrainConfig):
         msg = "run_training needs a composed 'train' config"
         raise TrainingError(msg)
+    for key, value, least in (
+        ("evaluate.n_boot", spec.evaluate.n_boot, 0),
+        ("evaluate.imprecise_events", spec.evaluate.imprecise_events, 1),
+    ):
+        if value < least:
+            msg = f"{key}: must be at least {least}, got {value}"
+            raise TrainingError(msg)
     return cfg, spec
 
 

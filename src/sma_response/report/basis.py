@@ -9,7 +9,7 @@ subgroup, subgroup performance, interval quantiles and their measured coverage, 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -19,7 +19,13 @@ import pandas as pd
 from sma_response._utils.jsonable import to_jsonable
 from sma_response.evaluate.subgroups import age_band
 
-__all__ = ["PROFILE_QUANTILES", "ReportBasis", "cohort_profile", "subgroup_counts"]
+__all__ = [
+    "PROFILE_QUANTILES",
+    "ReportBasis",
+    "cohort_profile",
+    "missing_basis_reason",
+    "subgroup_counts",
+]
 
 #: Quantiles of each numeric feature kept in the profile (0 and 1: the training range).
 PROFILE_QUANTILES = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
@@ -163,3 +169,30 @@ def age_band_of_months(months: float) -> str:
     '6-24 mo'
     """
     return str(age_band(np.array([months * _DAYS_PER_MONTH]))[0])
+
+
+def missing_basis_reason(run: Mapping[str, Any]) -> str:
+    """Say why a logged run has no ``report/basis.json`` (``run``: its info, params and tags).
+
+    Examples
+    --------
+    >>> missing_basis_reason({"run_id": "r1", "status": "FINISHED", "params": {},
+    ...                       "tags": {"explain.skipped": "not a tree ensemble"}}).split(": ")[0]
+    'run r1 has no patient reports'
+    >>> missing_basis_reason({"run_id": "r2", "status": "KILLED", "params": {}, "tags": {}})
+    'run r2 did not finish (status KILLED): it has no report basis'
+    """
+    run_id, tags, params = run["run_id"], run.get("tags", {}), run.get("params", {})
+    if tags.get("explain.skipped"):
+        return (
+            f"run {run_id} has no patient reports: its model could not be explained "
+            f"({tags['explain.skipped']}); train a tree model (e.g. model=xgboost) for reports"
+        )
+    if str(params.get("explain.enabled", "")).lower() == "false":
+        return f"run {run_id} was trained with explain.enabled=false, so it has no patient reports"
+    if run.get("status") != "FINISHED":
+        return f"run {run_id} did not finish (status {run.get('status')}): it has no report basis"
+    return (
+        f"run {run_id} has no report/basis.json: it was logged before patient reports existed "
+        "(re-train it, or reproduce it with sma-reproduce)"
+    )
