@@ -122,3 +122,21 @@ def test_every_experiment_runs_on_small_data(trained, train_tmp, tmp_path, name)
         assert len(children) == (3 if name == "model_comparison" else 2)
     else:
         assert len(children) == 1
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("model=xgbost", "model=xgbost: no such option; did you mean xgboost?"),
+        ("model@baseline_model=lgreg", "did you mean logreg?"),
+        ("model=model_schema", "model=model_schema: a schema, not an option"),
+        ("experiments=loro_extrnal", "did you mean loro_external?"),
+    ],
+)
+def test_a_config_group_typo_is_one_line_with_the_closest_option(tmp_path, override, expected):
+    proc = _train(tmp_path, tmp_path, override, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0, proc.stderr  # one line
+    assert expected in proc.stderr
+    assert "schema" not in proc.stderr.split("(options:")[1]  # schemas are not offered
+    assert not (tmp_path / "mlflow.db").exists()  # nothing ran

@@ -7,8 +7,10 @@ overrides through :func:`~sma_response.conf.compose.compose_config` instead.
 
 from __future__ import annotations
 
+import difflib
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from hydra.errors import HydraException, OverrideParseException
@@ -18,7 +20,50 @@ from omegaconf.errors import OmegaConfBaseException
 from sma_response.conf.compose import compose_config
 from sma_response.conf.factory import ConfigError
 
-__all__ = ["compose_from_argv"]
+__all__ = ["check_group_choices", "compose_from_argv", "group_options"]
+
+
+def group_options(group: str, search: Sequence[Path]) -> list[str] | None:
+    """Return the options of a config group (``None``: no such group); schemas are not options.
+
+    Examples
+    --------
+    >>> from sma_response.conf.resolvers import CONFIG_DIR
+    >>> group_options("model", [CONFIG_DIR])
+    ['hist_gb', 'logreg', 'xgboost']
+    """
+    folders = [root / group for root in search if (root / group).is_dir()]
+    if not folders:
+        return None
+    return sorted(
+        {p.stem for f in folders for p in f.glob("*.yaml") if not p.stem.endswith("_schema")}
+    )
+
+
+def check_group_choices(argv: Sequence[str], *, prog: str, search: Sequence[Path]) -> None:
+    """Exit 2 with one line when an override picks a config-group option that does not exist.
+
+    Runs before Hydra composes anything, so a typo (``model=xgbost``) or a schema
+    (``model=model_schema``) is one line with the closest option, not a listing.
+    """
+    extra = [a.partition("=")[2] for a in argv if a.startswith("hydra.searchpath=")]
+    paths = [p.strip(" []") for entry in extra for p in entry.split(",")]
+    search = [*search, *(Path(p.removeprefix("file://")) for p in paths if p.startswith("file://"))]
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if not sep or key.startswith(("+", "~", "hydra")) or "." in key or "(" in value:
+            continue
+        group = key.split("@")[0]
+        options = group_options(group, search)
+        if options is None:
+            continue
+        for choice in (v.strip() for v in value.split(",")):
+            if choice in options or choice in ("null", ""):
+                continue
+            close = difflib.get_close_matches(choice, options, n=1)
+            what = "a schema, not an option" if choice.endswith("_schema") else "no such option"
+            hint = f"; did you mean {close[0]}?" if close else ""
+            _fail(prog, f"{key}={choice}: {what}{hint} (options: {', '.join(options)})")
 
 
 def _fail(prog: str, message: str) -> NoReturn:

@@ -7,8 +7,9 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
+from sma_response.cli._args import check_group_choices
 from sma_response.cli._display import train_summary
-from sma_response.conf.resolvers import CONFIG_DIR, register_resolvers
+from sma_response.conf.resolvers import CONFIG_DIR, PROJECT_ROOT, register_resolvers
 from sma_response.conf.train import register_train_configs
 from sma_response.pipelines.train import TrainingError, run_training
 
@@ -28,5 +29,11 @@ def main(cfg: DictConfig) -> float | None:
     return result.objective
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """Entry point: check config-group choices in one line, then run the Hydra app."""
+    check_group_choices(sys.argv[1:], prog="sma-train", search=[CONFIG_DIR, PROJECT_ROOT])
     main()
+
+
+if __name__ == "__main__":
+    cli()
