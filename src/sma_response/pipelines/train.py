@@ -29,7 +29,7 @@ from sma_response.evaluate.subgroups import make_subgroups
 from sma_response.evaluate.summary import RunEvaluation, evaluate_run, first_repeat
 from sma_response.explain.shap_values import resolve_method
 from sma_response.features.design import Design, DesignError, build_design
-from sma_response.models.fit import RunFits, fit_run
+from sma_response.models.fit import CVResult, RunFits, fit_run
 from sma_response.models.split import assign_splits
 from sma_response.pipelines.data import (
     DataError,
@@ -256,9 +256,11 @@ def _log_results(
 
 def _log_tripod(
     run: RunLogger, cfg: DictConfig, spec: TrainConfig, design: Design, ev: RunEvaluation,
-    *, digest: str, has_baseline: bool,
+    *, digest: str, baseline: CVResult | None,
 ) -> None:  # fmt: skip
     """Log the run's TRIPOD+AI report as Markdown, HTML and PDF (``report/tripod_ai.*``)."""
+    if not spec.report.tripod:
+        return
     key = _estimator_key(_task(spec.target.kind))
     root = Path(cfg.paths.root_dir)
     info = {
@@ -270,7 +272,7 @@ def _log_tripod(
     md, html = tripod_report(
         design, ev, run=info, cohort_rules=node_dict(cfg.cohort),
         validation=node_dict(cfg.validation), model_params=node_dict(cfg.model[key]),
-        baseline_name=spec.evaluate.baseline if has_baseline else None,
+        baseline_name=spec.evaluate.baseline if baseline is not None else None,
     )  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -426,10 +428,7 @@ def run_training(cfg: DictConfig, *, extra_tags: dict[str, str] | None = None) -
     ) as run:
         _log_inputs(run, cfg, spec, cdm_dir, digest)
         _log_results(run, design, fits, ev, task=task)
-        if spec.report.tripod:
-            _log_tripod(
-                run, cfg, spec, design, ev, digest=digest, has_baseline=fits.baseline_cv is not None
-            )
+        _log_tripod(run, cfg, spec, design, ev, digest=digest, baseline=fits.baseline_cv)
         model_uri = version = None
         if spec.tracking.log_model:
             model_uri, version = run.log_model(
