@@ -109,6 +109,15 @@ def test_a_negative_bootstrap_size_is_refused_before_any_data_is_read(tmp_path):
     assert not (tmp_path / "data").exists()  # refused before simulating anything
 
 
+def test_a_setting_the_estimator_refuses_is_one_line_before_any_data_is_read(tmp_path):
+    cfg = compose_train(tmp_path, "model.classifier.max_depth=four")
+    with pytest.raises(
+        TrainingError, match=r"^model.classifier: the estimator refuses its settings: "
+    ):
+        run_training(cfg)
+    assert not (tmp_path / "data").exists()
+
+
 def test_unknown_estimator_is_a_clear_error(trained, train_tmp):
     cfg = compose_train(train_tmp, "model.classifier._target_=os.system")
     with pytest.raises(

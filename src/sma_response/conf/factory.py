@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 
 from sma_response.conf.nodes import node_dict
 
-__all__ = ["ALLOWED_PREFIXES", "ConfigError", "build_estimator", "check_targets"]
+__all__ = ["ALLOWED_PREFIXES", "ConfigError", "build_estimator", "check_targets", "try_estimator"]
 
 #: Only classes defined in these packages may be instantiated from a config file (and only
 #: scikit-learn-style estimators among them).
@@ -121,3 +123,36 @@ def build_estimator(node: Mapping[str, Any] | DictConfig, *, key: str = "model")
     except Exception as err:  # Hydra wraps import and argument errors in its own types
         msg = f"{key}: cannot build {target}: {err}"
         raise ConfigError(msg) from err
+
+
+def try_estimator(estimator: Any, *, key: str, task: str) -> None:
+    """Fit a clone of ``estimator`` on 8 rows of noise, so bad settings fail now, in one line.
+
+    Estimators check most settings only when fitted (xgboost's ``max_depth=four`` fails after
+    the data are read and the folds split); this trial fit takes milliseconds.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``key`` and the estimator's own complaint (its first line).
+    """
+    rng = np.random.default_rng(0)
+    X, y = rng.random((8, 2)), np.array([0, 1] * 4) if task == "classification" else rng.random(8)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # two boosting rounds on noise converge badly
+            clone(estimator).set_params(**_quick(estimator)).fit(X, y)
+    except Exception as err:  # each library raises its own type for a bad setting
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        msg = f"{key}: the estimator refuses its settings: {first[:300]}"
+        raise ConfigError(msg) from err
+
+
+def _quick(estimator: Any) -> dict[str, Any]:
+    """Fewer boosting rounds for the trial fit (the settings checked stay the same)."""
+    params = estimator.get_params(deep=False)
+    return {
+        k: 2
+        for k in ("n_estimators", "max_iter")
+        if isinstance(params.get(k), int) and not isinstance(params.get(k), bool)
+    }

@@ -19,7 +19,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from sma_response.conf.callbacks import PARENT_RUN_ENV
-from sma_response.conf.factory import ConfigError, build_estimator, check_targets
+from sma_response.conf.factory import ConfigError, build_estimator, check_targets, try_estimator
 from sma_response.conf.nodes import node_dict
 from sma_response.conf.runtime import flatten, hydra_info, run_tags
 from sma_response.conf.train import TrainConfig
@@ -109,6 +109,13 @@ def _checked_config(cfg: DictConfig) -> tuple[DictConfig, TrainConfig]:
         if value < least:
             msg = f"{key}: must be at least {least}, got {value}"
             raise TrainingError(msg)
+    task = _task(spec.target.kind)
+    key = _estimator_key(task)
+    try:  # a setting the estimator refuses fails here, not after the data are read
+        try_estimator(build_estimator(cfg.model[key], key=f"model.{key}"), key=f"model.{key}",
+                      task=task)  # fmt: skip
+    except ConfigError as err:
+        raise TrainingError(str(err)) from err
     return cfg, spec
 
 
