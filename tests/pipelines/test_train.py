@@ -118,6 +118,13 @@ def test_a_setting_the_estimator_refuses_is_one_line_before_any_data_is_read(tmp
     assert not (tmp_path / "data").exists()
 
 
+def test_an_unknown_interval_group_is_refused_before_any_data_is_read(tmp_path):
+    cfg = compose_train(tmp_path, "report.interval_groups=[age_band,weight]")
+    with pytest.raises(TrainingError, match=r"^report.interval_groups: unknown \['weight'\]"):
+        run_training(cfg)
+    assert not (tmp_path / "data").exists()
+
+
 def test_unknown_estimator_is_a_clear_error(trained, train_tmp):
     cfg = compose_train(train_tmp, "model.classifier._target_=os.system")
     with pytest.raises(

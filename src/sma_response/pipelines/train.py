@@ -39,6 +39,7 @@ from sma_response.pipelines.data import (
     read_cdm_fingerprint,
 )
 from sma_response.pipelines.explain import ExplainOutcome, explain_training_run
+from sma_response.report.inputs import INTERVAL_GROUPS
 from sma_response.report.render import render_pdf
 from sma_response.report.training import RunToExplain
 from sma_response.report.tripod import tripod_report
@@ -109,6 +110,10 @@ def _checked_config(cfg: DictConfig) -> tuple[DictConfig, TrainConfig]:
         if value < least:
             msg = f"{key}: must be at least {least}, got {value}"
             raise TrainingError(msg)
+    unknown = sorted(set(spec.report.interval_groups) - set(INTERVAL_GROUPS))
+    if unknown:
+        msg = f"report.interval_groups: unknown {unknown}; choose from {list(INTERVAL_GROUPS)}"
+        raise TrainingError(msg)
     task = _task(spec.target.kind)
     key = _estimator_key(task)
     try:  # a setting the estimator refuses fails here, not after the data are read
