@@ -10,19 +10,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, DictConfig
 
 from sma_response.cohort.spec import CohortSpec, TargetSpec
+from sma_response.conf.factory import ConfigError, build_estimator, try_estimator
 from sma_response.conf.harmonise import HarmoniseConfig, register_harmonise_configs
 from sma_response.conf.store import PathsConfig
 from sma_response.explain.spec import ExplainSpec
 from sma_response.features.spec import FeatureSpec
 from sma_response.models.spec import ValidationSpec
-from sma_response.report.spec import ReportSpec
+from sma_response.report.spec import INTERVAL_GROUPS, ReportSpec
 from sma_response.simulate.spec import SimulationSpec
 from sma_response.tracking.spec import TrackingSpec
 
-__all__ = ["EvaluateSpec", "ModelConfig", "TrainConfig", "register_train_configs"]
+__all__ = [
+    "EvaluateSpec",
+    "ModelConfig",
+    "TrainConfig",
+    "check_train_values",
+    "register_train_configs",
+]
 
 
 @dataclass
@@ -114,3 +121,29 @@ def register_train_configs() -> None:
     store.store(group="tracking", name="tracking_schema", node=TrackingSpec)
     store.store(group="explain", name="explain_schema", node=ExplainSpec)
     store.store(group="report", name="report_schema", node=ReportSpec)
+
+
+def check_train_values(cfg: DictConfig, spec: TrainConfig) -> None:
+    """Refuse values the schema's types allow but a run cannot use, before any data is read.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the key: a negative bootstrap size, an unknown interval group, a
+        setting the model's estimator refuses (found by a trial fit on 8 rows of noise).
+    """
+    for key, value, least in (
+        ("evaluate.n_boot", spec.evaluate.n_boot, 0),
+        ("evaluate.imprecise_events", spec.evaluate.imprecise_events, 1),
+    ):
+        if value < least:
+            msg = f"{key}: must be at least {least}, got {value}"
+            raise ConfigError(msg)
+    unknown = sorted(set(spec.report.interval_groups) - set(INTERVAL_GROUPS))
+    if unknown:
+        msg = f"report.interval_groups: unknown {unknown}; choose from {list(INTERVAL_GROUPS)}"
+        raise ConfigError(msg)
+    task = "regression" if spec.target.kind == "delta" else "classification"
+    key = "classifier" if task == "classification" else "regressor"
+    estimator = build_estimator(cfg.model[key], key=f"model.{key}")
+    try_estimator(estimator, key=f"model.{key}", task=task)

@@ -19,10 +19,10 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from sma_response.conf.callbacks import PARENT_RUN_ENV
-from sma_response.conf.factory import ConfigError, build_estimator, check_targets, try_estimator
+from sma_response.conf.factory import ConfigError, build_estimator, check_targets
 from sma_response.conf.nodes import node_dict
 from sma_response.conf.runtime import flatten, hydra_info, run_tags
-from sma_response.conf.train import TrainConfig
+from sma_response.conf.train import TrainConfig, check_train_values
 from sma_response.evaluate.plots import performance_figures
 from sma_response.evaluate.samplesize import SampleSize
 from sma_response.evaluate.subgroups import make_subgroups
@@ -39,7 +39,6 @@ from sma_response.pipelines.data import (
     read_cdm_fingerprint,
 )
 from sma_response.pipelines.explain import ExplainOutcome, explain_training_run
-from sma_response.report.inputs import INTERVAL_GROUPS
 from sma_response.report.render import render_pdf
 from sma_response.report.training import RunToExplain
 from sma_response.report.tripod import tripod_report
@@ -103,22 +102,8 @@ def _checked_config(cfg: DictConfig) -> tuple[DictConfig, TrainConfig]:
     if not isinstance(spec, TrainConfig):
         msg = "run_training needs a composed 'train' config"
         raise TrainingError(msg)
-    for key, value, least in (
-        ("evaluate.n_boot", spec.evaluate.n_boot, 0),
-        ("evaluate.imprecise_events", spec.evaluate.imprecise_events, 1),
-    ):
-        if value < least:
-            msg = f"{key}: must be at least {least}, got {value}"
-            raise TrainingError(msg)
-    unknown = sorted(set(spec.report.interval_groups) - set(INTERVAL_GROUPS))
-    if unknown:
-        msg = f"report.interval_groups: unknown {unknown}; choose from {list(INTERVAL_GROUPS)}"
-        raise TrainingError(msg)
-    task = _task(spec.target.kind)
-    key = _estimator_key(task)
-    try:  # a setting the estimator refuses fails here, not after the data are read
-        try_estimator(build_estimator(cfg.model[key], key=f"model.{key}"), key=f"model.{key}",
-                      task=task)  # fmt: skip
+    try:  # values a run cannot use, a setting the estimator refuses: before any data is read
+        check_train_values(cfg, spec)
     except ConfigError as err:
         raise TrainingError(str(err)) from err
     return cfg, spec

@@ -30,11 +30,10 @@ from sma_response.explain.spec import ExplainSpec
 from sma_response.features.engineer import DAYS_PER_MONTH
 from sma_response.models.fit import predict
 from sma_response.report.basis import ReportBasis
-from sma_response.report.spec import ReportError
+from sma_response.report.spec import INTERVAL_GROUPS, ReportError
 from sma_response.schemas import SCALE_RANGES
 
 __all__ = [
-    "INTERVAL_GROUPS",
     "N_MILESTONES",
     "ReportInputs",
     "cells",
@@ -51,8 +50,6 @@ __all__ = [
     "therapy_options",
 ]
 
-#: Groups after the scale that an interval cell may use (``report.interval_groups``).
-INTERVAL_GROUPS = ("age_band", "therapy", "sma_type")
 #: Number of motor milestones (the range of a milestone-gain "scale").
 N_MILESTONES = 4.0
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["REPORT_FORMATS", "ReportError", "ReportSpec"]
+__all__ = ["INTERVAL_GROUPS", "REPORT_FORMATS", "ReportError", "ReportSpec"]
 
 REPORT_FORMATS = ("html", "pdf")
+#: Groups after the scale that an interval cell may use (``ReportSpec.interval_groups``).
+INTERVAL_GROUPS = ("age_band", "therapy", "sma_type")
 
 
 class ReportError(Exception):

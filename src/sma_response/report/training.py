@@ -33,14 +33,13 @@ from sma_response.features.design import Design, observed_change
 from sma_response.models.fit import CVResult, fit_cv, fit_final
 from sma_response.report.basis import ReportBasis, cohort_profile, subgroup_counts
 from sma_response.report.inputs import (
-    INTERVAL_GROUPS,
     ReportInputs,
     held_out_alternatives,
     held_out_patients,
     performance_rows,
     therapy_options,
 )
-from sma_response.report.spec import ReportSpec
+from sma_response.report.spec import INTERVAL_GROUPS, ReportSpec
 
 __all__ = ["ChangeIntervals", "RunToExplain", "change_intervals", "report_inputs"]
 
