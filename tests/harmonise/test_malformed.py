@@ -127,6 +127,17 @@ def test_extra_column_is_noted_not_rejected(demo_spec, demo_dir) -> None:
     ) <= {"before_birth"}
 
 
+def test_a_quote_left_open_merges_no_row_silently(demo_spec, demo_dir) -> None:
+    # Found by the random-damage test: a lone '"' opening a field at the end of every row makes
+    # the CSV parser read two lines as one record; the second row vanished without a reject.
+    _edit(demo_dir, "patienten.csv", lambda b: _apply(b, "extra_column", 0, '"'))
+    out = _harmonise(demo_spec, demo_dir)
+    _check_invariants(out, demo_dir)
+    bad = out.rejects.loc[out.rejects["file"] == "patienten.csv"]
+    assert "unbalanced_quote" in set(bad["rule"])
+    assert bad["reason"].str.contains("quote").all()
+
+
 def test_a_missing_file_is_a_note(demo_spec, demo_dir) -> None:
     (demo_dir / "ereignisse.csv").unlink()
     out = _harmonise(demo_spec, demo_dir)

@@ -399,6 +399,12 @@ def _read_csv(path: Path, spec: FileSpec, out: RawFile) -> None:
     bad_numbers = {n for n, _, _ in invalid if n is not None}
     data_lines = line_no[(line_no > reader.header_row) & ~blank]
     valid_lines = data_lines[~np.isin(data_lines, list(bad_numbers))] if bad_numbers else data_lines
+    bad_row_numbers = [n if n is not None else -1 for n, _, _ in invalid]
+    reasons = [
+        f"row has {got} field(s), the header has {want} (truncated or malformed line)"
+        for _, want, got in invalid
+    ]
+    bad_rules = ["wrong_field_count"] * len(invalid)
     if len(valid_lines) == len(frame):
         rows = valid_lines.astype(np.int64)
     else:  # quoted line breaks: lines and records differ; count records instead
@@ -406,12 +412,14 @@ def _read_csv(path: Path, spec: FileSpec, out: RawFile) -> None:
         out.notes.append(
             f"{out.path}: values with line breaks; row numbers count records, not lines"
         )
-    bad_row_numbers = [n if n is not None else -1 for n, _, _ in invalid]
-    reasons = [
-        f"row has {got} field(s), the header has {want} (truncated or malformed line)"
-        for _, want, got in invalid
-    ]
-    bad_rules = ["wrong_field_count"] * len(invalid)
+        frame, rows, merged = _split_merged_rows(frame, rows, reader.delimiter)
+        for row, lines in merged:
+            bad_row_numbers += [row] * lines
+            bad_rules += ["unbalanced_quote"] * lines
+            reasons += [
+                f"a quote opened in this row runs over {lines - 1} more line(s) that hold "
+                "delimiters: rows were merged (fix the quoting in the export)"
+            ] * lines
     if len(arr) and arr[-1] != 10 and len(rows) and rows[-1] == line_no[-1]:
         # No final line break: the export was cut off, and the last row may be incomplete.
         bad_row_numbers.append(int(rows[-1]))
@@ -423,6 +431,36 @@ def _read_csv(path: Path, spec: FileSpec, out: RawFile) -> None:
     out.bad_rows = _bad_rows(bad_row_numbers, bad_rules, reasons)
     out.parts = {"": frame.assign(**{ROW: rows}).reset_index(drop=True)}
     out.n_rows = len(frame) + len(out.bad_rows)
+
+
+def _split_merged_rows(
+    frame: pd.DataFrame, rows: np.ndarray, delimiter: str
+) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int, int]]]:
+    """Take out records whose quoted value swallowed whole lines (a quote left open).
+
+    A value with a line break is legitimate (a note); one whose continuation lines hold the
+    delimiter is other rows read into one field. Returns the kept records, their row numbers,
+    and ``(row, physical lines)`` of every merged record, so each swallowed line is counted.
+    """
+    if frame.empty:
+        return frame, rows, []
+    text = frame.astype(str)
+    merged_mask = np.zeros(len(frame), dtype=bool)
+    extra_lines = np.zeros(len(frame), dtype=np.int64)
+    for column in text.columns:
+        values = text[column]
+        broken = values.str.contains("\n", regex=False)
+        if not broken.any():
+            continue
+        tails = values.where(broken, "").str.split("\n", n=1).str[1].fillna("")
+        merged_mask |= (broken & tails.str.contains(delimiter, regex=False)).to_numpy()
+        extra_lines += values.str.count("\n").to_numpy()
+    merged = [
+        (int(r), int(1 + e))
+        for r, e in zip(rows[merged_mask], extra_lines[merged_mask], strict=True)
+    ]
+    keep = ~merged_mask
+    return frame.loc[keep].reset_index(drop=True), rows[keep], merged
 
 
 def _string_mapper(dtype: pa.DataType) -> Any:
