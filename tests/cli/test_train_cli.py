@@ -10,6 +10,9 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from sma_response.cli._args import check_group_choices
+from sma_response.conf.resolvers import CONFIG_DIR, PROJECT_ROOT
+
 EXPERIMENTS = sorted(p.stem for p in (Path(__file__).parents[2] / "experiments").glob("*.yaml"))
 
 
@@ -133,10 +136,21 @@ def test_every_experiment_runs_on_small_data(trained, train_tmp, tmp_path, name)
         ("experiments=loro_extrnal", "did you mean loro_external?"),
     ],
 )
-def test_a_config_group_typo_is_one_line_with_the_closest_option(tmp_path, override, expected):
-    proc = _train(tmp_path, tmp_path, override, timeout=60)
+def test_a_config_group_typo_is_one_line_with_the_closest_option(capsys, override, expected):
+    with pytest.raises(SystemExit) as exit_info:
+        check_group_choices([override], prog="sma-train", search=[CONFIG_DIR, PROJECT_ROOT])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0, err  # one line
+    assert expected in err
+    assert "schema" not in err.split("(options:")[1]  # schemas are not offered
+
+
+def test_the_typo_check_runs_before_hydra_composes_anything(tmp_path):
+    proc = _train(tmp_path, tmp_path, "model=xgbost", timeout=60)
     assert proc.returncode == 2
-    assert proc.stderr.strip().count("\n") == 0, proc.stderr  # one line
-    assert expected in proc.stderr
-    assert "schema" not in proc.stderr.split("(options:")[1]  # schemas are not offered
+    assert proc.stderr.strip() == (
+        "sma-train: error: model=xgbost: no such option; did you mean xgboost? "
+        "(options: hist_gb, logreg, xgboost)"
+    )
     assert not (tmp_path / "mlflow.db").exists()  # nothing ran
