@@ -204,7 +204,7 @@ def fit_conformal(
     }
     parts = [(POOLED, r)]
     for key in sorted(prefixes):
-        inside = (c == key) | np.char.startswith(c.astype(str), key + CELL_SEP)
+        inside = (c == key) | np.char.startswith(c, key + CELL_SEP)
         parts.append((key, r[inside]))
     for key, part in parts:
         out.bounds[key] = _bounds(part, level)

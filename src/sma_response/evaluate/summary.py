@@ -136,12 +136,15 @@ def evaluate_run(
         metrics=compute_metrics(y, p, task=task, rng=rng, n_boot=n_boot, clusters=clusters),
         subgroups=pd.DataFrame(),
     )
+    reasons = {f"cv/{k}": v for k, v in not_estimable(result.metrics, y, p, task=task).items()}
     if baseline is not None:
         b = first_repeat(baseline)
+        yb, pb = b["y_true"].to_numpy(), b["y_pred"].to_numpy()
         result.baseline_metrics = compute_metrics(
-            b["y_true"].to_numpy(), b["y_pred"].to_numpy(), task=task, rng=rng, n_boot=n_boot,
-            clusters=patient_clusters(b["index_id"]),
-        )  # fmt: skip
+            yb, pb, task=task, rng=rng, n_boot=n_boot, clusters=patient_clusters(b["index_id"])
+        )
+        base_reasons = not_estimable(result.baseline_metrics, yb, pb, task=task)
+        reasons.update({f"baseline/{k}": v for k, v in base_reasons.items()})
         # Model minus baseline on the same held-out rows and bootstrap resamples (paired).
         paired = first.merge(b[["index_id", "y_pred"]], on="index_id", suffixes=("", "_base"))
         result.comparison = compare_models(
@@ -161,12 +164,5 @@ def evaluate_run(
     )  # fmt: skip
     if features is not None:
         result.sample_size = run_sample_size(features, y, p, task=task)
-    reasons = {f"cv/{k}": v for k, v in not_estimable(result.metrics, y, p, task=task).items()}
-    if baseline is not None:
-        b = first_repeat(baseline)
-        base_reasons = not_estimable(
-            result.baseline_metrics, b["y_true"].to_numpy(), b["y_pred"].to_numpy(), task=task
-        )
-        reasons.update({f"baseline/{k}": v for k, v in base_reasons.items()})
     result.not_estimable = reasons
     return result

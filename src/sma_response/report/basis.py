@@ -22,6 +22,8 @@ from sma_response.evaluate.subgroups import age_band
 __all__ = [
     "PROFILE_QUANTILES",
     "ReportBasis",
+    "age_band_of_months",
+    "age_bands_of_months",
     "cohort_profile",
     "missing_basis_reason",
     "subgroup_counts",
@@ -168,7 +170,19 @@ def age_band_of_months(months: float) -> str:
     >>> age_band_of_months(8.0)
     '6-24 mo'
     """
-    return str(age_band(np.array([months * _DAYS_PER_MONTH]))[0])
+    return str(age_bands_of_months(np.array([months]))[0])
+
+
+def age_bands_of_months(months: np.ndarray) -> np.ndarray:
+    """Age band label of every age in months (NaN where the age is missing).
+
+    Examples
+    --------
+    >>> age_bands_of_months(np.array([1.0, 30.0])).tolist()
+    ['0-6 mo', '2-12 y']
+    """
+    days = np.asarray(months, dtype=float) * _DAYS_PER_MONTH
+    return np.asarray(age_band(days), dtype=object)
 
 
 def missing_basis_reason(run: Mapping[str, Any]) -> str:

@@ -23,13 +23,11 @@ from sma_response.evaluate.conformal import (
     gain_probability,
     interval_cells,
 )
-from sma_response.evaluate.subgroups import age_band
 from sma_response.explain.folds import held_out_rows
 from sma_response.explain.shap_values import explain
 from sma_response.explain.spec import ExplainSpec
-from sma_response.features.engineer import DAYS_PER_MONTH
 from sma_response.models.fit import predict
-from sma_response.report.basis import ReportBasis
+from sma_response.report.basis import ReportBasis, age_bands_of_months
 from sma_response.report.spec import INTERVAL_GROUPS, ReportError
 from sma_response.schemas import SCALE_RANGES
 
@@ -128,8 +126,7 @@ def _interval_groups(features: pd.DataFrame) -> dict[str, np.ndarray]:
     """Return each row's value of every group an interval cell may use (:data:`INTERVAL_GROUPS`)."""
     out = {g: np.full(len(features), None, dtype=object) for g in INTERVAL_GROUPS}
     if "age_at_index_months" in features:
-        days = features["age_at_index_months"].to_numpy(dtype=float) * DAYS_PER_MONTH
-        out["age_band"] = np.asarray(age_band(days), dtype=object)
+        out["age_band"] = age_bands_of_months(features["age_at_index_months"].to_numpy(float))
     for group in ("therapy", "sma_type"):
         if group in features:
             out[group] = features[group].to_numpy(dtype=object)
