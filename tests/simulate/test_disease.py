@@ -10,6 +10,7 @@ from sma_response.simulate.disease import (
     Treatments,
     ability,
     default_grid,
+    event_free_probability,
     reserve,
     sample_population,
     simulate_history,
@@ -126,3 +127,27 @@ def test_adults_keep_the_recovery_floor():
         gains[floor] = float(np.mean(r[:, 1] - r[:, 0]))
     assert gains[0.0] < 0.002  # without a floor, recovery at 30 years is all but gone
     assert gains[0.3] > gains[0.0] + 0.005
+
+
+@pytest.mark.parametrize("therapy", [None, "nusinersen"])
+def test_event_free_probability_matches_simulated_events(therapy):
+    """The truth's survival term is the hazard the histories are drawn from (Monte Carlo)."""
+    rng = np.random.default_rng(5)
+    pop = sample_population(3000, rng, PARAMS)
+    t0 = np.full(len(pop), 4.0)
+    plan = Treatments.none(len(pop)) if therapy is None else Treatments.single(therapy, t0)
+    expected = event_free_probability(pop, plan, t0, t0 + 12.0, PARAMS)
+    grid = np.linspace(0.0, 40.0, 801)
+    rates = []
+    for draw in range(10):
+        noise = EventNoise.draw(len(pop), np.random.default_rng(100 + draw))
+        hist = simulate_history(pop, plan, grid, noise, PARAMS)
+        first = np.fmin(
+            np.nan_to_num(hist.death, nan=np.inf),
+            np.nan_to_num(hist.permanent_ventilation, nan=np.inf),
+        )
+        at_risk = first > 4.0
+        rates.append((((first <= 16.0) & at_risk)[at_risk].mean(), (1 - expected[at_risk]).mean()))
+    simulated, analytic = np.mean(rates, axis=0)
+    assert simulated > 0.05  # infants of every type: events do happen in a year
+    assert analytic == pytest.approx(simulated, abs=0.01)

@@ -10,7 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sma_response.simulate.disease import Population, Treatments, ability
+from sma_response.simulate.disease import (
+    Population,
+    Treatments,
+    ability,
+    event_free_probability,
+)
 from sma_response.simulate.params import ARMS, MEANINGFUL_CHANGE, SCALES, DiseaseParams
 from sma_response.simulate.scales import expected_score, response_probability
 
@@ -61,9 +66,14 @@ def counterfactual_outcomes(
     pandas.DataFrame
         Long table, one row per patient, option and scale: ``person_id, option,
         index_age_days, scale, expected_baseline, expected_change, meaningful_change,
-        response_probability, is_primary``. Scores are noise-free; the probability accounts
-        for measurement noise at both assessments (the chance an observed change reaches the
-        meaningful change). Survival is not part of the change (it is the latent course).
+        response_probability, event_free_probability, is_primary``. Scores are noise-free;
+        the response probability accounts for measurement noise at both assessments (the
+        chance an observed change reaches the meaningful change) and is conditional on being
+        alive (the latent course). ``event_free_probability`` is the chance of reaching the
+        horizon alive and free of permanent ventilation under the option
+        (:func:`~sma_response.simulate.disease.event_free_probability`); the event noise is
+        independent of the latent course, so the truth of the composite estimand (a
+        meaningful gain, and alive without permanent ventilation) is the product of the two.
     """
     n = len(pop)
     person_id = np.arange(n) if person_id is None else np.asarray(person_id)
@@ -76,6 +86,7 @@ def counterfactual_outcomes(
     for option in ARMS:
         plan = none if option == "untreated" else Treatments.single(option, t0)
         a1 = ability(pop, plan, t1[:, None], params)[:, 0]
+        event_free = event_free_probability(pop, plan, t0, t1, params)
         for scale in SCALES:
             base = expected_score(scale, a0)
             change = expected_score(scale, a1) - base
@@ -92,6 +103,7 @@ def counterfactual_outcomes(
                         "expected_change": change,
                         "meaningful_change": float(mcid),
                         "response_probability": np.where(np.isnan(change), np.nan, prob),
+                        "event_free_probability": event_free,
                         "is_primary": primary == scale,
                     }
                 )
