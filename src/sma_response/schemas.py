@@ -35,6 +35,8 @@ EVENT_CODES = (
     "scoliosis_surgery",
     "loss_of_ambulation",
 )
+#: How a label was set (``cohort.target.OUTCOME_RULES`` describes each).
+OUTCOME_RULE_CODES = ("observed", "death_or_ventilation", "scale_change_sitting")
 SCALE_RANGES: dict[str, tuple[float, float]] = {
     "chop_intend": (0, 64),
     "hine2": (0, 26),
@@ -276,8 +278,9 @@ class Targets(pa.DataFrameModel):
     target: Series[float]
     primary_scale: Series[str] = pa.Field(isin=[*SCALE_CODES, "milestones"])
     baseline_score: Series[float]
-    outcome_score: Series[float]
+    outcome_score: Series[float] = pa.Field(nullable=True)
     outcome_age_days: Series[float] = pa.Field(ge=0, le=MAX_AGE_DAYS)
+    outcome_rule: Series[str] = pa.Field(isin=list(OUTCOME_RULE_CODES))
 
     class Config:
         """Strict and coercing."""

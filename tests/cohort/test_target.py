@@ -173,3 +173,118 @@ def test_unknown_target_kind_names_the_key():
 def test_index_ids_are_patient_and_line():
     out = _one(SITTER, [("a", INDEX - 1, "hfmse", 1.0), ("a", INDEX + 365, "hfmse", 1.0)])
     assert out["index_id"].tolist() == [f"{pid('a')}#1"]
+
+
+COMPOSITE = TargetSpec(estimand="composite", scale_change="sitting")
+CHOP_BASELINE = [("a", INDEX - 10, "chop_intend", 30.0)]
+
+
+def _with_events(assessments, events, *, spec, milestones=NON_SITTER):
+    cdm = tiny_cdm(
+        patients=[{"name": "a"}],
+        treatments=[("a", "nusinersen", INDEX, None)],
+        assessments=assessments,
+        milestones=milestones,
+        events=events,
+    )
+    cohort, attrition = build_cohort(cdm, spec=CohortSpec(), target=spec)
+    targets = define_target(cohort, cdm, spec=spec, cohort_spec=CohortSpec())
+    return targets, attrition
+
+
+@pytest.mark.parametrize("event", ["death", "permanent_ventilation"])
+def test_composite_estimand_counts_death_or_ventilation_as_non_response(event):
+    # A 6-point gain before the event: still non-response under the composite estimand.
+    scores = [*CHOP_BASELINE, ("a", INDEX + 300, "chop_intend", 36.0)]
+    out, attrition = _with_events(scores, [("a", event, INDEX + 320)], spec=COMPOSITE)
+    assert out[["target", "outcome_rule", "outcome_age_days"]].values.tolist() == [
+        [0.0, "death_or_ventilation", INDEX + 320]
+    ]
+    assert out["outcome_score"].tolist() == [36.0]  # the change while alive is kept
+    rules = attrition.set_index("rule")
+    assert "composite" in rules.loc["estimand", "description"]
+    assert "(1 index events)" in rules.loc["death_or_ventilation", "description"]
+    assert int(rules.loc["death_or_ventilation", "excluded"]) == 0
+    Targets.validate(out)
+
+
+def test_while_alive_reads_the_scores_and_drops_a_death_without_score():
+    spec = TargetSpec(estimand="while_alive")
+    scored = [*CHOP_BASELINE, ("a", INDEX + 300, "chop_intend", 36.0)]
+    out, _ = _with_events(scored, [("a", "permanent_ventilation", INDEX + 320)], spec=spec)
+    assert out[["target", "outcome_rule"]].values.tolist() == [[1.0, "observed"]]
+    gone, attrition = _with_events(CHOP_BASELINE, [("a", "death", INDEX + 200)], spec=spec)
+    assert gone.empty
+    assert int(attrition.set_index("rule").loc["no_outcome_on_scale", "excluded"]) == 1
+    assert "while alive" in attrition.set_index("rule").loc["estimand", "description"]
+
+
+@pytest.mark.parametrize(
+    ("age", "labelled"),
+    [(INDEX - 1, True), (INDEX + 366, True), (INDEX + 200, False)],
+)
+def test_only_an_event_inside_the_outcome_window_sets_the_label(age, labelled):
+    """Before the index (already ventilated) or after 365 days: the scores decide."""
+    scores = [*CHOP_BASELINE, ("a", INDEX + 360, "chop_intend", 36.0)]
+    out, _ = _with_events(scores, [("a", "permanent_ventilation", age)], spec=COMPOSITE)
+    assert out["target"].tolist() == ([1.0] if labelled else [0.0])
+
+
+def test_a_change_target_refuses_the_composite_estimand():
+    with pytest.raises(ValueError, match=r"target\.estimand: a change target"):
+        _one(
+            NON_SITTER,
+            CHOP_BASELINE,
+            spec=TargetSpec(kind="delta", scale="chop_intend", estimand="composite"),
+        )
+    with pytest.raises(ValueError, match=r"target\.estimand: unknown 'alive'"):
+        _one(NON_SITTER, CHOP_BASELINE, spec=TargetSpec(estimand="alive"))
+    with pytest.raises(ValueError, match=r"target\.scale_change: unknown"):
+        _one(NON_SITTER, CHOP_BASELINE, spec=TargetSpec(scale_change="crosswalk"))
+
+
+@pytest.mark.parametrize(
+    ("sitting_at", "rule", "kept"),
+    [
+        (INDEX + 200, "scale_change_sitting", True),  # sits after index, before the visit
+        (INDEX + 400, None, False),  # sitting recorded only after the outcome visit
+        (None, None, False),  # never recorded sitting
+    ],
+)
+def test_a_move_off_chop_intend_is_labelled_by_the_sitting_gained(sitting_at, rule, kept):
+    scores = [*CHOP_BASELINE, ("a", INDEX + 370, "hfmse", 12.0)]
+    miles = list(NON_SITTER)
+    if sitting_at is not None:
+        miles.append(("a", sitting_at, "sitting", True))
+    out, attrition = _with_events(scores, [], spec=COMPOSITE, milestones=miles)
+    if not kept:
+        assert out.empty
+        return
+    assert out[["target", "outcome_rule", "outcome_age_days"]].values.tolist() == [
+        [1.0, rule, INDEX + 370]
+    ]
+    assert np.isnan(out["outcome_score"].iloc[0])
+    # The rule is off by default for library callers (runs logged before it existed).
+    legacy, _ = _with_events(scores, [], spec=TargetSpec(), milestones=miles)
+    assert legacy.empty
+    assert "scale_change_sitting" in attrition["rule"].tolist()
+
+
+def test_a_sitter_at_baseline_gains_nothing_from_the_scale_change_rule():
+    scores = [("a", INDEX - 10, "chop_intend", 40.0), ("a", INDEX + 370, "hfmse", 12.0)]
+    miles = [*SITTER, ("a", INDEX + 200, "sitting", True)]
+    out, _ = _with_events(scores, [], spec=COMPOSITE, milestones=miles)
+    assert out.empty
+
+
+def test_milestone_gain_composite_counts_death_as_no_gain():
+    spec = TargetSpec(kind="milestone_gain", estimand="composite")
+    out, _ = _with_events(CHOP_BASELINE, [("a", "death", INDEX + 100)], spec=spec)
+    assert out[["target", "outcome_rule"]].values.tolist() == [[0.0, "death_or_ventilation"]]
+
+
+def test_outcome_rule_codes_match_the_schema():
+    from sma_response.cohort.target import OUTCOME_RULES
+    from sma_response.schemas import OUTCOME_RULE_CODES
+
+    assert tuple(OUTCOME_RULES) == OUTCOME_RULE_CODES

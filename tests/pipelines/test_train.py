@@ -41,6 +41,14 @@ def test_run_logs_everything_a_consortium_needs(trained):
     assert m["samplesize/n_required"] == max(m[f"samplesize/n_criterion_{i}"] for i in (1, 2, 3))
     assert m["samplesize/met"] == float(m["samplesize/n_available"] >= m["samplesize/n_required"])
     assert isinstance(result.sample_size, SampleSize)
+    # The estimand is stated, and drop-out is measured against the truth of all eligible starts.
+    assert run.data.params["target.estimand"] == "composite"
+    assert m["estimand/n_labelled"] <= m["estimand/n_eligible"]
+    assert m["estimand/bias_complete_case"] == pytest.approx(
+        m["estimand/complete_case_rate"] - m["estimand/truth_rate"]
+    )
+    assert m["estimand/max_weight"] >= 1.0
+    assert "estimand" in result.attrition["rule"].tolist()
     silent = [
         k for k, v in m.items()
         if k.startswith(("cv/", "baseline/")) and math.isnan(v)

@@ -51,6 +51,7 @@ def synthetic_basis() -> ReportBasis:
         target_kind="responder",
         target_scale=None,
         model_name="xgboost",
+        estimand="composite",
         provenance={
             "run_id": "runabc123",
             "model_uri": "models:/m/1",

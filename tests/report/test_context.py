@@ -43,3 +43,9 @@ def test_alternatives_flag_rare_therapy_age_cells(report):
     assert not alts["nusinersen"].actual
     assert alts["onasemnogene"].rare
     assert not alts["nusinersen"].rare
+
+
+def test_the_chance_states_the_estimand(report):
+    """Composite: the headline and the note say a death or permanent ventilation is no gain."""
+    assert "alive and without permanent ventilation" in report.headline
+    assert "counts as no gain" in report.estimand_note

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from sma_response.evaluate.dropout import EstimandBias
     from sma_response.evaluate.samplesize import SampleSize
     from sma_response.pipelines.train import TrainResult
 
@@ -164,6 +165,10 @@ def train_summary(result: TrainResult, *, console: Console | None = None) -> Non
             console.print(f"model / oracle ({name}) on the same rows: {ratio:.2f}")
     if r.sample_size is not None:
         console.print(sample_size_line(r.sample_size), highlight=False)
+    if r.estimand_text:
+        console.print(f"estimand: {r.estimand_text}", highlight=False)
+    if r.drop_out is not None:
+        console.print(drop_out_line(r.drop_out), highlight=False)
     for key, why in sorted(r.not_estimable.items()):
         if not key.endswith(("_ci_low", "_ci_high")):  # the point estimates; intervals follow
             console.print(f"not estimable: {key}: {why}", highlight=False)
@@ -204,3 +209,30 @@ def sample_size_line(size: SampleSize | str) -> str:
         else f"expected shrinkage {shrink:.2f}"
     )
     return f"{head}; {verdict}; {tail}"
+
+
+def drop_out_line(bias: EstimandBias) -> str:
+    """Say how drop-out moves the cohort's mean target, and the truth where known (one line).
+
+    Examples
+    --------
+    >>> from sma_response.evaluate.dropout import EstimandBias
+    >>> b = EstimandBias(n_eligible=100, n_labelled=70, complete_case=0.48, corrected=0.49,
+    ...                  truth=0.5, n_truth=100, max_weight=3.0, effective_n=60.0)
+    >>> drop_out_line(b)  # doctest: +NORMALIZE_WHITESPACE
+    'drop-out: 70 of 100 eligible index events have an outcome; mean target complete case
+    0.480, IPCW 0.490 (largest weight 3.0); truth of all eligible 0.500: bias -0.020
+    complete case, -0.010 weighted'
+    """
+    head = (
+        f"drop-out: {bias.n_labelled} of {bias.n_eligible} eligible index events have an "
+        f"outcome; mean target complete case {bias.complete_case:.3f}, IPCW "
+        f"{bias.corrected:.3f} (largest weight {bias.max_weight:.1f})"
+    )
+    if math.isnan(bias.truth):
+        return head + "; no truth to judge the bias by"
+    return (
+        f"{head}; truth of all eligible {bias.truth:.3f}: bias "
+        f"{bias.complete_case - bias.truth:+.3f} complete case, "
+        f"{bias.corrected - bias.truth:+.3f} weighted"
+    )

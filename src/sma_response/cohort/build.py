@@ -12,7 +12,12 @@ import pandas as pd
 
 from sma_response.cohort.lookup import latest_within
 from sma_response.cohort.spec import INDEX_KINDS, CohortSpec, TargetSpec
-from sma_response.cohort.target import TARGET_RULES, label_index_events
+from sma_response.cohort.target import (
+    OUTCOME_RULES,
+    TARGET_RULES,
+    describe_estimand,
+    label_index_events,
+)
 from sma_response.schemas import THERAPY_CODES
 
 __all__ = ["ATTRITION_COLUMNS", "COHORT_COLUMNS", "build_cohort", "check_cohort_spec"]
@@ -242,12 +247,7 @@ def build_cohort(
             f"a motor score within {spec.baseline_window_days:g} days before index",
         )
     if target is not None:
-        labelled = label_index_events(events, cdm, spec=target, cohort_spec=spec)
-        reason = labelled["reason"].to_numpy()
-        for rule in _rules_for(target):
-            keep = reason != rule
-            events = tracker.keep(events, keep, rule, TARGET_RULES[rule])
-            reason = reason[keep]
+        events = _target_steps(events, cdm, spec, target, tracker)
     if spec.deduplicate_linked:
         events = _deduplicate(events, patients, cdm["assessments"], tracker)
     meta = patients[["patient_id", "linked_id", "registry", "region"]].astype(str)
@@ -261,6 +261,41 @@ def build_cohort(
         int(attrition["n_patients"].iloc[0]),
     )
     return cohort, attrition
+
+
+def _target_steps(
+    events: pd.DataFrame,
+    cdm: Mapping[str, pd.DataFrame],
+    spec: CohortSpec,
+    target: TargetSpec,
+    tracker: _Tracker,
+) -> pd.DataFrame:
+    """Exclude the index events the target cannot label; state the estimand and its rules.
+
+    The estimand and each rule that labels an event without an observed outcome (a death, a
+    scale change) are steps that exclude nothing; their description gives the count.
+    """
+    labelled = label_index_events(events, cdm, spec=target, cohort_spec=spec)
+    reason = labelled["reason"].to_numpy()
+    rule_of = labelled["outcome_rule"].to_numpy()
+    everyone = np.ones(len(events), dtype=bool)
+    events = tracker.keep(
+        events, everyone, "estimand", f"estimand {describe_estimand(target, spec)}"
+    )
+    rules = _rules_for(target)
+    for rule in rules:
+        if rule == rules[-1]:  # labels set by a rule are counted before the last exclusion
+            for kind in OUTCOME_RULES:
+                n = int((rule_of == kind).sum())
+                if kind != "observed" and n:
+                    description = f"kept and labelled ({n} index events): {OUTCOME_RULES[kind]}"
+                    events = tracker.keep(
+                        events, np.ones(len(events), dtype=bool), kind, description
+                    )
+        keep = reason != rule
+        events = tracker.keep(events, keep, rule, TARGET_RULES[rule])
+        reason, rule_of = reason[keep], rule_of[keep]
+    return events
 
 
 def _rules_for(target: TargetSpec) -> tuple[str, ...]:

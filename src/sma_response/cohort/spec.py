@@ -11,10 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
+    "ESTIMANDS",
     "FUNCTION_LEVELS",
     "INDEX_KINDS",
     "MEANINGFUL_CHANGE",
     "PRIMARY_SCALES",
+    "SCALE_CHANGE_RULES",
     "TARGET_KINDS",
     "CohortSpec",
     "TargetSpec",
@@ -22,6 +24,16 @@ __all__ = [
 
 INDEX_KINDS = ("first_start", "every_start")
 TARGET_KINDS = ("responder", "delta", "milestone_gain")
+#: What a death or permanent ventilation inside the outcome window does to the label.
+#: ``composite`` (treatment policy): the event is non-response (target 0), for binary targets;
+#: ``while_alive``: the label is read from the scores alone, so an event without a later score
+#: leaves the index event unlabelled (the target is conditioned on survival).
+ESTIMANDS = ("composite", "while_alive")
+#: What a baseline on CHOP INTEND with only another scale at the outcome visit gives.
+#: ``sitting``: responder when independent sitting is recorded after the index and by the
+#: outcome visit (the gain that moves a child off CHOP INTEND), otherwise unlabelled;
+#: ``exclude``: unlabelled (the rule of runs logged before the estimand was configurable).
+SCALE_CHANGE_RULES = ("sitting", "exclude")
 #: Motor function at baseline, from weakest to strongest.
 FUNCTION_LEVELS = ("non_sitter", "sitter", "walker")
 
@@ -107,6 +119,14 @@ class TargetSpec:
         ``"primary"`` for the change on the primary scale.
     primary_scales
         Primary scale by function at baseline (first one with a baseline score wins).
+    estimand
+        One of :data:`ESTIMANDS`. The shipped configs use ``composite`` for ``responder`` and
+        ``milestone_gain`` and ``while_alive`` for ``delta`` (a change has no value for a
+        child who died). The dataclass default, ``while_alive``, is the rule of runs logged
+        before the key existed, so that they reproduce.
+    scale_change
+        One of :data:`SCALE_CHANGE_RULES` (``responder`` only; shipped config: ``sitting``;
+        dataclass default ``exclude`` for the same reason).
     """
 
     kind: str = "responder"
@@ -114,3 +134,5 @@ class TargetSpec:
     primary_scales: dict[str, list[str]] = field(
         default_factory=lambda: {k: list(v) for k, v in PRIMARY_SCALES.items()}
     )
+    estimand: str = "while_alive"
+    scale_change: str = "exclude"

@@ -18,14 +18,25 @@ from sma_response.cohort.lookup import (
     primary_scale,
     score_on,
 )
-from sma_response.cohort.spec import MEANINGFUL_CHANGE, TARGET_KINDS, CohortSpec, TargetSpec
+from sma_response.cohort.spec import (
+    ESTIMANDS,
+    MEANINGFUL_CHANGE,
+    SCALE_CHANGE_RULES,
+    TARGET_KINDS,
+    CohortSpec,
+    TargetSpec,
+)
 from sma_response.schemas import MILESTONE_CODES, SCALE_CODES
 
 __all__ = [
+    "CENSORING_REASONS",
+    "COMPOSITE_EVENTS",
+    "OUTCOME_RULES",
     "TARGET_COLUMNS",
     "TARGET_RULES",
     "check_target_spec",
     "define_target",
+    "describe_estimand",
     "label_index_events",
 ]
 
@@ -38,7 +49,19 @@ TARGET_COLUMNS = (
     "baseline_score",
     "outcome_score",
     "outcome_age_days",
+    "outcome_rule",
 )
+
+#: How a labelled index event got its label (column ``outcome_rule``).
+OUTCOME_RULES: dict[str, str] = {
+    "observed": "scores (or milestones) at baseline and at the outcome visit",
+    "death_or_ventilation": "death or permanent ventilation inside the outcome window: "
+    "non-response (composite estimand)",
+    "scale_change_sitting": "CHOP INTEND at baseline, another scale at the outcome visit and "
+    "independent sitting gained: response",
+}
+#: CDM events that end the outcome window as non-response under the composite estimand.
+COMPOSITE_EVENTS = ("death", "permanent_ventilation")
 
 #: Why an index event has no label, in the order the rules are applied (attrition steps).
 TARGET_RULES: dict[str, str] = {
@@ -48,6 +71,9 @@ TARGET_RULES: dict[str, str] = {
     "nothing_to_gain": "at least one milestone not held at baseline",
     "no_outcome_milestones": "milestone status recorded within the outcome tolerance",
 }
+
+#: Reasons that mean the outcome is missing (censoring), not that the event cannot have one.
+CENSORING_REASONS = ("no_outcome_on_scale", "no_outcome_milestones")
 
 #: Label of milestone targets in the ``primary_scale`` column.
 MILESTONE_SCALE = "milestones"
@@ -67,6 +93,90 @@ def check_target_spec(spec: TargetSpec) -> None:
     if spec.kind == "delta" and spec.scale not in (*SCALE_CODES, "primary"):
         msg = f"target.scale: a delta target needs a scale or 'primary', got {spec.scale!r}"
         raise ValueError(msg)
+    if spec.estimand not in ESTIMANDS:
+        msg = f"target.estimand: unknown {spec.estimand!r}; expected one of {list(ESTIMANDS)}"
+        raise ValueError(msg)
+    if spec.kind == "delta" and spec.estimand == "composite":
+        msg = (
+            "target.estimand: a change target has no value for a child who died or needs "
+            "permanent ventilation; use target.estimand=while_alive (or target=responder)"
+        )
+        raise ValueError(msg)
+    if spec.scale_change not in SCALE_CHANGE_RULES:
+        msg = (
+            f"target.scale_change: unknown {spec.scale_change!r}; expected one of "
+            f"{list(SCALE_CHANGE_RULES)}"
+        )
+        raise ValueError(msg)
+
+
+def describe_estimand(spec: TargetSpec, cohort_spec: CohortSpec) -> str:
+    """One sentence stating what the target estimates (for the attrition table and reports).
+
+    Examples
+    --------
+    >>> describe_estimand(TargetSpec(estimand="composite"), CohortSpec())[:60]
+    'composite (treatment policy): death or permanent ventilation'
+    """
+    days = f"{cohort_spec.outcome_days:g} days"
+    if spec.estimand == "composite":
+        return (
+            "composite (treatment policy): death or permanent ventilation within "
+            f"{days} of the therapy start counts as non-response, whatever the scores"
+        )
+    return (
+        "while alive: the label is read from the scores alone, so an index event without an "
+        f"outcome score (deaths included) within {days} +- "
+        f"{cohort_spec.outcome_tolerance_days:g} days is left out"
+    )
+
+
+def _composite_events(
+    events: pd.DataFrame, cdm: Mapping[str, pd.DataFrame], windows: CohortSpec
+) -> pd.Series:
+    """Age of the first death or permanent ventilation after each index, inside the window.
+
+    Indexed by ``index_id``; NaN where there is none (or the CDM has no ``events`` table).
+    """
+    table = cdm.get("events")
+    if table is None or table.empty:
+        return pd.Series(np.nan, index=events["index_id"].to_numpy(), dtype=float)
+    ev = table.loc[table["event"].isin(COMPOSITE_EVENTS), ["patient_id", "age_days"]]
+    ev = ev.assign(patient_id=ev["patient_id"].astype(str), age_days=ev["age_days"].astype(float))
+    joined = events[["index_id", "patient_id", "index_age_days"]].merge(
+        ev, on="patient_id", how="inner"
+    )
+    start = joined["index_age_days"].astype(float)
+    inside = (joined["age_days"] > start) & (joined["age_days"] <= start + windows.outcome_days)
+    first = joined.loc[inside].groupby("index_id")["age_days"].min()
+    return first.reindex(events["index_id"].to_numpy()).astype(float)
+
+
+def _sitting_gained(
+    events: pd.DataFrame,
+    cdm: Mapping[str, pd.DataFrame],
+    until: pd.Series,
+    windows: CohortSpec,
+) -> pd.Series:
+    """Whether independent sitting, not held at baseline, is recorded after index by ``until``.
+
+    ``until`` (indexed by ``index_id``) is the age of the outcome visit.
+    """
+    miles = cdm["milestones"]
+    base = baseline_milestones(events, miles, window_days=windows.baseline_window_days)
+    sits = miles.loc[
+        (miles["milestone"] == "sitting") & (as_float(miles["able"]) == 1.0),
+        ["patient_id", "age_days"],
+    ]
+    joined = events[["index_id", "patient_id", "index_age_days"]].merge(
+        sits.astype({"patient_id": str, "age_days": float}), on="patient_id", how="inner"
+    )
+    limit = joined["index_id"].map(until).to_numpy(dtype=float)
+    age = joined["age_days"].to_numpy(dtype=float)
+    after = (age > joined["index_age_days"].to_numpy(dtype=float)) & (age <= limit)
+    ids = events["index_id"].to_numpy()
+    gained = pd.Series(np.isin(ids, joined.loc[after, "index_id"].unique()), index=ids)
+    return gained & (base["sitting"].reindex(gained.index) != 1.0)
 
 
 def _events(cohort: pd.DataFrame) -> pd.DataFrame:
@@ -118,11 +228,72 @@ def _scale_target(
         ["no_baseline_on_scale", "no_outcome_on_scale"],
         default="",
     )
+    out["outcome_rule"] = np.where(out["reason"] == "", "observed", "")
+    if spec.kind == "responder" and spec.scale_change == "sitting":
+        out = _scale_change(out, events, cdm, daily, windows)
+    if spec.estimand == "composite":
+        out = _composite(out, events, cdm, windows, gate=out["reason"] != "no_baseline_on_scale")
+    return out
+
+
+def _scale_change(
+    out: pd.DataFrame,
+    events: pd.DataFrame,
+    cdm: Mapping[str, pd.DataFrame],
+    daily: pd.DataFrame,
+    windows: CohortSpec,
+) -> pd.DataFrame:
+    """Label a move off CHOP INTEND by the sitting gained (rule ``scale_change_sitting``).
+
+    Clinics stop CHOP INTEND once a child sits (and HFMSE starts then): an outcome visit with
+    another scale only, after a CHOP INTEND baseline, is that gain, far beyond CHOP INTEND's
+    meaningful 4 points. Without a record of sitting gained the event stays unlabelled.
+    """
+    candidate = (out["primary_scale"] == "chop_intend") & (out["reason"] == "no_outcome_on_scale")
+    if not candidate.any():
+        return out
+    probe = events.loc[candidate.to_numpy()]
+    visits = daily[["patient_id", "age_days"]].drop_duplicates()
+    visit = nearest_within(
+        probe,
+        visits,
+        offset_days=windows.outcome_days,
+        tolerance_days=windows.outcome_tolerance_days,
+    ).set_index("index_id")["age_days"]
+    gained = _sitting_gained(probe, cdm, visit, windows)
+    ids = gained.index[gained.to_numpy() & visit.reindex(gained.index).notna().to_numpy()]
+    rows = out["index_id"].isin(ids)
+    if not rows.any():
+        return out
+    out.loc[rows, "outcome_age_days"] = out.loc[rows, "index_id"].map(visit).to_numpy()
+    out.loc[rows, ["target", "reason", "outcome_rule"]] = [1.0, "", "scale_change_sitting"]
+    return out
+
+
+def _composite(
+    out: pd.DataFrame,
+    events: pd.DataFrame,
+    cdm: Mapping[str, pd.DataFrame],
+    windows: CohortSpec,
+    *,
+    gate: pd.Series,
+) -> pd.DataFrame:
+    """Label a death or permanent ventilation inside the window non-response (``gate`` rows).
+
+    The observed outcome score, where there is one, is kept (it describes the change while
+    alive); ``outcome_age_days`` becomes the age at the event, which set the label.
+    """
+    event_age = _composite_events(events, cdm, windows)
+    rows = gate.to_numpy() & out["index_id"].map(event_age).notna().to_numpy()
+    if not rows.any():
+        return out
+    out.loc[rows, "outcome_age_days"] = out.loc[rows, "index_id"].map(event_age).to_numpy()
+    out.loc[rows, ["target", "reason", "outcome_rule"]] = [0.0, "", "death_or_ventilation"]
     return out
 
 
 def _milestone_target(
-    events: pd.DataFrame, cdm: Mapping[str, pd.DataFrame], windows: CohortSpec
+    events: pd.DataFrame, cdm: Mapping[str, pd.DataFrame], spec: TargetSpec, windows: CohortSpec
 ) -> pd.DataFrame:
     """Gain of a milestone not held at baseline, read at the outcome visit."""
     base = baseline_milestones(events, cdm["milestones"], window_days=windows.baseline_window_days)
@@ -157,7 +328,7 @@ def _milestone_target(
         ["no_baseline_milestones", "nothing_to_gain", "no_outcome_milestones"],
         default="",
     )
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "index_id": base.index.to_numpy(),
             "primary_scale": MILESTONE_SCALE,
@@ -166,8 +337,13 @@ def _milestone_target(
             "outcome_age_days": visit["age_days"].to_numpy(dtype=float),
             "target": np.where(reason == "", gained.astype(float), np.nan),
             "reason": reason,
+            "outcome_rule": np.where(reason == "", "observed", ""),
         }
     )
+    if spec.estimand == "composite":
+        gate = ~out["reason"].isin(["no_baseline_milestones", "nothing_to_gain"])
+        out = _composite(out, events, cdm, windows, gate=gate)
+    return out
 
 
 def label_index_events(
@@ -185,7 +361,7 @@ def label_index_events(
     check_target_spec(spec)
     events = _events(cohort)
     if spec.kind == "milestone_gain":
-        out = _milestone_target(events, cdm, cohort_spec)
+        out = _milestone_target(events, cdm, spec, cohort_spec)
     else:
         out = _scale_target(events, cdm, spec, cohort_spec)
     return out[[*TARGET_COLUMNS, "reason"]].reset_index(drop=True)
@@ -211,6 +387,14 @@ def define_target(
     * ``milestone_gain``: 1 when a milestone not held at baseline is held at the outcome visit;
       ``baseline_score``/``outcome_score`` count the milestones held.
 
+    The estimand (``spec.estimand``): under ``composite`` a death or permanent ventilation
+    within ``cohort_spec.outcome_days`` after the index is non-response (0) whatever the scores
+    (rule ``death_or_ventilation``); under ``while_alive`` the scores alone decide. With
+    ``spec.scale_change="sitting"`` a ``responder`` whose CHOP INTEND baseline is followed only
+    by another scale at the outcome visit is a responder when sitting was gained (rule
+    ``scale_change_sitting``). ``outcome_rule`` (:data:`OUTCOME_RULES`) says which rule gave
+    each label.
+
     Parameters
     ----------
     cohort
@@ -226,9 +410,12 @@ def define_target(
     Returns
     -------
     pandas.DataFrame
-        ``index_id, target, primary_scale, baseline_score, outcome_score, outcome_age_days``
-        (schema :class:`~sma_response.schemas.Targets`), in cohort order. Pass ``target=spec``
-        to ``build_cohort`` to count the events without a label in the attrition table.
+        ``index_id, target, primary_scale, baseline_score, outcome_score, outcome_age_days,
+        outcome_rule`` (schema :class:`~sma_response.schemas.Targets`), in cohort order;
+        ``outcome_score`` is NaN where no score on the scale was observed (a label set by
+        a death or a scale change), ``outcome_age_days`` is the age that set the label.
+        Pass ``target=spec`` to ``build_cohort`` to count the events without a label in the
+        attrition table.
 
     Examples
     --------
@@ -252,5 +439,7 @@ def define_target(
         )
     out = labelled.loc[keep, list(TARGET_COLUMNS)].reset_index(drop=True)
     return out.assign(
-        primary_scale=out["primary_scale"].astype(str), target=out["target"].astype(float)
+        primary_scale=out["primary_scale"].astype(str),
+        target=out["target"].astype(float),
+        outcome_rule=out["outcome_rule"].astype(str),
     )

@@ -13,9 +13,11 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
 from sma_response.cohort.spec import CohortSpec, TargetSpec
+from sma_response.cohort.target import check_target_spec
 from sma_response.conf.factory import ConfigError, build_estimator, try_estimator
 from sma_response.conf.harmonise import HarmoniseConfig, register_harmonise_configs
 from sma_response.conf.store import PathsConfig
+from sma_response.evaluate.dropout import DROP_OUT_METHODS
 from sma_response.explain.spec import ExplainSpec
 from sma_response.features.spec import FeatureSpec
 from sma_response.models.spec import ValidationSpec
@@ -71,6 +73,11 @@ class EvaluateSpec:
         option (``${baseline_model.name}``), or ``None`` for none.
     oracle
         Compare with the simulator's ground truth when the dataset has one.
+    drop_out
+        ``ipcw``: estimate the cohort's mean target under informative drop-out with
+        inverse-probability-of-censoring weights and, with a truth, log the bias of the
+        complete-case and of the weighted estimate (``estimand/*``); ``none``: skip (the
+        dataclass default, the behaviour of runs logged before the key existed).
     """
 
     n_boot: int = 200
@@ -78,6 +85,7 @@ class EvaluateSpec:
     imprecise_events: int = 100
     baseline: str | None = "logreg"
     oracle: bool = True
+    drop_out: str = "none"
 
 
 @dataclass
@@ -143,6 +151,16 @@ def check_train_values(cfg: DictConfig, spec: TrainConfig) -> None:
     if unknown:
         msg = f"report.interval_groups: unknown {unknown}; choose from {list(INTERVAL_GROUPS)}"
         raise ConfigError(msg)
+    if spec.evaluate.drop_out not in DROP_OUT_METHODS:
+        msg = (
+            f"evaluate.drop_out: unknown {spec.evaluate.drop_out!r}; expected one of "
+            f"{list(DROP_OUT_METHODS)}"
+        )
+        raise ConfigError(msg)
+    try:
+        check_target_spec(spec.target)
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
     task = "regression" if spec.target.kind == "delta" else "classification"
     key = "classifier" if task == "classification" else "regressor"
     estimator = build_estimator(cfg.model[key], key=f"model.{key}")

@@ -1,7 +1,10 @@
 """The simulator's ground truth joined to a cohort: the oracle a model is scored against.
 
 Evaluation only, never training: the truth of each index event's actual therapy on its
-target scale (the true response probability, or the true expected change).
+target scale (the true response probability, or the true expected change). Under the composite
+estimand the true probability is that of a meaningful gain *and* of staying alive without
+permanent ventilation to the horizon (the product of the two truths, which are independent in
+the simulator).
 """
 
 from __future__ import annotations
@@ -14,7 +17,13 @@ import pandas as pd
 from sma_response.harmonise.io import TruthFileError, read_truth
 from sma_response.harmonise.pseudonym import PseudonymKey, pseudonymise
 
-__all__ = ["ORACLE_AGE_TOLERANCE_DAYS", "TRUTH_COLUMNS", "join_oracle", "read_oracle"]
+__all__ = [
+    "COMPOSITE_TRUTH_COLUMN",
+    "ORACLE_AGE_TOLERANCE_DAYS",
+    "TRUTH_COLUMNS",
+    "join_oracle",
+    "read_oracle",
+]
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +36,8 @@ TRUTH_COLUMNS = (
     "expected_change",
     "response_probability",
 )
+#: Truth column of the chance to reach the horizon alive and free of permanent ventilation.
+COMPOSITE_TRUTH_COLUMN = "event_free_probability"
 #: The truth is indexed at the first therapy start; later index events have no oracle.
 ORACLE_AGE_TOLERANCE_DAYS = 31
 
@@ -39,6 +50,7 @@ def join_oracle(
     counterfactuals: pd.DataFrame,
     key: PseudonymKey | bytes,
     task: str,
+    estimand: str = "while_alive",
 ) -> pd.Series:
     """Return the oracle's prediction of each index event that has one, indexed by ``index_id``.
 
@@ -54,6 +66,9 @@ def join_oracle(
         The pseudonym secret harmonisation used, so that pseudonymous keys match.
     task
         ``classification`` (response probability) or ``regression`` (expected change).
+    estimand
+        ``composite``: a classification truth is multiplied by
+        :data:`COMPOSITE_TRUTH_COLUMN`; ``while_alive``: it is conditional on survival.
     """
     parts = [
         g.assign(
@@ -81,8 +96,14 @@ def join_oracle(
     )
     gap = (joined["truth_age_days"] - joined["index_age_days"]).abs()
     joined = joined.loc[gap <= ORACLE_AGE_TOLERANCE_DAYS]
-    value = "response_probability" if task == "classification" else "expected_change"
-    return joined.set_index("index_id")[value]
+    joined = joined.set_index("index_id")
+    if task != "classification":
+        return joined["expected_change"]
+    if estimand == "composite":
+        return (joined["response_probability"] * joined[COMPOSITE_TRUTH_COLUMN]).rename(
+            "response_probability"
+        )
+    return joined["response_probability"]
 
 
 def read_oracle(
@@ -92,14 +113,19 @@ def read_oracle(
     truth_dir: Path,
     key: PseudonymKey,
     task: str,
+    estimand: str = "while_alive",
 ) -> pd.Series | None:
     """Return the truth of each index event from a dataset's ``ground_truth/`` folder.
 
-    An absent, truncated or corrupted truth file gives ``None`` (the run has no ``oracle/*``
-    figures) and a warning naming the file: the truth is an extra, never a reason to fail.
+    An absent, truncated or corrupted truth file (or one written before the composite truth
+    existed, for a composite run) gives ``None`` (the run has no ``oracle/*`` figures) and a
+    warning naming the file: the truth is an extra, never a reason to fail.
     """
+    columns = list(TRUTH_COLUMNS)
+    if task == "classification" and estimand == "composite":
+        columns.append(COMPOSITE_TRUTH_COLUMN)
     try:
-        counterfactuals = read_truth(truth_dir / "counterfactuals.parquet", list(TRUTH_COLUMNS))
+        counterfactuals = read_truth(truth_dir / "counterfactuals.parquet", columns)
         links = read_truth(
             truth_dir / "registry_links.parquet", ["registry", "local_id", "person_id"]
         )
@@ -109,5 +135,11 @@ def read_oracle(
     if counterfactuals is None or links is None:
         return None
     return join_oracle(
-        cohort, targets, links=links, counterfactuals=counterfactuals, key=key, task=task
+        cohort,
+        targets,
+        links=links,
+        counterfactuals=counterfactuals,
+        key=key,
+        task=task,
+        estimand=estimand,
     )

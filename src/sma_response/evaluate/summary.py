@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from sma_response.evaluate.dropout import EstimandBias
 from sma_response.evaluate.metrics import (
     compare_models,
     compute_metrics,
@@ -32,9 +33,10 @@ class RunEvaluation:
     oracle: dict[str, float] = field(default_factory=dict)
     sample_size: SampleSize | str | None = None  # Riley's criteria, or why not computed
     not_estimable: dict[str, str] = field(default_factory=dict)  # NaN figure -> why
+    estimand: EstimandBias | None = None  # the cohort's rate under drop-out (evaluate.drop_out)
 
     def logged_metrics(self) -> dict[str, float]:
-        """Return the metrics to log (prefixes cv/, baseline/, comparison/, oracle/)."""
+        """Return the metrics to log (prefixes cv/, baseline/, comparison/, oracle/, estimand/)."""
         blocks = {
             "cv": self.metrics,
             "baseline": self.baseline_metrics,
@@ -49,6 +51,8 @@ class RunEvaluation:
         }
         if isinstance(self.sample_size, SampleSize):
             out.update(self.sample_size.metrics())
+        if self.estimand is not None:
+            out.update(self.estimand.metrics())
         return out
 
 

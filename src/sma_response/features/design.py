@@ -13,12 +13,19 @@ import pandas as pd
 
 from sma_response.cohort.build import build_cohort
 from sma_response.cohort.spec import CohortSpec, TargetSpec
-from sma_response.cohort.target import define_target
+from sma_response.cohort.target import CENSORING_REASONS, define_target, label_index_events
 from sma_response.features.engineer import make_features
 from sma_response.features.spec import FeatureSpec
 from sma_response.schemas import Cohort, FeatureFrame, Targets
 
-__all__ = ["Design", "DesignError", "build_design", "observed_change"]
+__all__ = [
+    "Design",
+    "DesignError",
+    "EligibleEvents",
+    "build_design",
+    "eligible_events",
+    "observed_change",
+]
 
 
 class DesignError(ValueError):
@@ -97,6 +104,53 @@ def build_design(
         Targets.validate(targets, lazy=True)
         y = targets.set_index("index_id")["target"].loc[X.index]
     return Design(cohort=cohort, attrition=attrition, X=X, targets=targets, y=y)
+
+
+@dataclass
+class EligibleEvents:
+    """Every index event the target applies to, labelled or censored (for drop-out analyses).
+
+    Attributes
+    ----------
+    cohort
+        The eligible index events (:class:`~sma_response.schemas.Cohort` columns).
+    labels
+        ``index_id, target, primary_scale, reason``: ``target`` NaN where the outcome is
+        missing (``reason`` one of :data:`~sma_response.cohort.target.CENSORING_REASONS`).
+    X
+        Features at the index of every eligible event.
+    """
+
+    cohort: pd.DataFrame
+    labels: pd.DataFrame
+    X: pd.DataFrame
+
+    @property
+    def labelled(self) -> pd.Series:
+        """Whether each event (by ``index_id``) has an outcome."""
+        return self.labels.set_index("index_id")["target"].notna()
+
+
+def eligible_events(
+    cdm: Mapping[str, pd.DataFrame],
+    *,
+    cohort_spec: CohortSpec,
+    feature_spec: FeatureSpec,
+    target_spec: TargetSpec,
+) -> EligibleEvents:
+    """Return the index events whose label is defined but may be missing, with features.
+
+    The cohort rules apply as in :func:`build_design`; of the target's rules only those that
+    make the target undefined (no baseline on its scale, nothing to gain) exclude; an event
+    left without an outcome stays in, censored.
+    """
+    cohort, _ = build_cohort(cdm, spec=cohort_spec)
+    labels = label_index_events(cohort, cdm, spec=target_spec, cohort_spec=cohort_spec)
+    keep = labels["reason"].isin(["", *CENSORING_REASONS]).to_numpy()
+    cohort, labels = cohort.loc[keep].reset_index(drop=True), labels.loc[keep]
+    labels = labels[["index_id", "target", "primary_scale", "reason"]].reset_index(drop=True)
+    X = make_features(cdm, cohort, spec=feature_spec)
+    return EligibleEvents(cohort=cohort, labels=labels, X=X)
 
 
 def observed_change(targets: pd.DataFrame, index: pd.Index) -> pd.Series:

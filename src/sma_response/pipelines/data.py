@@ -106,7 +106,8 @@ def oracle_predictions(
     raw_dir: Path,
     key_file: Path,
     task: str,
+    estimand: str = "while_alive",
 ) -> pd.Series | None:
     """Return the truth of each index event (evaluation only), or ``None`` without one."""
     truth_dir, key = raw_dir / "ground_truth", pseudonym_key(key_file)
-    return read_oracle(cohort, targets, truth_dir=truth_dir, key=key, task=task)
+    return read_oracle(cohort, targets, truth_dir=truth_dir, key=key, task=task, estimand=estimand)

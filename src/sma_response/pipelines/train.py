@@ -18,17 +18,19 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from sma_response.cohort.target import describe_estimand
 from sma_response.conf.callbacks import PARENT_RUN_ENV
 from sma_response.conf.factory import ConfigError, build_estimator, check_targets
 from sma_response.conf.nodes import node_dict
 from sma_response.conf.runtime import flatten, hydra_info, run_tags
 from sma_response.conf.train import TrainConfig, check_train_values
+from sma_response.evaluate.dropout import EstimandBias, drop_out_estimate
 from sma_response.evaluate.plots import performance_figures
 from sma_response.evaluate.samplesize import SampleSize
 from sma_response.evaluate.subgroups import make_subgroups
 from sma_response.evaluate.summary import RunEvaluation, evaluate_run, first_repeat
 from sma_response.explain.shap_values import resolve_method
-from sma_response.features.design import Design, DesignError, build_design
+from sma_response.features.design import Design, DesignError, build_design, eligible_events
 from sma_response.models.fit import CVResult, RunFits, fit_run
 from sma_response.models.split import assign_splits
 from sma_response.pipelines.data import (
@@ -88,6 +90,8 @@ class TrainResult:
     timings: dict[str, float] = field(default_factory=dict)
     sample_size: SampleSize | str | None = None  # Riley's criteria, or why not estimable
     not_estimable: dict[str, str] = field(default_factory=dict)  # NaN figure -> why
+    estimand_text: str = ""  # what the target estimates (the attrition table's estimand step)
+    drop_out: EstimandBias | None = None  # the cohort's mean target under drop-out
 
 
 def _checked_config(cfg: DictConfig) -> tuple[DictConfig, TrainConfig]:
@@ -168,24 +172,49 @@ def _fit(
     return fits
 
 
+def _oracle(
+    cfg: DictConfig, spec: TrainConfig, cohort: pd.DataFrame, targets: pd.DataFrame | None
+) -> pd.Series | None:
+    if not spec.evaluate.oracle or spec.target.kind not in ("responder", "delta"):
+        return None
+    if targets is None:
+        return None
+    return oracle_predictions(
+        cohort,
+        targets,
+        raw_dir=Path(cfg.harmonise.raw_dir),
+        key_file=Path(cfg.harmonise.pseudonym_key_file),
+        task=_task(spec.target.kind),
+        estimand=spec.target.estimand,
+    )
+
+
+def _drop_out(
+    cfg: DictConfig, spec: TrainConfig, cdm: dict[str, pd.DataFrame]
+) -> EstimandBias | None:
+    """Estimate the cohort's mean target under drop-out: complete case, IPCW, the truth."""
+    if spec.evaluate.drop_out == "none":
+        return None
+    eligible = eligible_events(
+        cdm, cohort_spec=spec.cohort, feature_spec=spec.features, target_spec=spec.target
+    )
+    truth = _oracle(cfg, spec, eligible.cohort, eligible.labels)
+    return drop_out_estimate(
+        eligible, truth, seed=spec.seed, n_splits=max(spec.validation.n_splits, 2)
+    )
+
+
 def _evaluate(
-    cfg: DictConfig, spec: TrainConfig, design: Design, fits: RunFits, groups: pd.DataFrame
+    cfg: DictConfig,
+    spec: TrainConfig,
+    cdm: dict[str, pd.DataFrame],
+    design: Design,
+    fits: RunFits,
+    groups: pd.DataFrame,
 ) -> RunEvaluation:
     task = _task(spec.target.kind)
-    oracle = None
-    if (
-        spec.evaluate.oracle
-        and spec.target.kind in ("responder", "delta")
-        and design.targets is not None
-    ):
-        oracle = oracle_predictions(
-            design.cohort,
-            design.targets,
-            raw_dir=Path(cfg.harmonise.raw_dir),
-            key_file=Path(cfg.harmonise.pseudonym_key_file),
-            task=task,
-        )
-    return evaluate_run(
+    oracle = _oracle(cfg, spec, design.cohort, design.targets)
+    ev = evaluate_run(
         fits.cv.predictions,
         groups,
         task=task,
@@ -197,6 +226,8 @@ def _evaluate(
         oracle=oracle,
         features=design.X,
     )
+    ev.estimand = _drop_out(cfg, spec, cdm)
+    return ev
 
 
 def _log_inputs(
@@ -315,6 +346,7 @@ def _explain(
         target_kind=spec.target.kind,
         target_scale=spec.target.scale,
         model_name=spec.model.name,
+        estimand=spec.target.estimand,
     )
     provenance = run_provenance(
         run.run_id, model_uri=model_uri, model_version=version, digest=digest,
@@ -374,6 +406,8 @@ def _result(
         timings=timings,
         sample_size=ev.sample_size,
         not_estimable=ev.not_estimable,
+        estimand_text=describe_estimand(spec.target, spec.cohort),
+        drop_out=ev.estimand,
     )
 
 
@@ -413,7 +447,7 @@ def run_training(cfg: DictConfig, *, extra_tags: dict[str, str] | None = None) -
     fits = _fit(cfg, spec, design, task, timings)
     t = time.perf_counter()
     groups = make_subgroups(design.cohort, cdm["patients"])
-    ev = _evaluate(cfg, spec, design, fits, groups)
+    ev = _evaluate(cfg, spec, cdm, design, fits, groups)
     timings["evaluate"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -65,6 +65,9 @@ class ReportBasis:
         Global importance rows (``feature, mean_abs_shap, rank``) from held-out SHAP values.
     therapies
         Therapy options of the model's ``therapy`` feature.
+    estimand
+        ``composite`` (death or permanent ventilation in the window is no gain) or
+        ``while_alive``; a basis logged before the key existed reads ``while_alive``.
     """
 
     task: str
@@ -80,6 +83,7 @@ class ReportBasis:
     performance: list[dict[str, Any]] = field(default_factory=list)
     importance: list[dict[str, Any]] = field(default_factory=list)
     therapies: list[str] = field(default_factory=list)
+    estimand: str = "while_alive"
 
     def to_json(self) -> str:
         """Serialise (NaN becomes null)."""

@@ -119,6 +119,7 @@ class PatientReport:
     provenance: dict[str, Any]
     explain: dict[str, Any]
     headline: str = ""
+    estimand_note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -390,6 +391,15 @@ def _factors(rows: pd.DataFrame, *, task: str, k: int) -> tuple[list[Factor], li
     return out["up"], out["down"]
 
 
+#: What the chance of a gain includes, by estimand (shown under the probability).
+ESTIMAND_NOTES = {
+    "composite": "A child who dies or needs permanent ventilation within the 12 months counts "
+    "as no gain: the chance is that of a gain while alive and free of permanent ventilation.",
+    "while_alive": "Estimated from children assessed at 12 months: the chance does not "
+    "include the risk of death or permanent ventilation before then.",
+}
+
+
 def _headline(
     task: str,
     probability: float | None,
@@ -397,11 +407,13 @@ def _headline(
     scale_name: str,
     unit: str,
     mcid: float | None,
+    estimand: str = "while_alive",
 ) -> str:
     parts = []
     if probability is not None:
         gain = f"a gain of at least {mcid:g} {unit}" if mcid is not None else "a meaningful gain"
-        parts.append(f"{probability:.0%} chance of {gain} on {scale_name} at 12 months")
+        alive = ", alive and without permanent ventilation," if estimand == "composite" else ""
+        parts.append(f"{probability:.0%} chance of {gain} on {scale_name}{alive} at 12 months")
     if change is not None:
         parts.append(f"expected change {format_change(change, unit)}")
     text = "; ".join(parts)
@@ -545,6 +557,7 @@ def build_patient_context(
         alternatives=alts,
         provenance={**basis.provenance, "created": created},
         explain=dict(basis.explain),
-        headline=_headline(basis.task, probability, change, scale_name, unit, mcid),
+        headline=_headline(basis.task, probability, change, scale_name, unit, mcid, basis.estimand),
+        estimand_note=ESTIMAND_NOTES.get(basis.estimand, "") if probability is not None else "",
         extra={"subgroup": subgroup},
     )

@@ -66,6 +66,8 @@ class RunToExplain:
         Preprocessing of the run's model.
     task, target_kind, target_scale, model_name
         What the run predicts, with which model.
+    estimand
+        The target's estimand (``target.estimand``).
     """
 
     design: Design
@@ -80,6 +82,7 @@ class RunToExplain:
     target_kind: str
     target_scale: str | None
     model_name: str
+    estimand: str = "while_alive"
 
     @property
     def first_repeat(self) -> int:
@@ -113,8 +116,13 @@ def _change_models(run: RunToExplain) -> tuple[CVResult, Pipeline, float]:
     started = time.perf_counter()
     X, kind, est = run.design.X, run.preprocess_kind, run.change_estimator
     change = observed_change(run.design.targets, X.index)
+    # The change on the scale exists only where an outcome score was seen (not for a label set
+    # by a death or a scale change): the change model is that of the change while alive.
+    seen = change.notna()
+    X, change = X.loc[seen.to_numpy()], change.loc[seen]
+    splits = run.splits.loc[run.splits["index_id"].isin(X.index)]
     change_cv = fit_cv(
-        X, change, run.splits, estimator=est, preprocess_kind=kind, task="regression",
+        X, change, splits, estimator=est, preprocess_kind=kind, task="regression",
         keep_models=True,
     )  # fmt: skip
     change_final = fit_final(X, change, estimator=est, preprocess_kind=kind)
@@ -185,6 +193,7 @@ def report_inputs(
         target_kind=run.target_kind,
         target_scale=run.target_scale,
         model_name=run.model_name,
+        estimand=run.estimand,
         provenance={**provenance, "model_name": run.model_name},
         explain=explain_info,
         interval=iv.quantiles.to_dict(),

@@ -150,6 +150,9 @@ class TripodFacts:
         Interval coverage table (empty without explanations).
     registries
         Registry -> region of the index events.
+    drop_out
+        ``estimand/*`` metrics (complete-case and IPCW-weighted mean target of the eligible
+        index events; empty when not computed).
     """
 
     run: dict[str, Any]
@@ -169,6 +172,7 @@ class TripodFacts:
     sample_size_reason: str = ""
     coverage: pd.DataFrame = field(default_factory=pd.DataFrame)
     registries: dict[str, str] = field(default_factory=dict)
+    drop_out: dict[str, float] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- tables
@@ -288,16 +292,34 @@ def _outcome_text(f: TripodFacts) -> str:
     )
     if kind == "responder":
         mcid = ", ".join(f"{k} >= {v:g}" for k, v in MEANINGFUL_CHANGE.items())
-        return (
+        what = (
             "A meaningful gain on the primary motor scale chosen by function at baseline "
             f"(CHOP INTEND for non-sitters; HFMSE, else RHS, else RULM for sitters and walkers), "
-            f"{timing}. Meaningful change per scale: {mcid}. Index events without a same-scale "
-            "outcome are excluded (see the flow diagram): the estimand is conditional on being "
-            "assessed, and deaths are not counted as non-response."
+            f"{timing}. Meaningful change per scale: {mcid}."
         )
-    if kind == "delta":
-        return f"The change on {scale} from baseline, {timing}."
-    return f"Gain of a motor milestone not held at baseline, {timing}."
+    elif kind == "delta":
+        what = f"The change on {scale} from baseline, {timing}."
+    else:
+        what = f"Gain of a motor milestone not held at baseline, {timing}."
+    return f"{what} {_estimand_text(f.attrition)}"
+
+
+def _estimand_text(attrition: pd.DataFrame) -> str:
+    """State the estimand and the labelling rules as the attrition table gives them."""
+    if attrition.empty or "estimand" not in set(attrition["rule"]):
+        return (
+            "Estimand not recorded by this run: index events without a same-scale outcome are "
+            "excluded, so the target is conditional on being assessed alive."
+        )
+    described = attrition.set_index("rule")["description"].astype(str)
+    text = "Estimand: " + described["estimand"].removeprefix("estimand ") + "."
+    for rule in ("death_or_ventilation", "scale_change_sitting"):
+        if rule in described.index:
+            text += " Labelled without a same-scale score: " + described[rule] + "."
+    return text + (
+        " Index events still without an outcome are excluded (see the flow diagram); the "
+        "remaining outcome data are analysed complete-case."
+    )
 
 
 def tripod_items(f: TripodFacts) -> list[TripodItem]:
@@ -551,7 +573,18 @@ def _limitations(f: TripodFacts) -> str:
     if slope is not None and np.isfinite(slope) and slope < 0.9:
         notes.append(f"a calibration slope of {slope:.2f} shows some overfitting")
     notes.append("internal validation only")
-    notes.append("outcome missing for index events without a same-scale 12-month score")
+    d = f.drop_out
+    if d:
+        notes.append(
+            f"{d['estimand/n_eligible'] - d['estimand/n_labelled']:.0f} of "
+            f"{d['estimand/n_eligible']:.0f} eligible index events have no outcome and are "
+            "left out of model fitting and validation; weighting the labelled ones by the "
+            "inverse of their chance of being labelled moves the cohort's mean target from "
+            f"{d['estimand/complete_case_rate']:.3f} (complete case) to "
+            f"{d['estimand/corrected_rate']:.3f}"
+        )
+    else:
+        notes.append("outcome missing for index events without a same-scale 12-month score")
     return "; ".join(notes) + "."
 
 
@@ -661,6 +694,7 @@ def tripod_report(
         registries=dict(
             cohort[["registry", "region"]].astype(str).drop_duplicates().itertuples(index=False)
         ),
+        drop_out=ev.estimand.metrics() if ev.estimand is not None else {},
     )
     items = tripod_items(facts)
     return render_tripod_markdown(facts, items), render_tripod_html(facts, items)
