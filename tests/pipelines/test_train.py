@@ -6,6 +6,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -106,8 +107,55 @@ for uri in ({result.model_uri!r}, "models:/sma-response-responder/{result.model_
     assert proc.returncode == 0, proc.stderr[-2000:]
     first, second = (json.loads(line) for line in proc.stdout.strip().splitlines()[-2:])
     assert first == second
-    assert len(first) == 5
+    assert len(first) == 2  # the synthetic input example
     assert all(0.0 <= p <= 1.0 for p in first)
+
+
+def _rows(frame: pd.DataFrame) -> set[tuple]:
+    return {
+        tuple(None if pd.isna(v) else (round(float(v), 6) if isinstance(v, float | int) else v)
+              for v in row)
+        for row in frame.itertuples(index=False)
+    }  # fmt: skip
+
+
+def test_no_logged_model_holds_a_cohort_row(trained, tmp_path):
+    """Every input example of every logged model is made up, not a patient's feature row."""
+    from omegaconf import OmegaConf
+
+    from sma_response.features.design import build_design
+    from sma_response.pipelines.data import ensure_cdm, load_cdm
+    from sma_response.tracking.model import ResponseModel
+
+    cfg, result = trained
+    spec = OmegaConf.to_object(cfg)
+    cdm, _ = load_cdm(ensure_cdm(cfg))
+    X = build_design(
+        cdm, cohort_spec=spec.cohort, feature_spec=spec.features, target_spec=spec.target
+    ).X
+    cohort_rows = _rows(ResponseModel(None).prepare(X))
+    mlflow.set_tracking_uri(cfg.tracking.uri)
+    client = _client(cfg)
+    run = client.get_run(result.run_id)
+    models = client.search_logged_models(
+        [run.info.experiment_id], filter_string=f"source_run_id='{result.run_id}'"
+    )
+    assert {m.name for m in models} == {"model", "change_model"}
+    examples = []
+    for m in models:
+        root = Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=m.artifact_location, dst_path=str(tmp_path / m.name)
+            )
+        )
+        examples += [*root.rglob("input_example.json"), *root.rglob("serving_input_example.json")]
+    assert len(examples) == 4  # model and change_model, each with both files
+    for path in examples:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = doc.get("dataframe_split", doc)
+        frame = pd.DataFrame(doc["data"], columns=doc["columns"])
+        assert len(frame) == 2, path
+        assert not (_rows(frame) & cohort_rows), f"{path} holds a cohort row"
 
 
 def test_a_negative_bootstrap_size_is_refused_before_any_data_is_read(tmp_path):

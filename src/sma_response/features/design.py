@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from sma_response.cohort.build import build_cohort
@@ -25,6 +26,7 @@ __all__ = [
     "build_design",
     "eligible_events",
     "observed_change",
+    "synthetic_example",
 ]
 
 
@@ -165,3 +167,55 @@ def observed_change(targets: pd.DataFrame, index: pd.Index) -> pd.Series:
     """
     by_id = targets.set_index("index_id")
     return (by_id["outcome_score"] - by_id["baseline_score"]).reindex(index)
+
+
+def synthetic_example(X: pd.DataFrame) -> pd.DataFrame:
+    """Two made-up feature rows with ``X``'s columns and dtypes: a logged model's input example.
+
+    No patient's row leaves with a shared model. Row ``example-1`` takes each numeric column's
+    median and each categorical column's most frequent level, row ``example-2`` the lower
+    quartiles and the second most frequent levels (both rounded to whole units); a row that
+    happens to equal a patient's row has its numeric values shifted by a half unit.
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"age": [3.0, 8.0, 20.0], "sex": pd.Categorical(["F", "M", "F"])})
+    >>> synthetic_example(X).to_dict("list")
+    {'age': [8.0, 6.0], 'sex': ['F', 'M']}
+    """
+    rows: dict[str, list] = {}
+    for col in X.columns:
+        s = X[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            counts = s.value_counts(sort=True)
+            levels = [lv for lv in counts.index if counts[lv] > 0] or list(s.cat.categories[:1])
+            first = levels[0] if levels else None
+            rows[col] = [first, levels[1] if len(levels) > 1 else first]
+        elif pd.api.types.is_bool_dtype(s):
+            rows[col] = [bool(s.mean() >= 0.5), bool(s.mean() < 0.5)]
+        else:
+            values = pd.to_numeric(s, errors="coerce").astype(float)
+            seen = values[np.isfinite(values)]
+            qs = np.round(np.quantile(seen, [0.5, 0.25])) if len(seen) else [np.nan, np.nan]
+            rows[col] = [float(q) for q in qs]
+    out = pd.DataFrame(rows, index=pd.Index(["example-1", "example-2"], name=X.index.name))
+    for col in X.columns:
+        out[col] = out[col].astype(X[col].dtype)
+    numeric = [c for c in X.columns if pd.api.types.is_float_dtype(X[c])]
+    for i in range(len(out)):
+        if numeric and _matches_a_row(out.iloc[[i]], X):
+            out.iloc[i, [out.columns.get_loc(c) for c in numeric]] += 0.5
+    return out
+
+
+def _matches_a_row(row: pd.DataFrame, X: pd.DataFrame) -> bool:
+    """Whether ``row`` equals some row of ``X`` in every column (missing equals missing)."""
+    same = np.ones(len(X), dtype=bool)
+    for col in X.columns:
+        value = row[col].iloc[0]
+        column = X[col]
+        if pd.isna(value):
+            same &= column.isna().to_numpy()
+        else:
+            same &= (column == value).to_numpy(dtype=bool, na_value=False)
+    return bool(same.any())

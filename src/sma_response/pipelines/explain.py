@@ -21,6 +21,7 @@ import pandas as pd
 from sma_response.evaluate.conformal import coverage_metrics
 from sma_response.explain.run import RunExplanation, explain_run
 from sma_response.explain.spec import ExplainSpec
+from sma_response.features.design import synthetic_example
 from sma_response.report.basis import ReportBasis
 from sma_response.report.batch import write_reports
 from sma_response.report.inputs import ReportInputs, example_ids, outcome_frame
@@ -107,7 +108,7 @@ def explain_training_run(
     if run.task == "classification" and provenance.get("model_uri"):
         logger.log_model(
             iv.change_final,
-            input_example=run.design.X.head(5),
+            input_example=synthetic_example(run.design.X),
             pip_requirements=pip_requirements,
             metadata={"task": "regression", "target": "change_on_outcome_scale"},
             name="change_model",

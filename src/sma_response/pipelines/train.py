@@ -30,7 +30,13 @@ from sma_response.evaluate.samplesize import SampleSize
 from sma_response.evaluate.subgroups import make_subgroups
 from sma_response.evaluate.summary import RunEvaluation, evaluate_run, first_repeat
 from sma_response.explain.shap_values import resolve_method
-from sma_response.features.design import Design, DesignError, build_design, eligible_events
+from sma_response.features.design import (
+    Design,
+    DesignError,
+    build_design,
+    eligible_events,
+    synthetic_example,
+)
 from sma_response.models.fit import CVResult, RunFits, fit_run
 from sma_response.models.split import assign_splits
 from sma_response.pipelines.data import (
@@ -464,7 +470,7 @@ def run_training(cfg: DictConfig, *, extra_tags: dict[str, str] | None = None) -
         if spec.tracking.log_model:
             model_uri, version = run.log_model(
                 fits.final,
-                input_example=design.X.head(5),
+                input_example=synthetic_example(design.X),
                 pip_requirements=model_requirements(),
                 metadata={"task": task, "target": spec.target.kind, "data_digest": digest},
             )
