@@ -146,6 +146,18 @@ def test_a_config_group_typo_is_one_line_with_the_closest_option(capsys, overrid
     assert "schema" not in err.split("(options:")[1]  # schemas are not offered
 
 
+@pytest.mark.parametrize(
+    "override", ["model=../../../elsewhere/evil", "model=choice(xgboost,../evil)"]
+)
+def test_a_config_group_path_is_one_line_before_hydra(capsys, override):
+    with pytest.raises(SystemExit) as exit_info:
+        check_group_choices([override], prog="sma-train", search=[CONFIG_DIR, PROJECT_ROOT])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0, err
+    assert "is a name inside configs/model/, not a path" in err
+
+
 def test_the_typo_check_runs_before_hydra_composes_anything(tmp_path):
     proc = _train(tmp_path, tmp_path, "model=xgbost", timeout=60)
     assert proc.returncode == 2

@@ -22,6 +22,10 @@ from sma_response.conf.factory import ConfigError, build_estimator, check_target
         "sklearn.base.np.load",  # reached through an allowed module
         "xgboost.core.json.loads",
         "sklearn.no_such.Thing",
+        "sma_response.harmonise.io.pd.read_pickle",  # the package's own modules reach pandas
+        "sma_response._utils.io.atomic_write_text",
+        "sklearn.svm.SVC",  # an estimator class, but not one of the listed ones
+        "xgboost.sklearn.XGBClassifier",  # a listed class by another path: names are exact
     ],
 )
 def test_a_nested_target_outside_the_allow_list_is_refused(target):
@@ -64,3 +68,29 @@ def test_a_nested_target_never_reaches_hydra(monkeypatch):
     with pytest.raises(ConfigError):
         build_estimator(node)
     assert built == []
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "model=../../../elsewhere/evil",
+        "model@baseline_model=/etc/evil",
+        "target=choice(responder,../../tmp/evil)",
+        "+experiments=~/evil",
+    ],
+)
+def test_a_group_option_that_is_a_path_is_refused(override):
+    from sma_response.conf.factory import check_group_paths
+
+    with pytest.raises(ConfigError, match=r"not a path$"):
+        check_group_paths([override], source="the command line")
+
+
+def test_logged_overrides_may_not_reach_outside_configs():
+    from sma_response.conf.logged import check_logged_overrides
+
+    check_logged_overrides(["model=hist_gb", "seed=3", "model.classifier.max_depth=4"])
+    with pytest.raises(ConfigError, match=r"not a path"):
+        check_logged_overrides(["model=../../evil"])
+    with pytest.raises(ConfigError, match=r"may not add config search paths"):
+        check_logged_overrides(["hydra.searchpath=[file:///tmp/evil]"])

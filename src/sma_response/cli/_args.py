@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from sma_response.conf.compose import compose_config
-from sma_response.conf.factory import ConfigError
+from sma_response.conf.factory import ConfigError, check_group_paths
 
 __all__ = ["check_group_choices", "compose_from_argv", "group_options"]
 
@@ -46,6 +46,10 @@ def check_group_choices(argv: Sequence[str], *, prog: str, search: Sequence[Path
     Runs before Hydra composes anything, so a typo (``model=xgbost``) or a schema
     (``model=model_schema``) is one line with the closest option, not a listing.
     """
+    try:
+        check_group_paths(list(argv), source="the command line")
+    except ConfigError as err:
+        _fail(prog, str(err))
     extra = [a.partition("=")[2] for a in argv if a.startswith("hydra.searchpath=")]
     paths = [p.strip(" []") for entry in extra for p in entry.split(",")]
     search = [*search, *(Path(p.removeprefix("file://")) for p in paths if p.startswith("file://"))]

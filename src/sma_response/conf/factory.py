@@ -14,11 +14,38 @@ from sklearn.base import BaseEstimator, clone
 
 from sma_response.conf.nodes import node_dict
 
-__all__ = ["ALLOWED_PREFIXES", "ConfigError", "build_estimator", "check_targets", "try_estimator"]
+__all__ = [
+    "ALLOWED_PREFIXES",
+    "ALLOWED_TARGETS",
+    "ConfigError",
+    "build_estimator",
+    "check_group_paths",
+    "check_targets",
+    "try_estimator",
+]
 
-#: Only classes defined in these packages may be instantiated from a config file (and only
-#: scikit-learn-style estimators among them).
+#: Packages whose classes the allow-list may name (a listed class must be defined there).
 ALLOWED_PREFIXES = ("xgboost.", "sklearn.")
+#: The only ``_target_`` values a config may hold, exactly (no prefix, no module path through
+#: another module): the estimators of ``configs/model/`` and their close relatives.
+ALLOWED_TARGETS = frozenset(
+    {
+        "xgboost.XGBClassifier",
+        "xgboost.XGBRegressor",
+        "sklearn.ensemble.HistGradientBoostingClassifier",
+        "sklearn.ensemble.HistGradientBoostingRegressor",
+        "sklearn.ensemble.RandomForestClassifier",
+        "sklearn.ensemble.RandomForestRegressor",
+        "sklearn.linear_model.LogisticRegression",
+        "sklearn.linear_model.Ridge",
+        "sklearn.linear_model.ElasticNet",
+        "sklearn.linear_model.LinearRegression",
+        "sklearn.ensemble.BaggingClassifier",
+        "sklearn.ensemble.BaggingRegressor",
+        "sklearn.tree.DecisionTreeClassifier",
+        "sklearn.tree.DecisionTreeRegressor",
+    }
+)
 
 
 class ConfigError(ValueError):
@@ -30,8 +57,13 @@ def _refuse(path: str, target: object, why: str) -> ConfigError:
 
 
 def _check_target(path: str, target: object) -> None:
-    if not isinstance(target, str) or not target.startswith(ALLOWED_PREFIXES):
-        raise _refuse(path, target, f"a config may only build classes from {ALLOWED_PREFIXES}")
+    if not isinstance(target, str) or target not in ALLOWED_TARGETS:
+        raise _refuse(
+            path,
+            target,
+            f"a config may only build one of the {len(ALLOWED_TARGETS)} estimator classes "
+            "listed in sma_response.conf.factory.ALLOWED_TARGETS, named exactly",
+        )
     try:
         cls = get_class(target)
     except Exception as err:  # Hydra raises ImportError/ValueError variants for a bad path
@@ -69,8 +101,8 @@ def check_targets(node: object, *, path: str = "") -> None:
     ...                          "x": {"_target_": "collections.OrderedDict"}}})
     ... except ConfigError as err:
     ...     print(err)
-    m.x._target_='collections.OrderedDict' is not allowed: a config may only build classes
-    from ('xgboost.', 'sklearn.')
+    m.x._target_='collections.OrderedDict' is not allowed: a config may only build one of
+    the 14 estimator classes listed in sma_response.conf.factory.ALLOWED_TARGETS, named exactly
     """
     if isinstance(node, DictConfig | ListConfig):
         try:
@@ -156,3 +188,43 @@ def _quick(estimator: Any) -> dict[str, Any]:
         for k in ("n_estimators", "max_iter")
         if isinstance(params.get(k), int) and not isinstance(params.get(k), bool)
     }
+
+
+#: Characters that separate option names in an override value (sweeps, lists).
+_OPTION_SEPARATORS = str.maketrans(dict.fromkeys(",()[] ", " "))
+
+
+def check_group_paths(overrides: list[str] | tuple[str, ...], *, source: str) -> None:
+    """Refuse a config-group override whose option is a path, not a name inside ``configs/``.
+
+    ``model=../../elsewhere/evil`` would make Hydra load a YAML from outside the config
+    folder; so would a sweep over such a value. Keys with a dot set values, not groups, and
+    are not checked here.
+
+    Raises
+    ------
+    ConfigError
+        Naming the override and ``source`` (where it came from).
+
+    Examples
+    --------
+    >>> check_group_paths(["model=xgboost", "seed=1"], source="the command line")
+    >>> try:
+    ...     check_group_paths(["model=choice(xgboost,../../tmp/evil)"], source="run abc")
+    ... except ConfigError as err:
+    ...     print(err)
+    model=choice(xgboost,../../tmp/evil) (run abc): a config group option is a name inside configs/model/, not a path
+    """  # noqa: E501
+    for override in overrides:
+        key, sep, value = str(override).partition("=")
+        key = key.lstrip("+~")
+        if not sep or "." in key or key.startswith("hydra"):
+            continue
+        group = key.split("@")[0]
+        for option in value.translate(_OPTION_SEPARATORS).split():
+            if ".." in option or option.startswith(("/", "\\", "~")) or ":" in option:
+                msg = (
+                    f"{override} ({source}): a config group option is a name inside "
+                    f"configs/{group}/, not a path"
+                )
+                raise ConfigError(msg)

@@ -19,7 +19,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from sma_response.cohort.spec import CohortSpec, TargetSpec
 from sma_response.conf.compose import compose_config
-from sma_response.conf.factory import ConfigError, check_targets
+from sma_response.conf.factory import ConfigError, check_group_paths, check_targets
 from sma_response.conf.nodes import node_dict
 from sma_response.conf.train import TrainConfig
 from sma_response.features.spec import FeatureSpec
@@ -29,6 +29,7 @@ from sma_response.tracking.spec import TrackingSpec
 __all__ = [
     "Definitions",
     "apply_changes",
+    "check_logged_overrides",
     "definitions",
     "logged_config",
     "overrides_check",
@@ -158,6 +159,19 @@ def train_config(config: Mapping[str, Any]) -> DictConfig:
     return cfg
 
 
+def check_logged_overrides(args: list[str]) -> None:
+    """Refuse logged overrides that would reach outside ``configs/`` (before composing them).
+
+    A store is shared: an edited ``config/overrides.json`` could name a group option by path
+    or add a search path, and so load configs (and their ``_target_``) from anywhere.
+    """
+    check_group_paths(args, source="logged overrides")
+    for arg in args:
+        if arg.lstrip("+~").startswith("hydra.searchpath"):
+            msg = f"{arg} (logged overrides): a logged run may not add config search paths"
+            raise ConfigError(msg)
+
+
 def _recomposed(args: list[str], config_dir: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Compose ``train`` with the logged overrides; return the config and the group choices."""
     cfg = compose_config("train", args, config_dir=config_dir, return_hydra_config=True)
@@ -185,6 +199,7 @@ def overrides_check(
     args = [str(o) for o in overrides.get("overrides", [])]
     shown = f"{len(args)} override(s), {len(overrides['choices'])} group choices"
     try:
+        check_logged_overrides(args)
         current, choices = _recomposed(args, config_dir)
     except (HydraException, OmegaConfBaseException, ConfigError) as err:
         why = f"the logged overrides no longer compose with configs/: {first_line(err)}"
