@@ -213,3 +213,18 @@ def test_a_linear_model_is_trained_and_logged_without_tree_explanations(trained,
         run_reports(compose_report(cfg, f"run_id={result.run_id}"))
     with pytest.raises(ReportError, match="no run 'f00' in the tracking store"):
         run_reports(compose_report(cfg, "run_id=f00"))
+
+
+def test_a_run_that_did_not_finish_gets_no_reports(trained):
+    """A killed sma-train may have logged its report basis: sma-report still refuses it."""
+    cfg, result = trained
+    client = _client(cfg)
+    basis = client.download_artifacts(result.run_id, "report/basis.json")
+    run = client.create_run(client.get_run(result.run_id).info.experiment_id)  # left RUNNING
+    client.log_artifact(run.info.run_id, basis, "report")
+    with pytest.raises(ReportError, match=r"did not finish \(status RUNNING"):
+        run_reports(compose_report(cfg, f"run_id={run.info.run_id}"))
+    # The finished run's version was registered after it ended, and the reports name it.
+    assert result.model_version is not None
+    version = client.get_model_version("sma-response-responder", result.model_version)
+    assert version.run_id == result.run_id

@@ -36,7 +36,7 @@ from sma_response.report.batch import build_contexts, write_reports
 from sma_response.report.inputs import ReportInputs, example_ids, score_patients, select_patients
 from sma_response.report.spec import ReportError, ReportSpec
 from sma_response.schemas import validate_cdm
-from sma_response.tracking.lookup import get_run, read_run_text, resolve_model
+from sma_response.tracking.lookup import get_run, read_run_text, require_finished, resolve_model
 from sma_response.tracking.run import download_artifact, load_pipeline, read_text_artifact
 from sma_response.tracking.spec import TrackingSpec
 
@@ -83,7 +83,17 @@ def _load_logged(tracking: TrackingSpec, run_id: str) -> tuple[ReportBasis, Repo
     text = read_run_text(tracking, run_id, "report/basis.json")
     if text is None:
         raise ReportError(missing_basis_reason(run))
+    try:  # a killed or failed run may have logged a basis: it is still no result to report
+        require_finished(run)
+        ref = resolve_model(tracking, run_id=run_id)
+    except LookupError as err:
+        raise ReportError(str(err)) from err
     basis = ReportBasis.from_json(text)
+    if ref.version and not basis.provenance.get("model_version"):
+        # registered after the run finished: the reports name the version
+        basis.provenance.update(
+            model_uri=f"models:/{ref.name}/{ref.version}", model_version=ref.version
+        )
     with tempfile.TemporaryDirectory() as tmp:
         frames = [
             pd.read_parquet(download_artifact(tracking, run_id, a, Path(tmp))) for a in _ARTIFACTS

@@ -51,10 +51,12 @@ from sma_response.tracking.compare import (
     tag_reproduction,
 )
 from sma_response.tracking.lookup import (
+    RunNotFinishedError,
     RunNotFoundError,
     get_run,
     read_run_json,
     read_run_text,
+    require_finished,
 )
 from sma_response.tracking.spec import TrackingSpec
 
@@ -170,8 +172,10 @@ def reproduce_run(
     root = str(root_dir or PROJECT_ROOT)
     original, logged = _logged_run(tracking, run_id)
     notes: list[str] = []
-    if original["status"] != "FINISHED":
-        notes.append(f"the original run's status is {original['status']}")
+    try:  # a killed or failed run is no result to reproduce
+        require_finished(original)
+    except RunNotFinishedError as err:
+        raise ReproductionError(str(err)) from err
     relocated, moved = relocate_config(
         logged, root_dir=root, data_dir=data_dir, output_root=output_root
     )

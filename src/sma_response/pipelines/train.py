@@ -50,6 +50,7 @@ from sma_response.pipelines.explain import ExplainOutcome, explain_training_run
 from sma_response.report.render import render_pdf
 from sma_response.report.training import RunToExplain
 from sma_response.report.tripod import tripod_report
+from sma_response.tracking.lookup import register_model
 from sma_response.tracking.provenance import (
     installed_requirements,
     model_requirements,
@@ -468,11 +469,12 @@ def run_training(cfg: DictConfig, *, extra_tags: dict[str, str] | None = None) -
         _log_tripod(run, cfg, spec, design, ev, digest=digest, baseline=fits.baseline_cv)
         model_uri = version = None
         if spec.tracking.log_model:
-            model_uri, version = run.log_model(
+            model_uri, _ = run.log_model(
                 fits.final,
                 input_example=synthetic_example(design.X),
                 pip_requirements=model_requirements(),
                 metadata={"task": task, "target": spec.target.kind, "data_digest": digest},
+                register=False,  # registered below, once the run has finished
             )
         t_explain = time.perf_counter()
         explained = None
@@ -492,6 +494,8 @@ def run_training(cfg: DictConfig, *, extra_tags: dict[str, str] | None = None) -
             }
         )
         run_id, artifact_uri = run.run_id, run.artifact_uri
+    # Only a FINISHED run gets a model version: a killed or failed one never reaches here.
+    version = register_model(spec.tracking, model_uri) if model_uri else None
     return _result(
         run_id, artifact_uri, spec, design, fits, ev, (model_uri, version), digest, timings
     )

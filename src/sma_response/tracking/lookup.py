@@ -27,6 +27,7 @@ from sma_response.tracking.spec import TrackingSpec
 
 __all__ = [
     "ModelRef",
+    "RunNotFinishedError",
     "RunNotFoundError",
     "add_run_files",
     "artifact_paths",
@@ -37,6 +38,8 @@ __all__ = [
     "load_model",
     "read_run_json",
     "read_run_text",
+    "register_model",
+    "require_finished",
     "resolve_model",
     "set_run_tags",
     "tag_model_version",
@@ -48,6 +51,35 @@ log = logging.getLogger(__name__)
 
 class RunNotFoundError(LookupError):
     """No run with that id in the store (one line for the user)."""
+
+
+class RunNotFinishedError(LookupError):
+    """The run did not finish (killed, failed or still running): nothing in it is trusted."""
+
+
+def require_finished(run: Mapping[str, Any], *, what: str = "run") -> None:
+    """Refuse a run (:func:`get_run`) whose status is not FINISHED, in one line.
+
+    Examples
+    --------
+    >>> require_finished({"run_id": "r1", "status": "FINISHED"})
+    >>> try:
+    ...     require_finished({"run_id": "r2", "status": "RUNNING"}, what="the model's run")
+    ... except RunNotFinishedError as err:
+    ...     print(err)
+    the model's run r2 did not finish (status RUNNING: killed, or still training); train
+    again or use a finished run
+    """
+    status = str(run.get("status"))
+    if status != "FINISHED":
+        hint = {"RUNNING": "killed, or still training", "FAILED": "it failed"}.get(
+            status, "not completed"
+        )
+        msg = (
+            f"{what} {run.get('run_id')} did not finish (status {status}: {hint}); train again "
+            "or use a finished run"
+        )
+        raise RunNotFinishedError(msg)
 
 
 @dataclass(frozen=True)
@@ -231,6 +263,7 @@ def resolve_model(
             msg = f"{key}: no model version {model!r} in {spec.uri}"
             raise LookupError(msg) from err
         uri = f"models:/{version.name}/{version.version}"
+        require_finished(get_run(spec, str(version.run_id)), what=f"{uri}: its training run")
         return ModelRef(
             uri=uri, run_id=str(version.run_id), name=version.name, version=str(version.version)
         )
@@ -241,7 +274,8 @@ def resolve_model(
     if model:
         run_id, _, given = model.removeprefix("runs:/").partition("/")
         path = given or path
-    get_run(spec, str(run_id))  # raises RunNotFoundError (a LookupError) for an unknown run
+    # RunNotFoundError / RunNotFinishedError (LookupErrors) for an unknown or unfinished run
+    require_finished(get_run(spec, str(run_id)), what=f"{key}: run")
     found: list[Any] = []
     with contextlib.suppress(MlflowException):  # a store without a model registry
         found = list(client.search_model_versions(f"run_id='{run_id}'"))
@@ -344,3 +378,24 @@ def experiment_runs(
         }
         for r in runs
     ]
+
+
+def register_model(spec: TrackingSpec, model_uri: str) -> str | None:
+    """Register a finished run's model as a new version of ``spec.registered_model_name``.
+
+    Called after the run has ended FINISHED, so a killed or failed run never has a version.
+    Returns the version (``None`` when no name is configured).
+    """
+    if not spec.registered_model_name:
+        return None
+    _client(spec)
+    loggers = ("mlflow.tracking._model_registry.fluent", "mlflow.store.model_registry")
+    saved = {name: logging.getLogger(name).level for name in loggers}
+    try:
+        for name in loggers:
+            logging.getLogger(name).setLevel(logging.WARNING)
+        version = mlflow.register_model(model_uri, spec.registered_model_name)
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+    return str(version.version)

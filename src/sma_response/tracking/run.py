@@ -12,7 +12,9 @@ import io
 import json
 import logging
 import os
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -234,7 +236,7 @@ def mlflow_run(
     if parent_run_id:
         kwargs["parent_run_id"] = parent_run_id
         kwargs["nested"] = True
-    with mlflow.start_run(**kwargs) as run:
+    with _terminate_as_exit(), mlflow.start_run(**kwargs) as run:
         if tags:
             mlflow.set_tags({str(k): str(v) for k, v in tags.items()})
         logger = RunLogger(run, spec)
@@ -242,6 +244,27 @@ def mlflow_run(
             "MLflow run %s in experiment %r (%s)", run.info.run_id, spec.experiment_name, spec.uri
         )
         yield logger
+
+
+@contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """Turn SIGTERM (``kill``, a scheduler's time limit) into ``SystemExit`` inside the block.
+
+    The run's context then ends it FAILED instead of leaving it RUNNING. Only the main thread
+    can install a signal handler; elsewhere the block runs unchanged.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _exit(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, _exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def start_parent_run(
