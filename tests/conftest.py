@@ -43,5 +43,5 @@ def trained(train_tmp):
 
     from sma_response.pipelines.train import run_training
 
-    cfg = compose_train(train_tmp, "report.tripod=true")
+    cfg = compose_train(train_tmp, "report.tripod=true", "evaluate.drop_out=ipcw")
     return cfg, run_training(cfg)

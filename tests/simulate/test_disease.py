@@ -133,13 +133,13 @@ def test_adults_keep_the_recovery_floor():
 def test_event_free_probability_matches_simulated_events(therapy):
     """The truth's survival term is the hazard the histories are drawn from (Monte Carlo)."""
     rng = np.random.default_rng(5)
-    pop = sample_population(3000, rng, PARAMS)
+    pop = sample_population(2000, rng, PARAMS)
     t0 = np.full(len(pop), 4.0)
     plan = Treatments.none(len(pop)) if therapy is None else Treatments.single(therapy, t0)
     expected = event_free_probability(pop, plan, t0, t0 + 12.0, PARAMS)
     grid = np.linspace(0.0, 40.0, 801)
     rates = []
-    for draw in range(10):
+    for draw in range(6):
         noise = EventNoise.draw(len(pop), np.random.default_rng(100 + draw))
         hist = simulate_history(pop, plan, grid, noise, PARAMS)
         first = np.fmin(
@@ -150,4 +150,4 @@ def test_event_free_probability_matches_simulated_events(therapy):
         rates.append((((first <= 16.0) & at_risk)[at_risk].mean(), (1 - expected[at_risk]).mean()))
     simulated, analytic = np.mean(rates, axis=0)
     assert simulated > 0.05  # infants of every type: events do happen in a year
-    assert analytic == pytest.approx(simulated, abs=0.01)
+    assert analytic == pytest.approx(simulated, abs=0.015)
