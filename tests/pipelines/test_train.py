@@ -228,3 +228,84 @@ def test_a_run_that_did_not_finish_gets_no_reports(trained):
     assert result.model_version is not None
     version = client.get_model_version("sma-response-responder", result.model_version)
     assert version.run_id == result.run_id
+
+
+def _model_folder(cfg, run_id: str, name: str = "model") -> Path:
+    client = _client(cfg)
+    experiment = client.get_run(run_id).info.experiment_id
+    (found,) = [
+        m
+        for m in client.search_logged_models(
+            [experiment], filter_string=f"source_run_id='{run_id}'"
+        )
+        if m.name == name
+    ]
+    return Path(found.artifact_location.removeprefix("file://"))
+
+
+def test_no_pickle_in_a_logged_model(trained):
+    cfg, result = trained
+    for name in ("model", "change_model"):
+        folder = _model_folder(cfg, result.run_id, name)
+        files = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+        assert not [f for f in files if f.endswith((".pkl", ".pickle", ".cloudpickle"))]
+        assert {"artifacts/pipeline.skops", "artifacts/schema.json", "model_code.py"} <= files
+
+
+@pytest.mark.parametrize(
+    ("tamper", "expected"),
+    [
+        ("change", "model file artifacts/pipeline.skops changed since training"),
+        ("add_pickle", "model file python_model.pkl is not part of the model as trained"),
+        ("edit_mlmodel", "model file MLmodel changed since training"),
+    ],
+)
+def test_a_tampered_model_is_refused_in_one_line(trained, tamper, expected):
+    """A crafted pickle, a swapped pipeline or an edited MLmodel never gets loaded."""
+    from sma_response.tracking.lookup import ModelIntegrityError, load_model
+    from sma_response.tracking.spec import TrackingSpec
+
+    cfg, result = trained
+    spec = TrackingSpec(uri=cfg.tracking.uri)
+    folder = _model_folder(cfg, result.run_id)
+    target = {
+        "change": folder / "artifacts" / "pipeline.skops",
+        "add_pickle": folder / "python_model.pkl",
+        "edit_mlmodel": folder / "MLmodel",
+    }[tamper]
+    saved = target.read_bytes() if target.exists() else None
+    try:
+        if tamper == "add_pickle":
+            target.write_bytes(b"cos\nsystem\n(S'echo pwned'\ntR.")  # a crafted pickle
+        elif tamper == "change":
+            target.write_bytes(saved + b"\0")
+        else:
+            text = saved.decode().replace("mlflow.pyfunc.loaders.code_model", "mlflow.pyfunc.model")
+            target.write_text(text + "\npython_model: python_model.pkl\n", encoding="utf-8")
+        with pytest.raises(ModelIntegrityError) as err:
+            load_model(spec, f"runs:/{result.run_id}/model")
+        assert expected in str(err.value)
+        assert str(err.value).endswith("refused")
+        assert "\n" not in str(err.value)
+    finally:
+        if saved is None:
+            target.unlink(missing_ok=True)
+        else:
+            target.write_bytes(saved)
+    assert load_model(spec, f"runs:/{result.run_id}/model").pipeline is not None  # restored
+
+
+def test_a_pipeline_file_with_foreign_types_is_refused(tmp_path):
+    import os
+
+    import skops.io as sio
+
+    from sma_response.tracking.model import UntrustedModelError, check_pipeline_file
+
+    path = tmp_path / "pipeline.skops"
+    sio.dump({"run": os.system}, path)
+    with pytest.raises(UntrustedModelError, match=r"holds types the package does not load"):
+        check_pipeline_file(path)
+    path.write_bytes(b"not a zip")
+    with pytest.raises(UntrustedModelError, match=r"not a readable skops model file"):
+        check_pipeline_file(path)

@@ -36,8 +36,14 @@ from sma_response.report.batch import build_contexts, write_reports
 from sma_response.report.inputs import ReportInputs, example_ids, score_patients, select_patients
 from sma_response.report.spec import ReportError, ReportSpec
 from sma_response.schemas import validate_cdm
-from sma_response.tracking.lookup import get_run, read_run_text, require_finished, resolve_model
-from sma_response.tracking.run import download_artifact, load_pipeline, read_text_artifact
+from sma_response.tracking.lookup import (
+    get_run,
+    load_model,
+    read_run_text,
+    require_finished,
+    resolve_model,
+)
+from sma_response.tracking.run import download_artifact, read_text_artifact
 from sma_response.tracking.spec import TrackingSpec
 
 __all__ = ["ReportError", "ReportRun", "build_contexts", "run_reports", "write_reports"]
@@ -136,11 +142,14 @@ def _new_patients(
         )
         raise ReportError(msg) from err
     cohort = design.cohort
-    wrapper = load_pipeline(tracking, f"runs:/{run_id}/model")
+    try:  # every model file checked against the digests the run recorded
+        wrapper = load_model(tracking, f"runs:/{run_id}/model")
+        change = wrapper.pipeline
+        if basis.task == "classification":
+            change = load_model(tracking, f"runs:/{run_id}/change_model").pipeline
+    except LookupError as err:
+        raise ReportError(str(err)) from err
     X = wrapper._restore(wrapper.prepare(design.X))
-    change = wrapper.pipeline
-    if basis.task == "classification":
-        change = load_pipeline(tracking, f"runs:/{run_id}/change_model").pipeline
     return score_patients(X, cohort, model=wrapper.pipeline, change_model=change, basis=basis)
 
 

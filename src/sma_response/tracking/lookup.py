@@ -20,12 +20,16 @@ from typing import Any
 
 import mlflow
 from mlflow.exceptions import MlflowException
+from mlflow.models import Model
 from mlflow.tracking import MlflowClient
 
+from sma_response.tracking.model import PIPELINE_FILE, UntrustedModelError, check_pipeline_file
 from sma_response.tracking.provenance import package_versions
+from sma_response.tracking.run import DIGESTS_FOLDER, MLFLOW_BOOKKEEPING, file_digests
 from sma_response.tracking.spec import TrackingSpec
 
 __all__ = [
+    "ModelIntegrityError",
     "ModelRef",
     "RunNotFinishedError",
     "RunNotFoundError",
@@ -44,6 +48,7 @@ __all__ = [
     "set_run_tags",
     "tag_model_version",
     "validation_tags",
+    "verify_model_files",
 ]
 
 log = logging.getLogger(__name__)
@@ -298,11 +303,67 @@ def load_model(spec: TrackingSpec, uri: str) -> Any:
         If the model cannot be loaded from the store.
     """
     _client(spec)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp))
+        except (MlflowException, OSError) as err:
+            msg = f"model: cannot load {uri!r} from {spec.uri}: {err}"
+            raise LookupError(msg) from err
+        verify_model_files(spec, local, uri)  # before MLflow runs any of the model's code
+        try:
+            return mlflow.pyfunc.load_model(str(local)).unwrap_python_model()
+        except (MlflowException, OSError, UntrustedModelError) as err:
+            msg = f"model: cannot load {uri!r} from {spec.uri}: {err}"
+            raise LookupError(msg) from err
+
+
+class ModelIntegrityError(LookupError):
+    """A logged model's files differ from what its training run recorded (one line)."""
+
+
+def verify_model_files(spec: TrackingSpec, local: Path, uri: str) -> None:
+    """Check a downloaded model against the SHA-256 digests its training run recorded.
+
+    Refuses a model without digests (logged by an older version, or not by sma-train), one
+    with a file added (a ``python_model.pkl``, say), removed or changed, and a pipeline file
+    holding types the package does not load.
+
+    Raises
+    ------
+    ModelIntegrityError
+        Naming the model and the first file that does not match.
+    """
     try:
-        return mlflow.pyfunc.load_model(uri).unwrap_python_model()
+        info = Model.load(str(local / "MLmodel"))
     except (MlflowException, OSError) as err:
-        msg = f"model: cannot load {uri!r} from {spec.uri}: {err}"
-        raise LookupError(msg) from err
+        msg = f"{uri}: no readable MLmodel file: refused"
+        raise ModelIntegrityError(msg) from err
+    recorded = None
+    if info.run_id and info.model_id:
+        recorded = read_run_json(spec, str(info.run_id), f"{DIGESTS_FOLDER}/{info.model_id}.json")
+    if not isinstance(recorded, dict):
+        msg = (
+            f"{uri}: its run recorded no SHA-256 digests of the model files (logged by an "
+            "older sma-response, or not by sma-train): refused; retrain it with this version"
+        )
+        raise ModelIntegrityError(msg)
+    recorded = {k: v for k, v in recorded.items() if k not in MLFLOW_BOOKKEEPING}
+    actual = file_digests(local)
+    for name in sorted(set(recorded) | set(actual)):
+        if recorded.get(name) != actual.get(name):
+            what = (
+                "is not part of the model as trained" if name not in recorded
+                else "is missing" if name not in actual
+                else "changed since training (SHA-256 differs)"
+            )  # fmt: skip
+            msg = f"{uri}: model file {name} {what}: refused"
+            raise ModelIntegrityError(msg)
+    pipeline = local / "artifacts" / PIPELINE_FILE
+    try:
+        check_pipeline_file(pipeline)
+    except UntrustedModelError as err:
+        msg = f"{uri}: {err}: refused"
+        raise ModelIntegrityError(msg) from err
 
 
 def tag_model_version(spec: TrackingSpec, ref: ModelRef, tags: Mapping[str, Any]) -> bool:

@@ -8,6 +8,7 @@ predictions keyed by pseudonymous id only).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -176,23 +177,24 @@ class RunLogger:
         """
         from mlflow.models import infer_signature
 
-        from sma_response.tracking.model import ResponseModel
+        from sma_response.tracking.model import MODEL_CODE, ResponseModel, write_model_files
 
         wrapper = ResponseModel(model)
         example = wrapper.prepare(input_example)
         signature = infer_signature(example, wrapper.predict(None, example))
-        # The wrapper is pickled on purpose (models-from-code would need the package source
-        # beside the model); MLflow warns about that on every call.
-        with _quiet("mlflow.pyfunc", "mlflow.models"):
+        with tempfile.TemporaryDirectory() as tmp, _quiet("mlflow.pyfunc", "mlflow.models"):
             info = mlflow.pyfunc.log_model(
                 name=name,
-                python_model=wrapper,
+                python_model=str(MODEL_CODE),  # models from code: nothing is pickled
+                artifacts=write_model_files(wrapper, Path(tmp)),
                 signature=signature,
                 input_example=example,
                 pip_requirements=pip_requirements,
                 registered_model_name=self.spec.registered_model_name if register else None,
                 metadata=dict(metadata or {}),
             )
+        # The SHA-256 of every file of the logged model, kept in the run: readers verify them.
+        mlflow.log_dict(model_digests(info.model_uri), f"{DIGESTS_FOLDER}/{info.model_id}.json")
         version = (
             None if info.registered_model_version is None else str(info.registered_model_version)
         )
@@ -358,16 +360,31 @@ def read_json_artifact(spec: TrackingSpec, run_id: str, path: str) -> Any:
     return json.load(io.StringIO(text))
 
 
-def load_pipeline(spec: TrackingSpec, model_uri: str) -> Any:
-    """Load a logged pyfunc model and return the scikit-learn pipeline it wraps (and its dtypes).
+#: Run folder of the SHA-256 digests of each logged model's files (``<model_id>.json``).
+DIGESTS_FOLDER = "model_digests"
 
-    Returns
-    -------
-    sma_response.tracking.model.ResponseModel
-        The wrapper: ``.pipeline`` is the fitted pipeline, ``.prepare``/``._restore`` its dtypes.
+
+#: Files MLflow itself adds to a logged model later (registration): not part of the digests.
+MLFLOW_BOOKKEEPING = frozenset({"registered_model_meta"})
+
+
+def file_digests(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``folder``, by path relative to it (sorted).
+
+    MLflow's registration bookkeeping (:data:`MLFLOW_BOOKKEEPING`) is left out.
     """
-    configure(spec)
-    return mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
+    return {
+        path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.relative_to(folder).as_posix() not in MLFLOW_BOOKKEEPING
+    }
+
+
+def model_digests(model_uri: str) -> dict[str, str]:
+    """Download a logged model and return the SHA-256 of each of its files."""
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp))
+        return file_digests(local)
 
 
 def read_text_artifact(spec: TrackingSpec, run_id: str, path: str) -> str:
