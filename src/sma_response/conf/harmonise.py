@@ -49,6 +49,9 @@ class HarmoniseConfig:
         Show a progress bar over registries.
     linkage
         Duplicate linkage weights and tolerances.
+    on_stale
+        What a training or report run does when the exports (or mappings) changed since the CDM
+        was built (content digest): ``reharmonise`` (default) or ``refuse``.
     """
 
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -61,6 +64,7 @@ class HarmoniseConfig:
     evaluate_linkage: bool = True
     progress: bool = True
     linkage: LinkageSpec = field(default_factory=LinkageSpec)
+    on_stale: str = "reharmonise"
 
 
 def register_harmonise_configs() -> None:

@@ -8,6 +8,7 @@ CDM folder atomically (all tables or none) with the bookkeeping files beside it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,7 +25,15 @@ from sma_response.harmonise.order import sort_table
 from sma_response.harmonise.quality import accounting_totals, check_accounting
 from sma_response.schemas import validate_cdm
 
-__all__ = ["SUMMARY_FILE", "cdm_manifest", "linked_cdm", "n_linked_groups", "write_outputs"]
+__all__ = [
+    "NOT_EXPORTS",
+    "SUMMARY_FILE",
+    "cdm_manifest",
+    "linked_cdm",
+    "n_linked_groups",
+    "source_digest",
+    "write_outputs",
+]
 
 SUMMARY_FILE = "harmonise_summary.txt"
 
@@ -52,6 +61,42 @@ def n_linked_groups(links: pd.DataFrame) -> int:
     return int((links.groupby("linked_id").size() > 1).sum())
 
 
+#: Folders of a dataset that are not registry exports (the simulator's truth: evaluation only).
+NOT_EXPORTS = ("ground_truth",)
+
+
+def source_digest(raw_dir: Path, registry_dir: Path | None = None) -> str:
+    """SHA-256 of the export files of a dataset folder (and of the registry mappings).
+
+    Every file under ``raw_dir`` but :data:`NOT_EXPORTS`, by relative path and content, in
+    sorted order; with ``registry_dir``, its ``*.yaml`` mappings too. A CDM whose recorded
+    digest differs was built from other exports (or mappings) than those there now.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = (Path(tmp) / "a.csv").write_bytes(b"id,1")
+    ...     before = source_digest(Path(tmp))
+    ...     _ = (Path(tmp) / "a.csv").write_bytes(b"id,2")
+    ...     before != source_digest(Path(tmp))
+    True
+    """
+    sha = hashlib.sha256()
+    roots = [("export", raw_dir)] + ([("mapping", registry_dir)] if registry_dir else [])
+    for label, root in roots:
+        pattern = "*.yaml" if label == "mapping" else "*"
+        for path in sorted(root.rglob(pattern)):
+            rel = path.relative_to(root)
+            if not path.is_file() or (label == "export" and rel.parts[0] in NOT_EXPORTS):
+                continue
+            sha.update(f"{label}:{rel.as_posix()}\0".encode())
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    sha.update(block)
+    return sha.hexdigest()
+
+
 def cdm_manifest(
     *,
     dataset: str,
@@ -61,11 +106,16 @@ def cdm_manifest(
     key_source: str,
     combined: HarmonisedRegistry,
     linked_groups: int,
+    sources: str = "",
 ) -> dict[str, Any]:
-    """Return the ``manifest.json`` of a CDM: digest, rows per table, registries, records."""
+    """Return the ``manifest.json`` of a CDM: digest, rows per table, registries, records.
+
+    ``sources`` is the :func:`source_digest` of the exports it was built from.
+    """
     return {
         "dataset": dataset,
         "digest": digest,
+        "source_digest": sources,
         "tables": {name: len(frame) for name, frame in tables.items()},
         "registries": list(registries),
         "pseudonym_key": key_source,

@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sma_response.conf.nodes import node_dict
 from sma_response.evaluate.oracle import read_oracle
+from sma_response.harmonise.cdm import source_digest
 from sma_response.harmonise.io import read_text
 from sma_response.harmonise.pseudonym import PseudonymKey, resolve_key
 from sma_response.pipelines.harmonise import run_harmonisation
@@ -49,7 +50,6 @@ def ensure_cdm(cfg: DictConfig) -> Path:
     """
     raw_dir = Path(cfg.harmonise.raw_dir)
     cdm_dir = Path(cfg.harmonise.out_dir) / "cdm"
-    raw_manifest = raw_dir / "manifest.json"
     cdm_manifest = cdm_dir / "manifest.json"
     if not raw_dir.is_dir():
         if not cfg.simulate_if_missing:
@@ -68,15 +68,34 @@ def ensure_cdm(cfg: DictConfig) -> Path:
             }
         )
         run_simulation(sim_cfg)
-    stale = (
-        cdm_manifest.is_file()
-        and raw_manifest.is_file()
-        and (raw_manifest.stat().st_mtime > cdm_manifest.stat().st_mtime)
+    on_stale = str(cfg.harmonise.get("on_stale", "reharmonise"))
+    if on_stale not in ("reharmonise", "refuse"):
+        msg = f"harmonise.on_stale: unknown {on_stale!r}; expected 'reharmonise' or 'refuse'"
+        raise DataError(msg)
+    stale = cdm_manifest.is_file() and _built_from_other_exports(
+        cdm_manifest, raw_dir, Path(cfg.harmonise.registry_dir)
     )
+    if stale and on_stale == "refuse":
+        msg = (
+            f"the CDM in {cdm_dir} was built from other export files (or mappings) than those "
+            f"now in {raw_dir}: run sma-harmonise dataset={cfg.dataset}, or allow "
+            "harmonise.on_stale=reharmonise"
+        )
+        raise DataError(msg)
     if not cdm_manifest.is_file() or stale:
-        log.warning("harmonising %s into %s", raw_dir, cdm_dir)
+        why = "the exports changed since it was built" if stale else "there is none yet"
+        log.warning("harmonising %s into %s (%s)", raw_dir, cdm_dir, why)
         run_harmonisation(OmegaConf.create(node_dict(cfg.harmonise, key="harmonise")))
     return cdm_dir
+
+
+def _built_from_other_exports(manifest: Path, raw_dir: Path, registry_dir: Path) -> bool:
+    """Whether the CDM's recorded source digest differs from the exports there now."""
+    try:
+        recorded = json.loads(manifest.read_text(encoding="utf-8")).get("source_digest")
+    except (OSError, ValueError):
+        return True
+    return recorded != source_digest(raw_dir, registry_dir)
 
 
 def load_cdm(cdm_dir: Path) -> tuple[dict[str, pd.DataFrame], str]:

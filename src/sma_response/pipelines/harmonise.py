@@ -26,7 +26,13 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from sma_response.conf.nodes import node_spec
-from sma_response.harmonise.cdm import cdm_manifest, linked_cdm, n_linked_groups, write_outputs
+from sma_response.harmonise.cdm import (
+    cdm_manifest,
+    linked_cdm,
+    n_linked_groups,
+    source_digest,
+    write_outputs,
+)
 from sma_response.harmonise.harmonise import (
     HarmonisedRegistry,
     combine_registries,
@@ -189,6 +195,7 @@ def run_harmonisation(cfg: DictConfig) -> HarmonisationResult:
         msg = f"dataset={cfg.dataset}: no dataset folder {raw_dir} (make one with sma-simulate)"
         raise HarmonisationError(msg)
     names = cfg.registries if isinstance(cfg.registries, str) else list(cfg.registries)
+    sources = source_digest(raw_dir, Path(cfg.registry_dir))  # before reading: a later edit shows
     specs, notes = load_registry_specs(Path(cfg.registry_dir), names, raw_dir)
     key = resolve_key(environ=os.environ, local_secret=_local_secret(Path(cfg.pseudonym_key_file)))
     log.info("harmonising %r: %d registries, key from %s", cfg.dataset, len(specs), key.source)
@@ -214,7 +221,7 @@ def run_harmonisation(cfg: DictConfig) -> HarmonisationResult:
     manifest = cdm_manifest(
         dataset=str(cfg.dataset), tables=tables, digest=digest,
         registries=[spec.name for spec, _ in specs], key_source=key.source, combined=combined,
-        linked_groups=linked_groups,
+        linked_groups=linked_groups, sources=sources,
     )  # fmt: skip
     write_outputs(out_dir, tables=tables, combined=combined, summary=summary, manifest=manifest)
     wall = time.perf_counter() - started
