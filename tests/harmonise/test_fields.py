@@ -90,3 +90,42 @@ def test_missing_markers_text_and_numbers() -> None:
 
 def test_as_text_whole_numbers() -> None:
     assert as_text(pd.Series([3.0, -0.0, 2.5])).tolist() == ["3", "0", "2.5"]
+
+
+def test_dates_outside_1900_to_the_export_date_are_out_of_range_not_invalid():
+    """2099 (after the export), 2999 and 9999 (past a timestamp's range), 1850: out of range."""
+    from sma_response.harmonise.fields import parse_dates
+
+    values = pd.Series(["2020-01-31", "2099-05-01", "2999-01-01", "9999-12-31", "1850-03-01",
+                        "2020-02-31", "2026-07-01"])  # fmt: skip
+    out, _ = parse_dates(values, fmt="%Y-%m-%d", latest=np.datetime64("2026-07-01", "ns"))
+    rules = {rule: np.flatnonzero(mask).tolist() for mask, rule, _ in out.fails}
+    assert rules == {"invalid_date": [5], "date_out_of_range": [1, 2, 3, 4]}
+    reason = next(r for _, rule, r in out.fails if rule == "date_out_of_range")
+    assert reason == "a date before 1900-01-01 or after the export date 2026-07-01"
+    assert out.column.notna().tolist() == [True, False, False, False, False, False, True]
+
+
+def test_typed_dates_are_checked_against_the_window_too():
+    from sma_response.harmonise.fields import parse_dates
+
+    typed = pd.Series(pd.to_datetime(["2020-01-01", "1890-01-01", "2030-01-01"]))
+    out, _ = parse_dates(typed, fmt="%Y-%m-%d", latest=np.datetime64("2026-07-01", "ns"))
+    ((mask, rule, _),) = out.fails
+    assert rule == "date_out_of_range"
+    assert mask.tolist() == [False, True, True]
+
+
+def test_a_millisecond_timestamp_in_year_2999_is_out_of_range_not_a_crash():
+    """Parquet timestamps read in their own unit can lie past a nanosecond timestamp."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from sma_response.harmonise.fields import parse_dates
+
+    table = pa.table({"d": pa.array([dt.datetime(2020, 1, 1), dt.datetime(2999, 1, 1)],
+                                    pa.timestamp("ms"))})  # fmt: skip
+    out, _ = parse_dates(table.to_pandas()["d"], fmt="%Y-%m-%d", latest=None)
+    ((mask, rule, _),) = out.fails
+    assert (rule, mask.tolist()) == ("date_out_of_range", [False, True])

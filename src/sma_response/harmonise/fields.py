@@ -9,6 +9,7 @@ failed (with a rule and a reason) and of the rows a rule corrected. Text columns
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -174,10 +175,36 @@ def parse_numbers(series: pd.Series, *, decimal: str = ".") -> Parsed:
     return out
 
 
+#: Earliest plausible date in a registry export (birth dates included).
+EARLIEST_DATE = np.datetime64("1900-01-01", "ns")
+#: The range of a nanosecond timestamp (days inside it).
+_NS_MIN, _NS_MAX = np.datetime64("1677-09-22", "D"), np.datetime64("2262-04-10", "D")
+
+
+def _strptime_ok(text: str, formats: Iterable[str]) -> bool:
+    """Whether ``text`` is a real date in one of ``formats`` (any year, e.g. 2999 or 1066)."""
+    for fmt in formats:
+        try:
+            dt.datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        return True
+    return False
+
+
 def parse_dates(
-    series: pd.Series, *, fmt: str, partial_formats: Iterable[str] = (), partial_day: int = 15
+    series: pd.Series,
+    *,
+    fmt: str,
+    partial_formats: Iterable[str] = (),
+    partial_day: int = 15,
+    latest: np.datetime64 | None = None,
 ) -> tuple[Parsed, np.ndarray]:
     """Read dates in a given format; partial dates (year and month) are completed.
+
+    A real date before :data:`EARLIEST_DATE` or after ``latest`` (the export date) fails with
+    rule ``date_out_of_range``, also when it lies beyond what a timestamp holds (2999, 9999);
+    text that is no date in the format fails with ``invalid_date``.
 
     Parameters
     ----------
@@ -190,6 +217,8 @@ def parse_dates(
         counts as corrected (rule ``partial_date``).
     partial_day
         Day a partial date is set to (15: the error is at most 16 days either way).
+    latest
+        Latest plausible date (the export date); ``None``: no upper bound.
 
     Returns
     -------
@@ -209,7 +238,14 @@ def parse_dates(
         values = (
             series.dt.tz_localize(None) if getattr(series.dt, "tz", None) is not None else series
         )
-        return Parsed(values.astype("datetime64[ns]").dt.normalize()), np.zeros(n, dtype=bool)
+        raw = values.to_numpy()
+        # A typed date beyond what a nanosecond timestamp holds (year 2999 in a parquet file
+        # with millisecond timestamps) is out of range, not a crash.
+        beyond = ~np.isnat(raw) & ((raw < _NS_MIN) | (raw > _NS_MAX))
+        safe = values.mask(pd.Series(beyond, index=values.index))
+        typed = Parsed(safe.astype("datetime64[ns]").dt.normalize())
+        _out_of_range(typed, beyond, latest)
+        return typed, np.zeros(n, dtype=bool)
     codes, u, take = _factorize(as_text(series))
     parsed = pd.to_datetime(u, format=fmt, errors="coerce")
     partial_u = np.zeros(len(u), dtype=bool)
@@ -225,14 +261,34 @@ def parse_dates(
     parsed_np = parsed.to_numpy(dtype="datetime64[ns]")
     values = _spread(parsed_np, codes, take, fill=np.datetime64("NaT", "ns"))
     out = Parsed(pd.Series(values.astype("datetime64[ns]"), index=series.index))
-    bad = present & _spread(np.isnat(parsed_np), codes, take, fill=False).astype(bool)
+    formats = [fmt, *partial_formats]
+    failed_u = np.isnat(parsed_np) & u.notna().to_numpy()
+    beyond_u = failed_u.copy()
+    for i in np.flatnonzero(failed_u):
+        beyond_u[i] = _strptime_ok(str(u.iloc[i]), formats)
+    beyond = present & _spread(beyond_u, codes, take, fill=False).astype(bool)
+    bad = present & _spread(np.isnat(parsed_np), codes, take, fill=False).astype(bool) & ~beyond
     partial = present & _spread(partial_u, codes, take, fill=False).astype(bool)
     if bad.any():
-        expected = " or ".join([fmt, *partial_formats])
+        expected = " or ".join(formats)
         out.fails.append((bad, "invalid_date", f"not a valid date in format {expected}"))
+    _out_of_range(out, beyond, latest)
     if partial.any():
         out.fixes.append((partial, "partial_date"))
     return out, partial
+
+
+def _out_of_range(out: Parsed, beyond: np.ndarray, latest: np.datetime64 | None) -> None:
+    """Fail dates before 1900 or after ``latest`` (and ``beyond``: past a timestamp's range)."""
+    values = out.column.to_numpy(dtype="datetime64[ns]")
+    known = ~np.isnat(values)
+    early = known & (values < EARLIEST_DATE)
+    late = known & (values > latest) if latest is not None else np.zeros(len(values), bool)
+    wrong = early | late | beyond
+    if wrong.any():
+        bound = f" or after the export date {str(latest)[:10]}" if latest is not None else ""
+        out.fails.append((wrong, "date_out_of_range", f"a date before 1900-01-01{bound}"))
+        out.column = out.column.mask(pd.Series(wrong, index=out.column.index))
 
 
 def _norm(text: pd.Series) -> pd.Series:

@@ -395,6 +395,7 @@ def _read_group(
                 fmt=col.date_format or spec.dates.format,
                 partial_formats=spec.dates.partial_formats,
                 partial_day=spec.dates.partial_day,
+                latest=spec.dates.latest(),
             )
             book.apply(recs, parsed, column=col.source, raw=raw)
             out[fld] = parsed.column

@@ -36,10 +36,13 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
+import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
+
+import numpy as np
 
 __all__ = [
     "FIELDS",
@@ -316,11 +319,21 @@ class DateSpec:
         Formats of partial dates (year and month), completed by ``partial_rule``.
     partial_rule
         ``mid_month`` (day 15: the error is at most 16 days either way) or ``first_of_month``.
+    export_date
+        Date the export was taken (ISO ``YYYY-MM-DD``): a later date is quarantined
+        (``date_out_of_range``). ``None``: the day of harmonisation (nothing in an export can
+        be later than that).
     """
 
     format: str = "%Y-%m-%d"
     partial_formats: list[str] = field(default_factory=list)
     partial_rule: str = "mid_month"
+    export_date: str | None = None
+
+    def latest(self) -> np.datetime64:
+        """Latest plausible date of the export (``export_date``, else today)."""
+        day = self.export_date or dt.date.today().isoformat()
+        return np.datetime64(day, "ns")
 
     @property
     def partial_day(self) -> int:
@@ -626,7 +639,10 @@ def parse_registry_spec(data: Any, *, source: str = "<mapping>") -> RegistrySpec
         format=str(dates_raw.get("format", "%Y-%m-%d")),
         partial_formats=ctx.strings(dates_raw.get("partial_formats"), "dates.partial_formats"),
         partial_rule=str(dates_raw.get("partial_rule", "mid_month")),
+        export_date=None if dates_raw.get("export_date") is None else str(dates_raw["export_date"]),
     )
+    if dates.export_date is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", dates.export_date):
+        ctx.fail("dates.export_date", f"must be a date YYYY-MM-DD, got {dates.export_date!r}")
     if dates.partial_rule not in PARTIAL_RULES:
         ctx.fail(
             "dates.partial_rule",
