@@ -20,7 +20,8 @@ def test_factors_are_plain_clinical_sentences(report):
     )
     downs = [f.sentence for f in report.factors_down]
     assert "SMA type (1) moderately lowers the chance of a meaningful gain." in downs
-    assert any("not recorded" in s for s in downs)  # missing ventilation support
+    assert not any("not recorded" in s for s in downs)  # missing: a note, not a factor
+    assert "Ventilation support" in report.missing_note
 
 
 def test_flags_rare_subgroups_and_out_of_range_values(report):
@@ -49,3 +50,12 @@ def test_the_chance_states_the_estimand(report):
     """Composite: the headline and the note say a death or permanent ventilation is no gain."""
     assert "alive and without permanent ventilation" in report.headline
     assert "counts as no gain" in report.estimand_note
+
+
+def test_a_missing_value_is_not_a_factor_but_a_note(report):
+    """Ventilation hours are not recorded for the fixture's patient: no factor claims them."""
+    features = {f.feature for f in [*report.factors_up, *report.factors_down]}
+    assert "ventilation_hours_per_day" not in features
+    assert {"age_at_index_months", "sma_type"} <= features
+    assert report.missing_note.startswith("Not yet assessed or not recorded: ")
+    assert "says nothing about the child's condition" in report.missing_note

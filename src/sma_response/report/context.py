@@ -120,6 +120,7 @@ class PatientReport:
     explain: dict[str, Any]
     headline: str = ""
     estimand_note: str = ""
+    missing_note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -362,9 +363,27 @@ def merge_repeated_measurement(rows: pd.DataFrame) -> pd.DataFrame:
     return merged.reset_index(drop=True)
 
 
+def _missing_note(rows: pd.DataFrame) -> str:
+    """Say once which factors were not recorded (a missing value is no clinical finding)."""
+    rows = merge_repeated_measurement(rows)
+    missing = rows.loc[rows["value"].isna() & (rows["shap"].abs() > 0)]
+    if missing.empty:
+        return ""
+    labels = [feature_label(str(f)) for f in missing.sort_values("shap", key=abs, ascending=False)[
+        "feature"
+    ]]  # fmt: skip
+    shown = ", ".join(labels[:4]) + (f" and {len(labels) - 4} more" if len(labels) > 4 else "")
+    return (
+        f"Not yet assessed or not recorded: {shown}. They are not listed as factors: the model "
+        "uses the absence of a value, which says nothing about the child's condition."
+    )
+
+
 def _factors(rows: pd.DataFrame, *, task: str, k: int) -> tuple[list[Factor], list[Factor]]:
+    """Return the ``k`` largest contributions each way, among the factors that have a value."""
     rows = merge_repeated_measurement(rows)
     total = float(rows["shap"].abs().sum()) or 1.0
+    rows = rows.loc[rows["value"].notna()]  # a missing value is not a clinical factor
     out: dict[str, list[Factor]] = {"up": [], "down": []}
     for direction, part in (
         ("up", rows.loc[rows["shap"] > 0].nlargest(k, "shap")),
@@ -491,6 +510,7 @@ def build_patient_context(
     change = _num(patient.get("expected_change"))
     lower, upper = _num(patient.get("lower")), _num(patient.get("upper"))
     up, down = _factors(shap_rows, task=basis.task, k=spec.top_k)
+    missing_note = _missing_note(shap_rows)
     interval_note = _interval_note(
         str(patient.get("interval_key") or POOLED), basis.interval.get("groups", [])
     )
@@ -559,5 +579,6 @@ def build_patient_context(
         explain=dict(basis.explain),
         headline=_headline(basis.task, probability, change, scale_name, unit, mcid, basis.estimand),
         estimand_note=ESTIMAND_NOTES.get(basis.estimand, "") if probability is not None else "",
+        missing_note=missing_note,
         extra={"subgroup": subgroup},
     )
