@@ -9,6 +9,8 @@ BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 LOCK = requirements.lock
 ARGS ?=
+# Port of `make mlflow-ui` / `make mlflow-server`.
+PORT ?= 5000
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k io -x"`.
 PYTEST_ARGS ?=
 # pytest-xdist workers: two by default (the CI machine has 2 cores). On the 2-core dev box the
@@ -88,11 +90,11 @@ notebooks: install ## Execute notebooks/ in order into outputs/notebooks/ (the c
 	$(BIN)/python scripts/run_notebooks.py $(ARGS)
 
 MLFLOW_DB ?= mlruns/mlflow.db
-mlflow-ui: install ## Open the MLflow UI on the local store (http://127.0.0.1:5000)
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(MLFLOW_DB) --host 127.0.0.1 --port 5000
+mlflow-ui: install ## Open the MLflow UI on the local store (http://127.0.0.1:5000; PORT=5001 for another port)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(MLFLOW_DB) --host 127.0.0.1 --port $(PORT)
 
-mlflow-server: install ## Start a local MLflow tracking server (SQLite backend) for tracking=server
-	$(BIN)/mlflow server --backend-store-uri sqlite:///mlruns/server.db --artifacts-destination mlruns/server-artifacts --host 127.0.0.1 --port 5000
+mlflow-server: install ## Start a local MLflow tracking server (SQLite backend) for tracking=server (PORT=)
+	$(BIN)/mlflow server --backend-store-uri sqlite:///mlruns/server.db --artifacts-destination mlruns/server-artifacts --host 127.0.0.1 --port $(PORT)
 
 bench: install ## Run every benchmarks/bench_*.py (results go to benchmarks/results/)
 	@shopt -s nullglob; files=(benchmarks/bench_*.py); \
