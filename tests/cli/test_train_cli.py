@@ -166,3 +166,18 @@ def test_the_typo_check_runs_before_hydra_composes_anything(tmp_path):
         "(options: hist_gb, logreg, xgboost)"
     )
     assert not (tmp_path / "mlflow.db").exists()  # nothing ran
+
+
+def test_help_lists_the_experiments_and_no_schemas(capsys, monkeypatch):
+    from sma_response.cli import train as train_cli
+
+    monkeypatch.setattr(sys, "argv", ["sma-train", "--help"])
+    with pytest.raises(SystemExit) as exit_info:
+        train_cli.cli()
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    experiments = next(line for line in out.splitlines() if line.strip().startswith("experiments"))
+    assert "baseline_responder" in experiments
+    assert "loro_external" in experiments
+    assert "_schema" not in out
+    assert max(len(line) for line in out.splitlines()) <= 100

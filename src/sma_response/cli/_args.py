@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import sys
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -20,7 +21,12 @@ from omegaconf.errors import OmegaConfBaseException
 from sma_response.conf.compose import compose_config
 from sma_response.conf.factory import ConfigError, check_group_paths
 
-__all__ = ["check_group_choices", "compose_from_argv", "group_options"]
+__all__ = [
+    "check_group_choices",
+    "compose_from_argv",
+    "group_options",
+    "groups_help",
+]
 
 
 def group_options(group: str, search: Sequence[Path]) -> list[str] | None:
@@ -38,6 +44,49 @@ def group_options(group: str, search: Sequence[Path]) -> list[str] | None:
     return sorted(
         {p.stem for f in folders for p in f.glob("*.yaml") if not p.stem.endswith("_schema")}
     )
+
+
+def groups_help(prog: str, search: Sequence[Path], *, examples: Sequence[str] = ()) -> str:
+    """Return the ``--help`` text of a command: every config group with its options.
+
+    Groups are the folders of ``search`` holding ``*.yaml`` options (``experiments/`` of the
+    project included); schemas are not options and Hydra's own groups are left out.
+    """
+    names = sorted(
+        {
+            d.name
+            for root in search
+            if root.is_dir()
+            for d in root.iterdir()
+            if d.is_dir()
+            and not d.name.startswith(".")
+            and d.name not in ("hydra", "local", "configs")
+            and any(d.glob("*.yaml"))
+        }
+    )
+    width = max((len(n) for n in names), default=0)
+    rows = []
+    for name in names:
+        options = group_options(name, search) or []
+        if options:
+            rows += textwrap.wrap(
+                ", ".join(options),
+                width=100,
+                initial_indent=f"  {name:<{width}}  ",
+                subsequent_indent=" " * (width + 4),
+            )
+    lines = [
+        f"usage: {prog} [group=option ...] [key=value ...]   ({prog} -m ... for a sweep)",
+        "",
+        "Config groups (group=option):",
+        *rows,
+        "",
+        "Any value can be overridden as key=value (e.g. seed=1 evaluate.n_boot=500);",
+        f"{prog} --cfg job prints the composed config, --hydra-help Hydra's own options.",
+    ]
+    if examples:
+        lines += ["", "Examples:", *(f"  {e}" for e in examples)]
+    return "\n".join(lines) + "\n"
 
 
 def check_group_choices(argv: Sequence[str], *, prog: str, search: Sequence[Path]) -> None:

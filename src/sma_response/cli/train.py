@@ -7,7 +7,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from sma_response.cli._args import check_group_choices
+from sma_response.cli._args import check_group_choices, groups_help
 from sma_response.cli._display import train_summary
 from sma_response.conf.resolvers import CONFIG_DIR, PROJECT_ROOT, register_resolvers
 from sma_response.conf.train import register_train_configs
@@ -29,9 +29,21 @@ def main(cfg: DictConfig) -> float | None:
     return result.objective
 
 
+EXAMPLES = (
+    "sma-train                                   # the default run (experiment baseline_responder)",
+    "sma-train experiments=loro_external         # leave-one-region-out validation",
+    "sma-train model=hist_gb target=delta_hfmse  # another model and target",
+    "sma-train -m experiments=xgb_optuna         # an Optuna sweep",
+)
+
+
 def cli() -> None:
-    """Entry point: check config-group choices in one line, then run the Hydra app."""
-    check_group_choices(sys.argv[1:], prog="sma-train", search=[CONFIG_DIR, PROJECT_ROOT])
+    """Entry point: our ``--help``; config-group choices checked in one line; the Hydra app."""
+    search = [CONFIG_DIR, PROJECT_ROOT]
+    if any(a in ("--help", "-h") for a in sys.argv[1:]):
+        sys.stdout.write(groups_help("sma-train", search, examples=EXAMPLES))
+        sys.exit(0)
+    check_group_choices(sys.argv[1:], prog="sma-train", search=search)
     main()
 
 
