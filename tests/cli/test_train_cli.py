@@ -65,7 +65,6 @@ def test_a_sweep_groups_its_runs_under_one_parent_with_a_comparison(trained, tra
         "model=xgboost,hist_gb",
         "explain.enabled=false",
         "report.tripod=false",
-        "tracking.log_model=false",
         "evaluate.baseline=null",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -83,6 +82,12 @@ def test_a_sweep_groups_its_runs_under_one_parent_with_a_comparison(trained, tra
     assert table["cv/auroc"].between(0.5, 1.0).all()
     best = client.get_run(parent_id).data.metrics["best/cv/auroc"]
     assert best == pytest.approx(table["cv/auroc"].max())
+    best_id = table.loc[table["cv/auroc"].idxmax(), "run_id"]
+    assert client.get_run(parent_id).data.tags["sweep.best_run_id"] == best_id
+    # Members register nothing; the sweep registers its best run once.
+    versions = client.search_model_versions("name='sma-response-responder'")
+    assert [v.run_id for v in versions] == [best_id]
+    assert "registered as models:/sma-response-responder/1" in " ".join(proc.stdout.split())
     assert "Sweep: 2 runs under parent run" in proc.stdout
     assert "Traceback" not in proc.stderr
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sma_response.conf.nodes import node_spec
+from sma_response.tracking.lookup import register_model, set_run_tags
 from sma_response.tracking.run import child_runs, end_parent_run, start_parent_run
 from sma_response.tracking.spec import TrackingSpec
 
@@ -75,9 +76,12 @@ class MLflowParentRun(Callback):
         key = metrics[0]
         values = table[key].dropna() if key in table else table.iloc[0:0]
         summary: dict[str, float] = {"sweep/n_runs": float(len(table))}
+        best_line = ""
         if len(values):
             lower = key.rsplit("/", 1)[-1].startswith(LOWER_IS_BETTER)
             summary[f"best/{key}"] = float(values.min() if lower else values.max())
+            best = str(table.loc[values.idxmin() if lower else values.idxmax(), "run_id"])
+            best_line = _register_best(spec, self.run_id, best)
         run_id, self.run_id = self.run_id, None
         failed = bool(len(table)) and "status" in table and (table["status"] != "FINISHED").any()
         end_parent_run(
@@ -85,6 +89,21 @@ class MLflowParentRun(Callback):
         )
         os.environ.pop(PARENT_RUN_ENV, None)
         _print_comparison(table, metrics=metrics, parent_run_id=run_id)
+        if best_line:
+            Console().print(best_line, highlight=False)
+
+
+def _register_best(spec: TrackingSpec, parent_run_id: str, best: str) -> str:
+    """Tag the parent with the best child; register the best child's model (members do not)."""
+    set_run_tags(spec, parent_run_id, {"sweep.best_run_id": best})
+    if not spec.registered_model_name or not spec.log_model:
+        return f"best run {best}"
+    try:
+        version = register_model(spec, f"runs:/{best}/model")
+    except Exception as err:
+        log.warning("the best run's model was not registered: %s", err)
+        return f"best run {best} (its model could not be registered)"
+    return f"best run {best}: registered as models:/{spec.registered_model_name}/{version}"
 
 
 def _print_comparison(table: Any, *, metrics: list[str], parent_run_id: str) -> None:

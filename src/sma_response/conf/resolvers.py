@@ -13,7 +13,20 @@ if not (PROJECT_ROOT / "configs").is_dir():  # installed as a wheel, not from a 
 CONFIG_DIR = PROJECT_ROOT / "configs"
 
 
+def target_name(kind: str, scale: str | None = None) -> str:
+    """Name of a target in registered model names: the kind, and the scale of a change target.
+
+    Examples
+    --------
+    >>> target_name("responder"), target_name("delta", "hfmse"), target_name("delta", "primary")
+    ('responder', 'delta-hfmse', 'delta-primary')
+    """
+    return f"{kind}-{scale}" if kind == "delta" and scale else str(kind)
+
+
 def register_resolvers() -> None:
-    """Register ``${project_root:}`` (idempotent)."""
+    """Register ``${project_root:}`` and ``${target_name:kind,scale}`` (idempotent)."""
     if not OmegaConf.has_resolver("project_root"):
         OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT))
+    if not OmegaConf.has_resolver("target_name"):
+        OmegaConf.register_new_resolver("target_name", target_name)

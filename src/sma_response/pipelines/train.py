@@ -494,8 +494,10 @@ def run_training(cfg: DictConfig, *, extra_tags: dict[str, str] | None = None) -
             }
         )
         run_id, artifact_uri = run.run_id, run.artifact_uri
-    # Only a FINISHED run gets a model version: a killed or failed one never reaches here.
-    version = register_model(spec.tracking, model_uri) if model_uri else None
+    # Only a FINISHED run gets a model version: a killed or failed one never reaches here; a
+    # sweep's members do not register either (the sweep registers its best run at the end).
+    in_sweep = bool(os.environ.get(PARENT_RUN_ENV))
+    version = register_model(spec.tracking, model_uri) if model_uri and not in_sweep else None
     return _result(
         run_id, artifact_uri, spec, design, fits, ev, (model_uri, version), digest, timings
     )
