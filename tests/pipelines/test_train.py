@@ -158,9 +158,20 @@ def test_no_logged_model_holds_a_cohort_row(trained, tmp_path):
         assert not (_rows(frame) & cohort_rows), f"{path} holds a cohort row"
 
 
-def test_a_negative_bootstrap_size_is_refused_before_any_data_is_read(tmp_path):
-    cfg = compose_train(tmp_path, "evaluate.n_boot=-5")
-    with pytest.raises(TrainingError, match=r"^evaluate.n_boot: must be at least 0, got -5$"):
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("evaluate.n_boot=-5", r"^evaluate\.n_boot: must be at least 0, got -5$"),
+        ("validation.n_splits=1", r"^validation\.n_splits: must be at least 2, got 1$"),
+        ("seed=-5", r"^seed: must be at least 0, got -5$"),
+        ("validation.test_fraction=1.5", r"^validation\.test_fraction: must be between 0 and 1"),
+        ("target.estimand=alive", r"^target\.estimand: unknown 'alive'"),
+        ("evaluate.drop_out=impute", r"^evaluate\.drop_out: unknown 'impute'"),
+    ],
+)
+def test_an_impossible_setting_is_refused_before_any_data_is_read(tmp_path, override, expected):
+    cfg = compose_train(tmp_path, override)
+    with pytest.raises(TrainingError, match=expected):
         run_training(cfg)
     assert not (tmp_path / "data").exists()  # refused before simulating anything
 

@@ -137,16 +137,25 @@ def check_train_values(cfg: DictConfig, spec: TrainConfig) -> None:
     Raises
     ------
     ConfigError
-        One line naming the key: a negative bootstrap size, an unknown interval group, a
-        setting the model's estimator refuses (found by a trial fit on 8 rows of noise).
+        One line naming the key: a negative bootstrap size or seed, fewer than 2 folds, an
+        unknown interval group, a setting the model's estimator refuses (found by a trial fit
+        on 8 rows of noise).
     """
     for key, value, least in (
         ("evaluate.n_boot", spec.evaluate.n_boot, 0),
         ("evaluate.imprecise_events", spec.evaluate.imprecise_events, 1),
+        ("evaluate.min_subgroup_n", spec.evaluate.min_subgroup_n, 1),
+        ("validation.n_splits", spec.validation.n_splits, 2),
+        ("validation.n_repeats", spec.validation.n_repeats, 1),
+        ("seed", spec.seed, 0),
     ):
         if value < least:
             msg = f"{key}: must be at least {least}, got {value}"
             raise ConfigError(msg)
+    fraction = spec.validation.test_fraction
+    if not 0.0 < fraction < 1.0:
+        msg = f"validation.test_fraction: must be between 0 and 1, got {fraction}"
+        raise ConfigError(msg)
     unknown = sorted(set(spec.report.interval_groups) - set(INTERVAL_GROUPS))
     if unknown:
         msg = f"report.interval_groups: unknown {unknown}; choose from {list(INTERVAL_GROUPS)}"
