@@ -262,11 +262,17 @@ def _scale_change(
     ).set_index("index_id")["age_days"]
     gained = _sitting_gained(probe, cdm, visit, windows)
     ids = gained.index[gained.to_numpy() & visit.reindex(gained.index).notna().to_numpy()]
-    rows = out["index_id"].isin(ids)
-    if not rows.any():
-        return out
-    out.loc[rows, "outcome_age_days"] = out.loc[rows, "index_id"].map(visit).to_numpy()
-    out.loc[rows, ["target", "reason", "outcome_rule"]] = [1.0, "", "scale_change_sitting"]
+    rows = out["index_id"].isin(ids).to_numpy()
+    return _set_label(out, rows, at=visit, target=1.0, rule="scale_change_sitting")
+
+
+def _set_label(
+    out: pd.DataFrame, rows: np.ndarray, *, at: pd.Series, target: float, rule: str
+) -> pd.DataFrame:
+    """Label ``rows`` by ``rule``: ``target``, no reason left, the age ``at`` (by ``index_id``)."""
+    if rows.any():
+        out.loc[rows, "outcome_age_days"] = out.loc[rows, "index_id"].map(at).to_numpy()
+        out.loc[rows, ["target", "reason", "outcome_rule"]] = [target, "", rule]
     return out
 
 
@@ -285,11 +291,7 @@ def _composite(
     """
     event_age = _composite_events(events, cdm, windows)
     rows = gate.to_numpy() & out["index_id"].map(event_age).notna().to_numpy()
-    if not rows.any():
-        return out
-    out.loc[rows, "outcome_age_days"] = out.loc[rows, "index_id"].map(event_age).to_numpy()
-    out.loc[rows, ["target", "reason", "outcome_rule"]] = [0.0, "", "death_or_ventilation"]
-    return out
+    return _set_label(out, rows, at=event_age, target=0.0, rule="death_or_ventilation")
 
 
 def _milestone_target(
