@@ -57,5 +57,5 @@ def test_a_missing_value_is_not_a_factor_but_a_note(report):
     features = {f.feature for f in [*report.factors_up, *report.factors_down]}
     assert "ventilation_hours_per_day" not in features
     assert {"age_at_index_months", "sma_type"} <= features
-    assert report.missing_note.startswith("Not yet assessed or not recorded: ")
+    assert report.missing_note.startswith("Not measured or not recorded: ")
     assert "says nothing about the child's condition" in report.missing_note

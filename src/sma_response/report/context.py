@@ -374,7 +374,7 @@ def _missing_note(rows: pd.DataFrame) -> str:
     ]]  # fmt: skip
     shown = ", ".join(labels[:4]) + (f" and {len(labels) - 4} more" if len(labels) > 4 else "")
     return (
-        f"Not yet assessed or not recorded: {shown}. They are not listed as factors: the model "
+        f"Not measured or not recorded: {shown}. They are not listed as factors: the model "
         "uses the absence of a value, which says nothing about the child's condition."
     )
 
