@@ -192,3 +192,16 @@ def test_reader_never_raises_on_garbage(tmp_path: Path) -> None:
         (tmp_path / f"g.{fmt}").write_bytes(rng.integers(0, 256, 300, dtype=np.uint8).tobytes())
         raw = read_registry(_spec(fmt, {"id": "local_id", "dob": "birth_date"}), tmp_path)
         assert len(raw.files) == 1
+
+
+def test_a_link_out_of_the_export_folder_is_not_read(tmp_path: Path) -> None:
+    """A file pattern only ever reads inside the registry's folder, links included."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "secret.csv").write_text("id,dob,sex\nA1,2020-01-01,F\n", encoding="utf-8")
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "patients.csv").symlink_to(outside / "secret.csv")
+    raw = read_registry(_spec("csv", CSV_COLUMNS), folder)
+    assert raw.files == []
+    assert "t: patients.csv leads outside the export folder: not read" in raw.notes

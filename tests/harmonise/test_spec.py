@@ -76,6 +76,14 @@ def test_wide_columns_name_their_code() -> None:
         ),
         (lambda d: d.update({"dates": {"partial_rule": "sometime"}}), "dates.partial_rule"),
         (lambda d: d.update({"dates": {"export_date": "July 2026"}}), "dates.export_date"),
+        (
+            lambda d: d["files"]["patients"].update({"pattern": "../../../../etc/pass*"}),
+            "files.patients.pattern",
+        ),
+        (
+            lambda d: d["files"]["patients"].update({"pattern": "/etc/passwd"}),
+            "files.patients.pattern",
+        ),
         (lambda d: d.update({"colour": "blue"}), "colour"),
         (lambda d: d.update({"codes": {"weight_kg": {"a": 1}}}), "codes.weight_kg"),
         (lambda d: d.pop("region"), "region"),

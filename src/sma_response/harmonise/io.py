@@ -209,9 +209,15 @@ def read_registry(spec: RegistrySpec, folder: str | Path) -> RawRegistry:
     claimed: set[tuple[Path, str | None]] = set()  # a workbook's sheets may be mapped separately
     for file_spec in spec.files:
         sheet = file_spec.reader.sheet if file_spec.reader.format == "xlsx" else None
-        paths = sorted(
-            p for p in folder.glob(file_spec.pattern) if p.is_file() and (p, sheet) not in claimed
-        )
+        inside = folder.resolve()
+        matched = [p for p in folder.glob(file_spec.pattern) if p.is_file()]
+        outside = sorted(p for p in matched if not p.resolve().is_relative_to(inside))
+        notes += [
+            f"{spec.name}: {p.relative_to(folder).as_posix()} leads outside the export folder: "
+            "not read"
+            for p in outside
+        ]
+        paths = sorted(p for p in matched if p not in outside and (p, sheet) not in claimed)
         if not paths:
             notes.append(
                 f"{spec.name}: no file matches files.{file_spec.name}.pattern {file_spec.pattern!r}"

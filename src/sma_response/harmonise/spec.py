@@ -40,6 +40,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
@@ -545,6 +546,11 @@ def _parse_file(ctx: _Ctx, name: str, raw: Any, key: str) -> FileSpec:
     pattern = data.get("pattern")
     if not isinstance(pattern, str) or not pattern:
         ctx.fail(f"{key}.pattern", "needs a glob pattern such as 'visits_*.csv'")
+    if pattern.startswith(("/", "\\", "~")) or ".." in Path(pattern).parts or ":" in pattern:
+        ctx.fail(
+            f"{key}.pattern",
+            f"must name files inside the registry's export folder, got {pattern!r}",
+        )
     reader = _parse_reader(ctx, data.get("reader"), f"{key}.reader")
     cols_raw = ctx.mapping(data.get("columns"), f"{key}.columns")
     if not cols_raw:
