@@ -205,3 +205,19 @@ def test_a_link_out_of_the_export_folder_is_not_read(tmp_path: Path) -> None:
     raw = read_registry(_spec("csv", CSV_COLUMNS), folder)
     assert raw.files == []
     assert "t: patients.csv leads outside the export folder: not read" in raw.notes
+
+
+def test_a_nul_byte_quarantines_its_row_not_the_file(tmp_path: Path) -> None:
+    """One corrupted surname used to make the whole patients file (so every table) unusable."""
+    raw = _read_csv_text(
+        tmp_path, b"id,dob,sex\nA1,2020-01-01,F\nA2,2020-01-02,M\x00\nA3,2020-01-03,F\n"
+    )
+    assert raw.error is None
+    assert raw.parts[""]["id"].tolist() == ["A1", "A3"]
+    assert raw.bad_rows[["row", "rule"]].values.tolist() == [[3, "nul_byte"]]
+    assert raw.n_rows == 3  # in = accepted + quarantined
+
+
+def test_a_utf16_file_without_bom_is_still_a_file_error(tmp_path: Path) -> None:
+    raw = _read_csv_text(tmp_path, "id,dob,sex\nA1,2020-01-01,F\n".encode("utf-16-le"))
+    assert raw.error_rule == "wrong_encoding"

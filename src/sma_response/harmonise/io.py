@@ -322,9 +322,32 @@ def _decode(data: bytes, encoding: str, out: RawFile) -> str | None:
         return None
 
 
+def _sparse_nul_lines(data: bytes) -> np.ndarray:
+    """Line numbers (1-based) holding a NUL byte, when NULs are rare (a corrupted value).
+
+    Many NULs (over 1 % of the bytes) mean a binary or UTF-16 file: an empty array then, and
+    the decoder names the file's problem.
+    """
+    if b"\x00" not in data:
+        return np.zeros(0, dtype=np.int64)
+    arr = np.frombuffer(data, dtype=np.uint8)
+    at = np.flatnonzero(arr == 0)
+    if len(at) > max(16, len(arr) // 100):
+        return np.zeros(0, dtype=np.int64)
+    newlines = np.flatnonzero(arr == 10)
+    return np.unique(np.searchsorted(newlines, at) + 1).astype(np.int64)
+
+
 def _read_csv(path: Path, spec: FileSpec, out: RawFile) -> None:
     reader = spec.reader
     data = path.read_bytes()
+    nul_lines = _sparse_nul_lines(data)
+    if len(nul_lines):
+        if (nul_lines <= reader.header_row).any():
+            out.error, out.error_rule = "a NUL byte in the header", "nul_byte"
+            out.n_rows = max(data.count(b"\n") - reader.header_row, 0)
+            return
+        data = data.replace(b"\x00", b"")  # the rows that held one are quarantined below
     text = _decode(data, reader.encoding, out)
     if text is None:
         return
@@ -426,6 +449,12 @@ def _read_csv(path: Path, spec: FileSpec, out: RawFile) -> None:
                 f"a quote opened in this row runs over {lines - 1} more line(s) that hold "
                 "delimiters: rows were merged (fix the quoting in the export)"
             ] * lines
+    if len(nul_lines):
+        hit = np.isin(rows, nul_lines)
+        bad_row_numbers += rows[hit].astype(int).tolist()
+        bad_rules += ["nul_byte"] * int(hit.sum())
+        reasons += ["a NUL byte in the row (a corrupted value)"] * int(hit.sum())
+        frame, rows = frame.loc[~hit], rows[~hit]
     if len(arr) and arr[-1] != 10 and len(rows) and rows[-1] == line_no[-1]:
         # No final line break: the export was cut off, and the last row may be incomplete.
         bad_row_numbers.append(int(rows[-1]))
