@@ -9,6 +9,7 @@ the mapping's folder name inside a scratch folder (nothing is copied).
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -208,7 +209,7 @@ def harmonise_export(
         raise ExportLayoutError(str(err)) from err
     with tempfile.TemporaryDirectory() as tmp:
         folder = export
-        if export.is_file():  # one file of the export: read it alone
-            folder = Path(tmp)
-            (folder / export.name).symlink_to(export.resolve())
+        if export.is_file():  # one file of the export: read it alone (a copy: the reader
+            folder = Path(tmp)  # never follows a link out of the folder it reads)
+            shutil.copyfile(export, folder / export.name)
         return harmonise_registry(read_registry(spec, folder), key=key)
