@@ -10,19 +10,21 @@ __all__ = ["describe_value", "factor_sentence", "format_change", "format_months"
 
 
 def format_months(months: float) -> str:
-    """Write an age or duration in months in the words a clinic uses.
+    """Write an age or duration in months in the words a clinic uses, once.
+
+    Months under 2 years, years and months from then on (no "24 months (2 years)": a factor
+    sentence already puts the value in parentheses).
 
     Examples
     --------
-    >>> format_months(8.2), format_months(30.0), format_months(150.0)
-    ('8 months', '30 months (2 years 6 months)', '12 years 6 months')
+    >>> format_months(8.2), format_months(30.0), format_months(24.0), format_months(150.0)
+    ('8 months', '2 years 6 months', '2 years', '12 years 6 months')
     """
     m = round(months)
     if m < 24:
         return f"{m} month" + ("" if m == 1 else "s")
     years, rest = divmod(m, 12)
-    text = f"{years} years" + (f" {rest} month" + ("" if rest == 1 else "s") if rest else "")
-    return f"{m} months ({text})" if m < 60 else text
+    return f"{years} years" + (f" {rest} month" + ("" if rest == 1 else "s") if rest else "")
 
 
 #: Units that read differently for exactly one (``1 copy``, ``1 point``).
@@ -93,13 +95,15 @@ def factor_sentence(
     >>> factor_sentence("age_at_index_months", "8", direction="up", share=0.4,
     ...                 task="classification")
     'Age at treatment start (8 months) strongly raises the chance of a meaningful gain.'
+    >>> factor_sentence("presymptomatic", "1", direction="up", share=0.2, task="regression")
+    'Treated before symptoms (newborn screening; yes) moderately raises the expected change.'
     """
     verb = "raises" if direction == "up" else "lowers"
     what = "the chance of a meaningful gain" if task == "classification" else "the expected change"
-    return (
-        f"{feature_label(feature)} ({describe_value(feature, value)}) "
-        f"{strength(share)} {verb} {what}."
-    )
+    label, shown = feature_label(feature), describe_value(feature, value)
+    # A label with its own parenthesis takes the value inside it: one pair, not two.
+    named = f"{label[:-1]}; {shown})" if label.endswith(")") else f"{label} ({shown})"
+    return f"{named} {strength(share)} {verb} {what}."
 
 
 def format_change(change: float, unit: str = "points") -> str:
