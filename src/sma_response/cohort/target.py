@@ -153,17 +153,13 @@ def _composite_events(
 
 
 def _sitting_gained(
-    events: pd.DataFrame,
-    cdm: Mapping[str, pd.DataFrame],
-    until: pd.Series,
-    windows: CohortSpec,
+    events: pd.DataFrame, miles: pd.DataFrame, until: pd.Series, base_sitting: pd.Series
 ) -> pd.Series:
     """Whether independent sitting, not held at baseline, is recorded after index by ``until``.
 
-    ``until`` (indexed by ``index_id``) is the age of the outcome visit.
+    ``until`` (indexed by ``index_id``) is the age of the outcome visit; ``base_sitting`` the
+    sitting status at baseline (:func:`baseline_milestones`).
     """
-    miles = cdm["milestones"]
-    base = baseline_milestones(events, miles, window_days=windows.baseline_window_days)
     sits = miles.loc[
         (miles["milestone"] == "sitting") & (as_float(miles["able"]) == 1.0),
         ["patient_id", "age_days"],
@@ -176,7 +172,7 @@ def _sitting_gained(
     after = (age > joined["index_age_days"].to_numpy(dtype=float)) & (age <= limit)
     ids = events["index_id"].to_numpy()
     gained = pd.Series(np.isin(ids, joined.loc[after, "index_id"].unique()), index=ids)
-    return gained & (base["sitting"].reindex(gained.index) != 1.0)
+    return gained & (base_sitting.reindex(gained.index) != 1.0)
 
 
 def _events(cohort: pd.DataFrame) -> pd.DataFrame:
@@ -188,6 +184,7 @@ def _scale_target(
 ) -> pd.DataFrame:
     """Baseline and outcome on one scale per event (primary by function, or a fixed scale)."""
     base = baseline_scores(events, cdm["assessments"], window_days=windows.baseline_window_days)
+    miles = None
     if spec.kind == "delta" and spec.scale != "primary":
         scale = pd.Series(spec.scale, index=base.index, dtype="string")
     else:
@@ -229,8 +226,8 @@ def _scale_target(
         default="",
     )
     out["outcome_rule"] = np.where(out["reason"] == "", "observed", "")
-    if spec.kind == "responder" and spec.scale_change == "sitting":
-        out = _scale_change(out, events, cdm, daily, windows)
+    if spec.kind == "responder" and spec.scale_change == "sitting" and miles is not None:
+        out = _scale_change(out, events, cdm, daily, windows, base_sitting=miles["sitting"])
     if spec.estimand == "composite":
         out = _composite(out, events, cdm, windows, gate=out["reason"] != "no_baseline_on_scale")
     return out
@@ -242,6 +239,8 @@ def _scale_change(
     cdm: Mapping[str, pd.DataFrame],
     daily: pd.DataFrame,
     windows: CohortSpec,
+    *,
+    base_sitting: pd.Series,
 ) -> pd.DataFrame:
     """Label a move off CHOP INTEND by the sitting gained (rule ``scale_change_sitting``).
 
@@ -253,17 +252,21 @@ def _scale_change(
     if not candidate.any():
         return out
     probe = events.loc[candidate.to_numpy()]
-    visits = daily[["patient_id", "age_days"]].drop_duplicates()
-    visit = nearest_within(
-        probe,
-        visits,
-        offset_days=windows.outcome_days,
-        tolerance_days=windows.outcome_tolerance_days,
-    ).set_index("index_id")["age_days"]
-    gained = _sitting_gained(probe, cdm, visit, windows)
+    visit = _outcome_visit(probe, daily, windows).set_index("index_id")["age_days"]
+    gained = _sitting_gained(probe, cdm["milestones"], visit, base_sitting)
     ids = gained.index[gained.to_numpy() & visit.reindex(gained.index).notna().to_numpy()]
     rows = out["index_id"].isin(ids).to_numpy()
     return _set_label(out, rows, at=visit, target=1.0, rule="scale_change_sitting")
+
+
+def _outcome_visit(events: pd.DataFrame, dated: pd.DataFrame, windows: CohortSpec) -> pd.DataFrame:
+    """Return the visit (a distinct ``patient_id, age_days`` of ``dated``) nearest the outcome."""
+    return nearest_within(
+        events,
+        dated[["patient_id", "age_days"]].drop_duplicates(),
+        offset_days=windows.outcome_days,
+        tolerance_days=windows.outcome_tolerance_days,
+    )
 
 
 def _set_label(
@@ -300,13 +303,7 @@ def _milestone_target(
     """Gain of a milestone not held at baseline, read at the outcome visit."""
     base = baseline_milestones(events, cdm["milestones"], window_days=windows.baseline_window_days)
     known = cdm["milestones"].loc[cdm["milestones"]["able"].notna()]
-    visits = known[["patient_id", "age_days"]].drop_duplicates()
-    visit = nearest_within(
-        events,
-        visits,
-        offset_days=windows.outcome_days,
-        tolerance_days=windows.outcome_tolerance_days,
-    )
+    visit = _outcome_visit(events, known, windows)
     # Status of every milestone at that visit (exact age match); NaN where not recorded.
     at_visit = (
         visit[["index_id", "patient_id", "age_days"]]
