@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 # runs it serially (each worker trains its own copy of the shared session run).
 XDIST ?= -n 2
 
-.PHONY: help install lint format typecheck test test-all simulate calibration calibrate harmonise train reports reproduce validate notebooks mlflow-ui mlflow-server bench lock clean
+.PHONY: help install lint format typecheck test test-all simulate calibration calibrate harmonise train effects reports reproduce validate notebooks mlflow-ui mlflow-server bench lock clean
 
 help: ## List targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ harmonise: install ## Harmonise registry exports: make harmonise ARGS="..."
 EXP ?= baseline_responder
 train: install ## Train and log one run: make train (EXP=<experiment>, ARGS="model=hist_gb")
 	$(BIN)/sma-train experiments=$(EXP) $(ARGS)
+
+effects: install ## Per-therapy effects on the 10,000-person consortium, scored against the truth
+	$(BIN)/sma-train experiments=therapy_effects $(ARGS)
 
 RUN ?=
 reports: install ## Per-patient reports (HTML + PDF) of a run: make reports RUN=<run id> (ARGS="patients=[...]")

@@ -43,5 +43,7 @@ def trained(train_tmp):
 
     from sma_response.pipelines.train import run_training
 
-    cfg = compose_train(train_tmp, "report.tripod=true", "evaluate.drop_out=ipcw")
+    cfg = compose_train(
+        train_tmp, "report.tripod=true", "evaluate.drop_out=ipcw", "effects.enabled=true"
+    )
     return cfg, run_training(cfg)

@@ -16,6 +16,7 @@ STAGES = (
     "features",
     "models",
     "evaluate",
+    "effects",
     "explain",
     "report",
     "tracking",

@@ -70,6 +70,38 @@ def test_run_logs_everything_a_consortium_needs(trained):
     assert [str(v.version) for v in versions] == [result.model_version]
 
 
+def test_run_logs_per_therapy_effects_guarded_and_scored(trained, tmp_path):
+    cfg, result = trained
+    m = _client(cfg).get_run(result.run_id).data.metrics
+    assert m["effects/estimates_outside_support"] == 0
+    assert 0 < m["effects/share_in_support"] < 1
+    for outcome in ("change", "response"):
+        base = f"effects/{outcome}/onasemnogene_vs_nusinersen"
+        for name in ("pehe", "pehe_constant", "pehe_zero", "sign_agreement", "coverage"):
+            assert math.isfinite(m[f"{base}/{name}"]), f"{base}/{name}"
+        assert m[f"{base}/pehe_zero"] >= m[f"{base}/pehe_constant"]  # RMS >= SD of the truth
+    assert m["effects/policy_regret"] >= 0
+    folder = Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=result.run_id, artifact_path="effects", dst_path=str(tmp_path),
+            tracking_uri=cfg.tracking.uri,
+        )
+    )  # fmt: skip
+    assert {"estimates.parquet", "overlap.csv", "population.csv", "overlap.png"} <= {
+        p.name for p in folder.iterdir()
+    }
+    est = pd.read_parquet(folder / "estimates.parquet")
+    assert set(est["status"]) <= {"estimated", "not_estimable", "not_an_option"}
+    shown = est["estimate"].notna()
+    assert (est.loc[shown, "status"] == "estimated").all()
+    assert est.loc[shown, "in_support"].all()  # no number outside common support or label
+    assert set(est.columns) == {
+        "index_id", "outcome", "contrast", "estimate", "lower", "upper", "in_support", "status"
+    }  # fmt: skip
+    assert result.effects is not None
+    assert (result.effects.population["e_value"].dropna() >= 1).all()
+
+
 def test_predictions_are_keyed_by_pseudonymous_id_only(trained, tmp_path):
     cfg, result = trained
     mlflow.set_tracking_uri(cfg.tracking.uri)
@@ -167,6 +199,12 @@ def test_no_logged_model_holds_a_cohort_row(trained, tmp_path):
         ("validation.test_fraction=1.5", r"^validation\.test_fraction: must be between 0 and 1"),
         ("target.estimand=alive", r"^target\.estimand: unknown 'alive'"),
         ("evaluate.drop_out=impute", r"^evaluate\.drop_out: unknown 'impute'"),
+        ("effects.estimator=x_learner", r"^effects\.estimator: unknown 'x_learner'"),
+        ("effects.min_propensity=0.7", r"^effects\.min_propensity: must be between 0 and 0\.5"),
+        (
+            "+effects.eligibility.US.onasemnogene.max_weight_kg=21",
+            r"^effects\.eligibility\.US\.onasemnogene: unknown rule key \['max_weight_kg'\]",
+        ),
     ],
 )
 def test_an_impossible_setting_is_refused_before_any_data_is_read(tmp_path, override, expected):

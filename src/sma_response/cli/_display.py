@@ -169,6 +169,9 @@ def train_summary(result: TrainResult, *, console: Console | None = None) -> Non
         console.print(f"estimand: {r.estimand_text}", highlight=False)
     if r.drop_out is not None:
         console.print(drop_out_line(r.drop_out), highlight=False)
+    if r.effects is not None:
+        for line in effects_lines(r.effects.metrics, r.effects.population):
+            console.print(line, highlight=False)
     for key, why in sorted(r.not_estimable.items()):
         if not key.endswith(("_ci_low", "_ci_high")):  # the point estimates; intervals follow
             console.print(f"not estimable: {key}: {why}", highlight=False)
@@ -236,3 +239,60 @@ def drop_out_line(bias: EstimandBias) -> str:
         f"{bias.complete_case - bias.truth:+.3f} complete case, "
         f"{bias.corrected - bias.truth:+.3f} weighted"
     )
+
+
+def effects_lines(metrics: dict[str, float], population: pd.DataFrame) -> list[str]:
+    """Summarise the per-therapy contrasts: average, E-value and the truth's score (lines).
+
+    Examples
+    --------
+    >>> pop = pd.DataFrame({"outcome": ["change"], "contrast": ["a_vs_b"], "ate": [2.0],
+    ...                     "ate_lower": [1.0], "ate_upper": [3.0], "e_value": [1.8]})
+    >>> m = {"effects/share_in_support": 0.5, "effects/estimates_outside_support": 0.0,
+    ...      "effects/change/a_vs_b/pehe": 4.0, "effects/change/a_vs_b/pehe_constant": 5.0,
+    ...      "effects/change/a_vs_b/pehe_zero": 6.0, "effects/change/a_vs_b/coverage": 0.7,
+    ...      "effects/change/a_vs_b/sign_agreement": 0.9}
+    >>> for line in effects_lines(m, pop): print(line)  # doctest: +NORMALIZE_WHITESPACE
+    therapy effects: 50% of patient-contrasts in common support and the label; 0 estimates
+    outside support
+      change a_vs_b: average +2.000 (95% +1.000 to +3.000), E-value 1.80; against the truth: PEHE
+    4.000 (true average for all 5.000, zero 6.000), sign right 90%, interval coverage 70%
+    """
+    share = metrics.get("effects/share_in_support", float("nan"))
+    outside = int(metrics.get("effects/estimates_outside_support", 0))
+    lines = [
+        f"therapy effects: {share:.0%} of patient-contrasts in common support and the label; "
+        f"{outside} estimates outside support"
+    ]
+    for row in population.itertuples(index=False):
+        base = f"effects/{row.outcome}/{row.contrast}"
+        if math.isnan(float(row.ate)):
+            lines.append(
+                f"  {row.outcome} {row.contrast}: not estimable (too few starts in support)"
+            )
+            continue
+        line = (
+            f"  {row.outcome} {row.contrast}: average {row.ate:+.3f} "
+            f"(95% {row.ate_lower:+.3f} to {row.ate_upper:+.3f}), E-value {row.e_value:.2f}"
+        )
+        if f"{base}/pehe" in metrics:
+            floor = metrics.get(f"{base}/pehe_truth_fit")
+            floor_text = (
+                "" if floor is None or math.isnan(floor) else f", features' floor {floor:.3f}"
+            )
+            cov = metrics.get(f"{base}/coverage", float("nan"))
+            line += (
+                f"; against the truth: PEHE {metrics[f'{base}/pehe']:.3f} (true average for all "
+                f"{metrics[f'{base}/pehe_constant']:.3f}, zero {metrics[f'{base}/pehe_zero']:.3f}"
+                f"{floor_text}), sign right {metrics[f'{base}/sign_agreement']:.0%}, "
+                + ("no intervals" if math.isnan(cov) else f"interval coverage {cov:.0%}")
+            )
+        lines.append(line)
+    if "effects/policy_regret" in metrics:
+        lines.append(
+            f"  recommending the best estimated option: regret "
+            f"{metrics['effects/policy_regret']:.3f} in the response probability (always the "
+            f"best-average therapy: {metrics['effects/policy_regret_best_average']:.3f}); truly "
+            f"best chosen for {metrics['effects/policy_best_match']:.0%}"
+        )
+    return lines

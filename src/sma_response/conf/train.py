@@ -17,6 +17,8 @@ from sma_response.cohort.target import check_target_spec
 from sma_response.conf.factory import ConfigError, build_estimator, try_estimator
 from sma_response.conf.harmonise import HarmoniseConfig, register_harmonise_configs
 from sma_response.conf.store import PathsConfig
+from sma_response.effects.eligibility import coerce_rules
+from sma_response.effects.spec import ARMS, EFFECT_ESTIMATORS, EffectsSpec
 from sma_response.evaluate.dropout import DROP_OUT_METHODS
 from sma_response.explain.spec import ExplainSpec
 from sma_response.features.spec import FeatureSpec
@@ -102,6 +104,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     baseline_model: ModelConfig | None = None
     evaluate: EvaluateSpec = field(default_factory=EvaluateSpec)
+    effects: EffectsSpec = field(default_factory=lambda: EffectsSpec(enabled=False))
     explain: ExplainSpec = field(default_factory=ExplainSpec)
     report: ReportSpec = field(default_factory=ReportSpec)
     tracking: TrackingSpec = field(default_factory=TrackingSpec)
@@ -126,6 +129,7 @@ def register_train_configs() -> None:
     store.store(group="validation", name="validation_schema", node=ValidationSpec)
     store.store(group="model", name="model_schema", node=ModelConfig)
     store.store(group="evaluate", name="evaluate_schema", node=EvaluateSpec)
+    store.store(group="effects", name="effects_schema", node=EffectsSpec)
     store.store(group="tracking", name="tracking_schema", node=TrackingSpec)
     store.store(group="explain", name="explain_schema", node=ExplainSpec)
     store.store(group="report", name="report_schema", node=ReportSpec)
@@ -166,6 +170,7 @@ def check_train_values(cfg: DictConfig, spec: TrainConfig) -> None:
             f"{list(DROP_OUT_METHODS)}"
         )
         raise ConfigError(msg)
+    _check_effects(spec.effects)
     try:
         check_target_spec(spec.target)
     except ValueError as err:
@@ -174,3 +179,27 @@ def check_train_values(cfg: DictConfig, spec: TrainConfig) -> None:
     key = "classifier" if task == "classification" else "regressor"
     estimator = build_estimator(cfg.model[key], key=f"model.{key}")
     try_estimator(estimator, key=f"model.{key}", task=task)
+
+
+def _check_effects(spec: EffectsSpec) -> None:
+    """Refuse effects settings a run cannot use (one line naming the key)."""
+    if spec.estimator not in EFFECT_ESTIMATORS:
+        known = list(EFFECT_ESTIMATORS)
+        msg = f"effects.estimator: unknown {spec.estimator!r}; expected one of {known}"
+        raise ConfigError(msg)
+    if spec.reference not in ARMS:
+        msg = f"effects.reference: unknown therapy {spec.reference!r}; expected one of {list(ARMS)}"
+        raise ConfigError(msg)
+    if not 0.0 < spec.min_propensity < 0.5:
+        msg = f"effects.min_propensity: must be between 0 and 0.5, got {spec.min_propensity}"
+        raise ConfigError(msg)
+    if not 0.0 < spec.interval_level < 1.0:
+        msg = f"effects.interval_level: must be between 0 and 1, got {spec.interval_level}"
+        raise ConfigError(msg)
+    if spec.n_splits < 2:
+        msg = f"effects.n_splits: must be at least 2, got {spec.n_splits}"
+        raise ConfigError(msg)
+    try:
+        coerce_rules(spec.eligibility)
+    except ValueError as err:
+        raise ConfigError(str(err)) from err

@@ -22,6 +22,8 @@ __all__ = [
     "ORACLE_AGE_TOLERANCE_DAYS",
     "TRUTH_COLUMNS",
     "join_oracle",
+    "option_truth",
+    "read_option_truth",
     "read_oracle",
 ]
 
@@ -40,6 +42,78 @@ TRUTH_COLUMNS = (
 COMPOSITE_TRUTH_COLUMN = "event_free_probability"
 #: The truth is indexed at the first therapy start; later index events have no oracle.
 ORACLE_AGE_TOLERANCE_DAYS = 31
+
+
+def _joined(
+    cohort: pd.DataFrame,
+    targets: pd.DataFrame,
+    *,
+    links: pd.DataFrame,
+    counterfactuals: pd.DataFrame,
+    key: PseudonymKey | bytes,
+    on: tuple[str, ...] = ("person_id", "therapy", "primary_scale"),
+) -> pd.DataFrame:
+    """Cohort rows with their truth rows (index age within the tolerance) on ``on``."""
+    parts = [
+        g.assign(
+            patient_id=pseudonymise(
+                g["local_id"].astype(str), registry=str(reg), key=key
+            ).to_numpy()
+        )
+        for reg, g in links.groupby("registry", sort=True)
+    ]
+    people = pd.concat(parts, ignore_index=True)[["patient_id", "person_id"]]
+    rows = cohort[["index_id", "patient_id", "therapy", "index_age_days"]].merge(
+        targets[["index_id", "primary_scale"]], on="index_id"
+    )
+    rows = rows.merge(people, on="patient_id", how="left")
+    joined = rows.merge(
+        counterfactuals.rename(
+            columns={
+                "option": "therapy",
+                "scale": "primary_scale",
+                "index_age_days": "truth_age_days",
+            }
+        ),
+        on=list(on),
+        how="left",
+    )
+    gap = (joined["truth_age_days"] - joined["index_age_days"]).abs()
+    joined = joined.loc[gap <= ORACLE_AGE_TOLERANCE_DAYS]
+    return joined
+
+
+def option_truth(
+    cohort: pd.DataFrame,
+    targets: pd.DataFrame,
+    *,
+    links: pd.DataFrame,
+    counterfactuals: pd.DataFrame,
+    key: PseudonymKey | bytes,
+    estimand: str = "while_alive",
+) -> dict[str, pd.DataFrame]:
+    """Return the truth of every index event under every option, per outcome.
+
+    ``change``: the expected 12-month change on the row's primary scale; ``response``: the
+    probability of a meaningful gain (times that of staying alive without permanent
+    ventilation under the composite estimand). Frames are indexed by ``index_id`` with one
+    column per option (each therapy and ``untreated``).
+    """
+    cf = counterfactuals.rename(columns={"option": "truth_option"})
+    joined = _joined(
+        cohort, targets, links=links, counterfactuals=cf, key=key,
+        on=("person_id", "primary_scale"),
+    )  # fmt: skip
+    response = joined["response_probability"]
+    if estimand == "composite":
+        response = response * joined[COMPOSITE_TRUTH_COLUMN]
+    joined = joined.assign(response=response)
+    return {
+        name: joined.pivot_table(
+            index="index_id", columns="truth_option", values=column, aggfunc="first"
+        ).rename_axis(columns=None)
+        for name, column in (("change", "expected_change"), ("response", "response"))
+    }
 
 
 def join_oracle(
@@ -70,32 +144,7 @@ def join_oracle(
         ``composite``: a classification truth is multiplied by
         :data:`COMPOSITE_TRUTH_COLUMN`; ``while_alive``: it is conditional on survival.
     """
-    parts = [
-        g.assign(
-            patient_id=pseudonymise(
-                g["local_id"].astype(str), registry=str(reg), key=key
-            ).to_numpy()
-        )
-        for reg, g in links.groupby("registry", sort=True)
-    ]
-    people = pd.concat(parts, ignore_index=True)[["patient_id", "person_id"]]
-    rows = cohort[["index_id", "patient_id", "therapy", "index_age_days"]].merge(
-        targets[["index_id", "primary_scale"]], on="index_id"
-    )
-    rows = rows.merge(people, on="patient_id", how="left")
-    joined = rows.merge(
-        counterfactuals.rename(
-            columns={
-                "option": "therapy",
-                "scale": "primary_scale",
-                "index_age_days": "truth_age_days",
-            }
-        ),
-        on=["person_id", "therapy", "primary_scale"],
-        how="left",
-    )
-    gap = (joined["truth_age_days"] - joined["index_age_days"]).abs()
-    joined = joined.loc[gap <= ORACLE_AGE_TOLERANCE_DAYS]
+    joined = _joined(cohort, targets, links=links, counterfactuals=counterfactuals, key=key)
     joined = joined.set_index("index_id")
     if task != "classification":
         return joined["expected_change"]
@@ -142,4 +191,29 @@ def read_oracle(
         key=key,
         task=task,
         estimand=estimand,
+    )
+
+
+def read_option_truth(
+    cohort: pd.DataFrame,
+    targets: pd.DataFrame,
+    *,
+    truth_dir: Path,
+    key: PseudonymKey,
+    estimand: str = "while_alive",
+) -> dict[str, pd.DataFrame] | None:
+    """Return :func:`option_truth` from a dataset's ``ground_truth/`` folder (``None``: none)."""
+    columns = [*TRUTH_COLUMNS, COMPOSITE_TRUTH_COLUMN]
+    try:
+        counterfactuals = read_truth(truth_dir / "counterfactuals.parquet", columns)
+        links = read_truth(
+            truth_dir / "registry_links.parquet", ["registry", "local_id", "person_id"]
+        )
+    except TruthFileError as err:
+        log.warning("per-therapy truth not read: %s", err)
+        return None
+    if counterfactuals is None or links is None:
+        return None
+    return option_truth(
+        cohort, targets, links=links, counterfactuals=counterfactuals, key=key, estimand=estimand
     )

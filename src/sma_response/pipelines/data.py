@@ -15,7 +15,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from sma_response.conf.nodes import node_dict
-from sma_response.evaluate.oracle import read_oracle
+from sma_response.evaluate.oracle import read_option_truth, read_oracle
 from sma_response.harmonise.cdm import source_digest
 from sma_response.harmonise.io import read_text
 from sma_response.harmonise.pseudonym import PseudonymKey, resolve_key
@@ -28,6 +28,7 @@ __all__ = [
     "DataError",
     "ensure_cdm",
     "load_cdm",
+    "option_truth_frames",
     "oracle_predictions",
     "pseudonym_key",
     "read_cdm_fingerprint",
@@ -130,3 +131,16 @@ def oracle_predictions(
     """Return the truth of each index event (evaluation only), or ``None`` without one."""
     truth_dir, key = raw_dir / "ground_truth", pseudonym_key(key_file)
     return read_oracle(cohort, targets, truth_dir=truth_dir, key=key, task=task, estimand=estimand)
+
+
+def option_truth_frames(
+    cohort: pd.DataFrame,
+    targets: pd.DataFrame,
+    *,
+    raw_dir: Path,
+    key_file: Path,
+    estimand: str = "while_alive",
+) -> dict[str, pd.DataFrame] | None:
+    """Return the truth of each index event under every option (evaluation only)."""
+    truth_dir, key = raw_dir / "ground_truth", pseudonym_key(key_file)
+    return read_option_truth(cohort, targets, truth_dir=truth_dir, key=key, estimand=estimand)

@@ -24,6 +24,7 @@ from sma_response.conf.factory import ConfigError, build_estimator, check_target
 from sma_response.conf.nodes import node_dict
 from sma_response.conf.runtime import flatten, hydra_info, run_tags
 from sma_response.conf.train import TrainConfig, check_train_values
+from sma_response.effects.run import EffectsResult, run_effects
 from sma_response.evaluate.dropout import EstimandBias, drop_out_estimate
 from sma_response.evaluate.plots import performance_figures
 from sma_response.evaluate.samplesize import SampleSize
@@ -35,6 +36,7 @@ from sma_response.features.design import (
     DesignError,
     build_design,
     eligible_events,
+    observed_change,
     synthetic_example,
 )
 from sma_response.models.fit import CVResult, RunFits, fit_run
@@ -43,6 +45,7 @@ from sma_response.pipelines.data import (
     DataError,
     ensure_cdm,
     load_cdm,
+    option_truth_frames,
     oracle_predictions,
     read_cdm_fingerprint,
 )
@@ -99,6 +102,7 @@ class TrainResult:
     not_estimable: dict[str, str] = field(default_factory=dict)  # NaN figure -> why
     estimand_text: str = ""  # what the target estimates (the attrition table's estimand step)
     drop_out: EstimandBias | None = None  # the cohort's mean target under drop-out
+    effects: EffectsResult | None = None  # per-therapy contrasts, overlap, truth's score
 
 
 def _checked_config(cfg: DictConfig) -> tuple[DictConfig, TrainConfig]:
@@ -235,6 +239,40 @@ def _evaluate(
     )
     ev.estimand = _drop_out(cfg, spec, cdm)
     return ev
+
+
+def _effects(
+    cfg: DictConfig, spec: TrainConfig, design: Design, groups: pd.DataFrame
+) -> EffectsResult | None:
+    """Per-therapy contrasts of the cohort (responder targets), scored against any truth."""
+    X, targets, y = design.X, design.targets, design.y
+    if not spec.effects.enabled or spec.target.kind != "responder" or targets is None or y is None:
+        return None
+    cohort = design.cohort.set_index("index_id").reindex(X.index)
+    outcomes = {"change": observed_change(targets, X.index), "response": y.astype(float)}
+    truth = None
+    if spec.evaluate.oracle:
+        truth = option_truth_frames(
+            design.cohort, targets, raw_dir=Path(cfg.harmonise.raw_dir),
+            key_file=Path(cfg.harmonise.pseudonym_key_file), estimand=spec.target.estimand,
+        )  # fmt: skip
+    return run_effects(
+        X, outcomes, cohort["linked_id"], groups["region"].reindex(X.index),
+        spec=spec.effects, seed=spec.seed, truth=truth,
+    )  # fmt: skip
+
+
+def _log_effects(run: RunLogger, effects: EffectsResult | None) -> None:
+    if effects is None:
+        return
+    run.log_metrics(effects.metrics)
+    run.log_table(effects.estimates, "effects/estimates.parquet")
+    run.log_table(effects.overlap, "effects/overlap.csv")
+    run.log_table(effects.population, "effects/population.csv")
+    if not effects.scores.empty:
+        run.log_table(effects.scores, "effects/truth_scores.csv")
+    for path, fig in effects.figures.items():
+        run.log_figure(fig, path)
 
 
 def _log_inputs(
@@ -456,6 +494,9 @@ def run_training(cfg: DictConfig, *, extra_tags: dict[str, str] | None = None) -
     groups = make_subgroups(design.cohort, cdm["patients"])
     ev = _evaluate(cfg, spec, cdm, design, fits, groups)
     timings["evaluate"] = time.perf_counter() - t
+    t = time.perf_counter()
+    effects = _effects(cfg, spec, design, groups)
+    timings["effects"] = time.perf_counter() - t
 
     t = time.perf_counter()
     with mlflow_run(
@@ -466,6 +507,7 @@ def run_training(cfg: DictConfig, *, extra_tags: dict[str, str] | None = None) -
     ) as run:
         _log_inputs(run, cfg, spec, cdm_dir, digest)
         _log_results(run, design, fits, ev, task=task)
+        _log_effects(run, effects)
         _log_tripod(run, cfg, spec, design, ev, digest=digest, baseline=fits.baseline_cv)
         model_uri = version = None
         if spec.tracking.log_model:
@@ -498,6 +540,8 @@ def run_training(cfg: DictConfig, *, extra_tags: dict[str, str] | None = None) -
     # sweep's members do not register either (the sweep registers its best run at the end).
     in_sweep = bool(os.environ.get(PARENT_RUN_ENV))
     version = register_model(spec.tracking, model_uri) if model_uri and not in_sweep else None
-    return _result(
+    result = _result(
         run_id, artifact_uri, spec, design, fits, ev, (model_uri, version), digest, timings
     )
+    result.effects = effects
+    return result

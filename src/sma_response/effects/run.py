@@ -1,0 +1,102 @@
+"""The effects stage of a training run: estimate, guard, score, summarise (no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from sma_response.effects.eligibility import eligible_options
+from sma_response.effects.estimate import estimate_effects
+from sma_response.effects.overlap import overlap_figure, overlap_table
+from sma_response.effects.score import apply_eligibility, e_values, policy_regret, score_effects
+from sma_response.effects.spec import ARMS, EffectsSpec
+from sma_response.features.preprocess import make_preprocessor
+
+__all__ = ["EffectsResult", "run_effects"]
+
+
+@dataclass
+class EffectsResult:
+    """Per-therapy estimates of a run, their guards and (on synthetic data) their score."""
+
+    estimates: pd.DataFrame  # index_id, outcome, contrast, estimate, lower, upper, status
+    eligibility: pd.DataFrame  # index_id x therapy: the label allows it
+    propensity: pd.DataFrame  # index_id x therapy: held-out propensity
+    overlap: pd.DataFrame  # per therapy: starts, effective n, share in support
+    population: pd.DataFrame  # per outcome and contrast: average contrast, E-values
+    scores: pd.DataFrame  # per outcome and contrast: PEHE and references (empty: no truth)
+    metrics: dict[str, float] = field(default_factory=dict)
+    figures: dict[str, Figure] = field(default_factory=dict)
+
+
+def run_effects(
+    features: pd.DataFrame,
+    outcomes: dict[str, pd.Series],
+    patients: pd.Series,
+    regions: pd.Series,
+    *,
+    spec: EffectsSpec,
+    seed: int,
+    truth: dict[str, pd.DataFrame] | None = None,
+) -> EffectsResult:
+    """Estimate every contrast, blank it outside support and label, score it against the truth.
+
+    Parameters
+    ----------
+    features
+        The run's feature frame (indexed by ``index_id``).
+    outcomes
+        ``change`` and/or ``response`` per index event (missing where not observed).
+    patients, regions
+        Patient (fold groups) and region (eligibility rules) of each index event.
+    spec, seed
+        Settings.
+    truth
+        :func:`sma_response.evaluate.oracle.option_truth` (synthetic data only; never fitted).
+    """
+    fitted = estimate_effects(features, outcomes, patients, spec=spec, seed=seed)
+    eligible, _ = eligible_options(features, regions, spec.eligibility)
+    estimates = apply_eligibility(fitted.estimates, eligible, spec.reference)
+    population = fitted.population.merge(
+        e_values(fitted.population)[["outcome", "contrast", "e_value", "e_value_interval"]],
+        on=["outcome", "contrast"],
+    )
+    overlap = overlap_table(fitted.propensity.to_numpy(), fitted.therapy, spec.min_propensity)
+    estimated = estimates["status"] == "estimated"
+    outside = estimates["estimate"].notna() & (~estimates["in_support"] | ~estimated)
+    metrics = {
+        "effects/share_in_support": float(estimated.mean()),
+        "effects/estimates_outside_support": float(outside.sum()),
+    }
+    for row in overlap.itertuples(index=False):
+        metrics[f"effects/overlap/{row.therapy}/effective_n"] = float(row.effective_n)
+    for row in population.itertuples(index=False):
+        base = f"effects/{row.outcome}/{row.contrast}"
+        metrics[f"{base}/average"] = float(row.ate)
+        metrics[f"{base}/e_value"] = float(row.e_value)
+    scores = pd.DataFrame()
+    if truth:
+        covariates = features.drop(columns=["therapy"])
+        Z = make_preprocessor(covariates.dtypes, kind="linear").fit_transform(covariates)
+        found, scores = score_effects(estimates, truth, Z=Z, groups=patients, seed=seed)
+        metrics.update(found)
+        if "response" in truth and "response" in outcomes:
+            metrics.update(
+                policy_regret(
+                    estimates, truth["response"][list(ARMS)], eligible, population,
+                    outcome="response", reference=spec.reference,
+                )
+            )  # fmt: skip
+    figure = overlap_figure(fitted.propensity.to_numpy(), fitted.therapy, spec.min_propensity)
+    return EffectsResult(
+        estimates=estimates,
+        eligibility=eligible,
+        propensity=fitted.propensity,
+        overlap=overlap,
+        population=population,
+        scores=scores,
+        metrics=metrics,
+        figures={"effects/overlap.png": figure},
+    )
