@@ -155,6 +155,23 @@ def join_oracle(
     return joined["response_probability"]
 
 
+def _truth_tables(
+    truth_dir: Path, columns: list[str], *, what: str
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Read the counterfactuals and registry links (``None``, with a warning, when unusable)."""
+    try:
+        counterfactuals = read_truth(truth_dir / "counterfactuals.parquet", columns)
+        links = read_truth(
+            truth_dir / "registry_links.parquet", ["registry", "local_id", "person_id"]
+        )
+    except TruthFileError as err:
+        log.warning("%s: %s", what, err)
+        return None
+    if counterfactuals is None or links is None:
+        return None
+    return counterfactuals, links
+
+
 def read_oracle(
     cohort: pd.DataFrame,
     targets: pd.DataFrame,
@@ -173,16 +190,10 @@ def read_oracle(
     columns = list(TRUTH_COLUMNS)
     if task == "classification" and estimand == "composite":
         columns.append(COMPOSITE_TRUTH_COLUMN)
-    try:
-        counterfactuals = read_truth(truth_dir / "counterfactuals.parquet", columns)
-        links = read_truth(
-            truth_dir / "registry_links.parquet", ["registry", "local_id", "person_id"]
-        )
-    except TruthFileError as err:
-        log.warning("oracle figures not computed: %s", err)
+    tables = _truth_tables(truth_dir, columns, what="oracle figures not computed")
+    if tables is None:
         return None
-    if counterfactuals is None or links is None:
-        return None
+    counterfactuals, links = tables
     return join_oracle(
         cohort,
         targets,
@@ -204,16 +215,10 @@ def read_option_truth(
 ) -> dict[str, pd.DataFrame] | None:
     """Return :func:`option_truth` from a dataset's ``ground_truth/`` folder (``None``: none)."""
     columns = [*TRUTH_COLUMNS, COMPOSITE_TRUTH_COLUMN]
-    try:
-        counterfactuals = read_truth(truth_dir / "counterfactuals.parquet", columns)
-        links = read_truth(
-            truth_dir / "registry_links.parquet", ["registry", "local_id", "person_id"]
-        )
-    except TruthFileError as err:
-        log.warning("per-therapy truth not read: %s", err)
+    tables = _truth_tables(truth_dir, columns, what="per-therapy truth not read")
+    if tables is None:
         return None
-    if counterfactuals is None or links is None:
-        return None
+    counterfactuals, links = tables
     return option_truth(
         cohort, targets, links=links, counterfactuals=counterfactuals, key=key, estimand=estimand
     )
