@@ -48,12 +48,16 @@ class EffectEstimates:
     population
         Per outcome and contrast: the average contrast in support with its 95% interval, the
         reference arm's mean outcome there and the outcome's SD (for the E-value).
+    covariates
+        The encoded features every model saw (imputed, scaled, one-hot), indexed by
+        ``index_id``.
     """
 
     estimates: pd.DataFrame
     propensity: pd.DataFrame
     therapy: np.ndarray
     population: pd.DataFrame
+    covariates: pd.DataFrame
 
 
 def treatment_codes(therapy: pd.Series) -> np.ndarray:
@@ -90,12 +94,12 @@ def _fit_contrast(
         )
         est.fit(Y, T, X=Z, groups=groups)
         return est, True
-    model = _nuisance(
-        discrete=False, spec=spec, seed=seed
-    )  # a regression of the outcome (0/1 for response)
-    learner = TLearner(models=model, categories=[ref, arm]) if spec.estimator == "t" else None
-    if learner is None:
-        learner = SLearner(overall_model=model, categories=[ref, arm])
+    model = _nuisance(discrete=False, spec=spec, seed=seed)  # 0/1 outcome regressed for response
+    learner: TLearner | SLearner = (
+        TLearner(models=model, categories=[ref, arm])
+        if spec.estimator == "t"
+        else SLearner(overall_model=model, categories=[ref, arm])
+    )
     learner.fit(Y, T, X=Z)
     return learner, False
 
@@ -125,8 +129,8 @@ def estimate_effects(
     """
     T = treatment_codes(features["therapy"])
     covariates = features.drop(columns=["therapy"])
-    Z = make_preprocessor(covariates.dtypes, kind="linear").fit_transform(covariates)
-    Z = Z.to_numpy(dtype=float)
+    encoded = make_preprocessor(covariates.dtypes, kind="linear").fit_transform(covariates)
+    Z = encoded.to_numpy(dtype=float)
     g = groups.reindex(features.index).astype(str).to_numpy()
     P = cross_fitted_propensity(Z, T, g, n_splits=spec.n_splits, trees=150, seed=seed)
     ref = ARMS.index(spec.reference)
@@ -188,6 +192,7 @@ def estimate_effects(
         propensity=pd.DataFrame(P, index=features.index, columns=list(ARMS)),
         therapy=T,
         population=pd.DataFrame(population),
+        covariates=encoded,
     )
 
 

@@ -12,7 +12,6 @@ from sma_response.effects.estimate import estimate_effects
 from sma_response.effects.overlap import overlap_figure, overlap_table
 from sma_response.effects.score import apply_eligibility, e_values, policy_regret, score_effects
 from sma_response.effects.spec import ARMS, EffectsSpec
-from sma_response.features.preprocess import make_preprocessor
 
 __all__ = ["EffectsResult", "run_effects"]
 
@@ -78,9 +77,9 @@ def run_effects(
         metrics[f"{base}/e_value"] = float(row.e_value)
     scores = pd.DataFrame()
     if truth:
-        covariates = features.drop(columns=["therapy"])
-        Z = make_preprocessor(covariates.dtypes, kind="linear").fit_transform(covariates)
-        found, scores = score_effects(estimates, truth, Z=Z, groups=patients, seed=seed)
+        found, scores = score_effects(
+            estimates, truth, Z=fitted.covariates, groups=patients, seed=seed
+        )
         metrics.update(found)
         if "response" in truth and "response" in outcomes:
             metrics.update(
