@@ -21,6 +21,7 @@ from tests._fixtures.training import compose_report
 
 from sma_response.harmonise.io import read_registry, read_registry_spec
 from sma_response.pipelines.report import ReportError, run_reports
+from sma_response.report.options import disagreements, meaningful_change
 
 
 def _artifact(cfg, run_id, path, dst):
@@ -122,10 +123,43 @@ def test_reports_for_chosen_cohort_patients(trained, tmp_path):
     assert f"{row['lower']:+.1f} to {row['upper']:+.1f}" in text
     assert re.search(r"(raises|lowers) the chance of a meaningful gain", text)
     assert result.run_id in text
-    assert "not a causal claim" in text
+    assert "Therapy options" in text
+    assert "confounding by indication" in text
     html = paths[2].read_text(encoding="utf-8")
     assert "Age at treatment start" in html
     assert dt.date.today().isoformat() in html
+
+
+def test_report_options_come_from_the_effects_stage_and_never_contradict(trained, tmp_path):
+    """Each option is the patient's own estimate plus a contrast, or says why it has no number."""
+    cfg, result = trained
+    options = pd.read_parquet(
+        _artifact(cfg, result.run_id, "report/alternatives.parquet", tmp_path)
+    )
+    patients = pd.read_parquet(_artifact(cfg, result.run_id, "report/patients.parquet", tmp_path))
+    assert set(options["index_id"]) == set(patients["index_id"])
+    assert (
+        options.groupby("index_id")["status"].apply(lambda s: (s == "current").sum()) == 1
+    ).all()
+    assert {"estimated", "not_estimable"} <= set(options["status"])
+    blank = options.loc[options["status"].isin(["not_estimable", "not_an_option"])]
+    assert blank[["probability", "expected_change", "diff_change"]].isna().all().all()
+    assert (blank["reason"].str.len() > 0).all()
+    metrics = MlflowClient(cfg.tracking.uri).get_run(result.run_id).data.metrics
+    assert metrics["report/disagreements"] == 0
+    assert metrics["report/reconciled"] == patients["reconciled"].sum()
+    shown = options.loc[options["status"] == "estimated"].merge(
+        patients[["index_id", "scale", "expected_change"]], on="index_id", suffixes=("", "_own")
+    )
+    # an option's change is the patient's own plus the contrast, unless that contradicted its
+    # chance (then it sits at the threshold)
+    candidate = shown["expected_change_own"] + shown["diff_change"]
+    threshold = meaningful_change(shown["scale"])
+    clash = (shown["probability"] >= 0.5) != (candidate >= threshold)
+    keep = candidate.notna() & ~clash
+    assert keep.any()
+    assert np.allclose(shown.loc[keep, "expected_change"], candidate[keep])
+    assert disagreements(shown) == 0
 
 
 def test_reports_for_new_patients_from_a_registry_export_file(trained, train_tmp, tmp_path):

@@ -66,6 +66,13 @@ def synthetic_basis() -> ReportBasis:
             "feature_perturbation": "tree_path_dependent",
         },
         interval={"level": 0.8, "min_n": 30, "bounds": {}, "percentiles": {}},
+        effects={
+            "estimator": "dr",
+            "level": 0.8,
+            "min_propensity": 0.05,
+            "adjusted_for": ["Age at treatment start", "SMA type"],
+            "coverage": {"change/onasemnogene_vs_nusinersen": 0.55},
+        },
         coverage=[
             {"variable": "overall", "level": "all", "n": 120, "coverage": 0.81, "mean_width": 12.0},
             {"variable": "region", "level": "DE", "n": 60, "coverage": 0.79, "mean_width": 11.0},
@@ -113,12 +120,25 @@ def synthetic_inputs():
         "interval_key": "chop_intend",
         "source": "held_out",
     }
+    nan = float("nan")
     alternatives = pd.DataFrame(
         {
             "index_id": f"{PID}#1",
             "therapy": ["nusinersen", "risdiplam", "onasemnogene"],
-            "probability": [0.7, 0.72, 0.8],
-            "expected_change": [6.0, 6.3, 8.0],
+            "status": ["estimated", "current", "not_an_option"],
+            "reason": ["", "", "onasemnogene (FDA label): children under 2 years"],
+            "probability": [0.62, 0.72, nan],
+            "probability_lower": [0.5, nan, nan],
+            "probability_upper": [0.74, nan, nan],
+            "expected_change": [4.3, 6.3, nan],
+            "change_lower": [-1.5, 0.5, nan],
+            "change_upper": [10.0, 12.0, nan],
+            "diff_probability": [-0.1, nan, nan],
+            "diff_probability_lower": [-0.22, nan, nan],
+            "diff_probability_upper": [0.02, nan, nan],
+            "diff_change": [-2.0, nan, nan],
+            "diff_change_lower": [-4.5, nan, nan],
+            "diff_change_upper": [0.5, nan, nan],
         }
     )
     return shap, patient, alternatives

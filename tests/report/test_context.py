@@ -46,6 +46,22 @@ def test_alternatives_flag_rare_therapy_age_cells(report):
     assert not alts["nusinersen"].rare
 
 
+def test_options_carry_intervals_or_the_reason_there_is_no_number(report):
+    alts = {a.therapy: a for a in report.alternatives}
+    assert alts["nusinersen"].diff_change_interval == (-4.5, 0.5)
+    assert alts["nusinersen"].probability_interval == (0.5, 0.74)
+    ona = alts["onasemnogene"]
+    assert (ona.status, ona.probability, ona.expected_change) == ("not_an_option", None, None)
+    assert "under 2 years" in ona.reason
+
+
+def test_the_options_caveat_names_confounding_adjustment_and_measured_coverage(report):
+    text = report.options_caveat
+    assert "confounding by indication" in text
+    assert "age at treatment start, SMA type and for nothing else" in text
+    assert "for 55% of patients: read them as too narrow" in text
+
+
 def test_the_chance_states_the_estimand(report):
     """Composite: the headline and the note say a death or permanent ventilation is no gain."""
     assert "alive and without permanent ventilation" in report.headline

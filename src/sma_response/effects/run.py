@@ -22,10 +22,14 @@ class EffectsResult:
 
     estimates: pd.DataFrame  # index_id, outcome, contrast, estimate, lower, upper, status
     eligibility: pd.DataFrame  # index_id x therapy: the label allows it
+    rules: pd.DataFrame  # index_id x therapy: the rule's words where the label does not allow it
+    support_estimates: pd.DataFrame  # estimates before the label (blank outside support only)
     propensity: pd.DataFrame  # index_id x therapy: held-out propensity
     overlap: pd.DataFrame  # per therapy: starts, effective n, share in support
     population: pd.DataFrame  # per outcome and contrast: average contrast, E-values
     scores: pd.DataFrame  # per outcome and contrast: PEHE and references (empty: no truth)
+    spec: EffectsSpec = field(default_factory=EffectsSpec)
+    adjusted_for: list[str] = field(default_factory=list)  # the features the contrasts adjust for
     metrics: dict[str, float] = field(default_factory=dict)
     figures: dict[str, Figure] = field(default_factory=dict)
 
@@ -56,7 +60,7 @@ def run_effects(
         :func:`sma_response.evaluate.oracle.option_truth` (synthetic data only; never fitted).
     """
     fitted = estimate_effects(features, outcomes, patients, spec=spec, seed=seed)
-    eligible, _ = eligible_options(features, regions, spec.eligibility)
+    eligible, rules = eligible_options(features, regions, spec.eligibility)
     estimates = apply_eligibility(fitted.estimates, eligible, spec.reference)
     population = fitted.population.merge(
         e_values(fitted.population)[["outcome", "contrast", "e_value", "e_value_interval"]],
@@ -92,10 +96,14 @@ def run_effects(
     return EffectsResult(
         estimates=estimates,
         eligibility=eligible,
+        rules=rules,
+        support_estimates=fitted.estimates,
         propensity=fitted.propensity,
         overlap=overlap,
         population=population,
         scores=scores,
+        spec=spec,
+        adjusted_for=[str(c) for c in features.columns if c != "therapy"],
         metrics=metrics,
         figures={"effects/overlap.png": figure},
     )

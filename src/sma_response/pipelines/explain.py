@@ -25,6 +25,7 @@ from sma_response.features.design import synthetic_example
 from sma_response.report.basis import ReportBasis
 from sma_response.report.batch import write_reports
 from sma_response.report.inputs import ReportInputs, example_ids, outcome_frame
+from sma_response.report.options import agreement_metrics
 from sma_response.report.spec import ReportSpec
 from sma_response.report.training import RunToExplain, change_intervals, report_inputs
 
@@ -105,6 +106,7 @@ def explain_training_run(
     logger.log_text(basis.to_json(), "report/basis.json")
     logger.log_table(inputs.patients, "report/patients.parquet")
     logger.log_table(inputs.alternatives, "report/alternatives.parquet")
+    logger.log_metrics(agreement_metrics(inputs.patients, inputs.alternatives))
     if run.task == "classification" and provenance.get("model_uri"):
         logger.log_model(
             iv.change_final,

@@ -363,8 +363,8 @@ def _explain(
     fits: RunFits,
     ev: RunEvaluation,
     groups: pd.DataFrame,
-    model_uri: str | None,
-    version: str | None,
+    effects: EffectsResult | None,
+    models: tuple[str | None, str | None],
     digest: str,
 ) -> ExplainOutcome | None:
     """SHAP values, interval coverage, report basis and example reports (logged)."""
@@ -392,7 +392,9 @@ def _explain(
         target_scale=spec.target.scale,
         model_name=spec.model.name,
         estimand=spec.target.estimand,
+        effects=effects,
     )
+    model_uri, version = models
     provenance = run_provenance(
         run.run_id, model_uri=model_uri, model_version=version, digest=digest,
         root=Path(cfg.paths.root_dir),
@@ -522,7 +524,7 @@ def run_training(cfg: DictConfig, *, extra_tags: dict[str, str] | None = None) -
         explained = None
         if spec.explain.enabled:
             explained = _explain(
-                run, cfg, spec, design, fits, ev, groups, model_uri, version, digest
+                run, cfg, spec, design, fits, ev, groups, effects, (model_uri, version), digest
             )
         timings["explain"] = time.perf_counter() - t_explain
         timings["fit_change_model"] = 0.0 if explained is None else explained.fit_seconds

@@ -68,6 +68,10 @@ class ReportBasis:
     estimand
         ``composite`` (death or permanent ventilation in the window is no gain) or
         ``while_alive``; a basis logged before the key existed reads ``while_alive``.
+    effects
+        :func:`~sma_response.report.training.effects_basis`: the per-therapy contrasts'
+        estimator, interval level, what they adjust for and their measured coverage (empty:
+        not estimated).
     """
 
     task: str
@@ -84,6 +88,7 @@ class ReportBasis:
     importance: list[dict[str, Any]] = field(default_factory=list)
     therapies: list[str] = field(default_factory=list)
     estimand: str = "while_alive"
+    effects: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """Serialise (NaN becomes null)."""

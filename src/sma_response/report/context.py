@@ -31,6 +31,7 @@ __all__ = [
     "PerformanceRow",
     "Position",
     "build_patient_context",
+    "options_caveat",
     "report_id",
 ]
 
@@ -77,15 +78,96 @@ class PerformanceRow:
 
 @dataclass
 class Alternative:
-    """The model's estimate under one therapy option."""
+    """One therapy option: its estimate, or why there is none (``report.options``)."""
 
     therapy: str
     label: str
+    status: str  # current | estimated | not_estimable | not_an_option
+    reason: str
     probability: float | None
+    probability_interval: tuple[float, float] | None
     expected_change: float | None
-    actual: bool
+    change_interval: tuple[float, float] | None
+    diff_probability: float | None
+    diff_probability_interval: tuple[float, float] | None
+    diff_change: float | None
+    diff_change_interval: tuple[float, float] | None
     n_similar: int
     rare: bool
+
+    @property
+    def actual(self) -> bool:
+        """The therapy the patient started."""
+        return self.status == "current"
+
+
+def _pair(row: Any, low: str, high: str) -> tuple[float, float] | None:
+    lo, hi = _num(getattr(row, low, None)), _num(getattr(row, high, None))
+    return None if lo is None or hi is None else (lo, hi)
+
+
+def _alternative(row: Any, *, n_similar: int, rare: bool) -> Alternative:
+    return Alternative(
+        therapy=str(row.therapy),
+        label=_therapy(str(row.therapy)),
+        status=str(row.status),
+        reason=str(row.reason or ""),
+        probability=_num(row.probability),
+        probability_interval=_pair(row, "probability_lower", "probability_upper"),
+        expected_change=_num(row.expected_change),
+        change_interval=_pair(row, "change_lower", "change_upper"),
+        diff_probability=_num(row.diff_probability),
+        diff_probability_interval=_pair(row, "diff_probability_lower", "diff_probability_upper"),
+        diff_change=_num(row.diff_change),
+        diff_change_interval=_pair(row, "diff_change_lower", "diff_change_upper"),
+        n_similar=n_similar,
+        rare=rare,
+    )
+
+
+#: Shown under a headline whose expected change was moved (``report.options.reconcile``).
+RECONCILED_NOTE = (
+    "The chance and the expected change come from two models that disagreed for this patient; "
+    "the expected change and its range were moved to the meaningful-change threshold so that "
+    "the two do not contradict each other. Read both as close to the threshold."
+)
+
+
+def _lower_first(label: str) -> str:
+    """Lower-case a label's first letter for use mid-sentence, unless it starts an acronym."""
+    return label if label[:2].isupper() else label[:1].lower() + label[1:]
+
+
+def options_caveat(effects: Mapping[str, Any]) -> str:
+    """One plain caveat for the therapy options: observational data, what was adjusted for.
+
+    Examples
+    --------
+    >>> options_caveat({"adjusted_for": ["Age", "SMA type"], "level": 0.8,
+    ...                 "coverage": {"change/a_vs_b": 0.5, "response/a_vs_b": 0.6}})[-96:]
+    'ifferences covered the true difference for 50-60% of patients: read them as too narrow.'
+    """
+    if not effects:
+        return ""
+    adjusted = ", ".join(_lower_first(str(a)) for a in effects.get("adjusted_for", []))
+    text = (
+        "These differences are estimated from registry data, not from a trial: doctors chose "
+        "each therapy for reasons that also shape outcomes (confounding by indication). The "
+        f"estimates adjust for {adjusted or 'nothing'} and for nothing else, so anything not "
+        "recorded can bias them."
+    )
+    coverage = [float(v) for v in effects.get("coverage", {}).values() if v is not None]
+    level = float(effects.get("level", 0.8))
+    if coverage:
+        low, high = round(100 * min(coverage)), round(100 * max(coverage))
+        span = f"{low}%" if low == high else f"{low}-{high}%"
+        verdict = "too narrow" if low < 100 * level - 10 else "about right"
+        text += (
+            f" On synthetic data with a known truth, the {level:.0%} intervals of these "
+            f"differences covered the true difference for {span} of patients: read them as "
+            f"{verdict}."
+        )
+    return text
 
 
 @dataclass
@@ -121,6 +203,9 @@ class PatientReport:
     headline: str = ""
     estimand_note: str = ""
     missing_note: str = ""
+    reconciled_note: str = ""
+    options_caveat: str = ""
+    options_level: float = 0.8
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -532,19 +617,15 @@ def build_patient_context(
         if base is not None:
             facts.append((f"{SCALE_NAMES.get(scale, scale)} at start", f"{base:g} {unit}"))
     therapy_age = basis.counts.get("therapy_age", {})
-    alts = [
-        Alternative(
-            therapy=str(a.therapy),
-            label=_therapy(str(a.therapy)),
-            probability=_num(a.probability),
-            expected_change=_num(a.expected_change),
-            actual=str(a.therapy) == subgroup["therapy"],
-            n_similar=int(therapy_age.get(f"{a.therapy}|{subgroup['age_band']}", 0)),
-            rare=int(therapy_age.get(f"{a.therapy}|{subgroup['age_band']}", 0))
-            < spec.min_subgroup_n,
-        )
+    similar = {
+        str(a.therapy): int(therapy_age.get(f"{a.therapy}|{subgroup['age_band']}", 0))
         for a in alternatives.itertuples(index=False)
-    ]
+    }
+    alts = [
+        _alternative(a, n_similar=similar[str(a.therapy)],
+                     rare=similar[str(a.therapy)] < spec.min_subgroup_n)
+        for a in alternatives.itertuples(index=False)
+    ]  # fmt: skip
     scale_name = (
         SCALE_NAMES.get(scale, "the primary motor scale") if scale else "the primary motor scale"
     )
@@ -580,5 +661,8 @@ def build_patient_context(
         headline=_headline(basis.task, probability, change, scale_name, unit, mcid, basis.estimand),
         estimand_note=ESTIMAND_NOTES.get(basis.estimand, "") if probability is not None else "",
         missing_note=missing_note,
-        extra={"subgroup": subgroup},
+        reconciled_note=RECONCILED_NOTE if bool(patient.get("reconciled", False)) else "",
+        options_caveat=options_caveat(basis.effects),
+        options_level=float(basis.effects.get("level", 0.8)),
+        extra={"subgroup": subgroup, "min_subgroup_n": spec.min_subgroup_n},
     )

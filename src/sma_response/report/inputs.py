@@ -8,7 +8,7 @@ under each therapy option and the SHAP values. Keyed by pseudonymous ``index_id`
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -16,37 +16,46 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from sma_response.cohort.spec import MEANINGFUL_CHANGE
 from sma_response.evaluate.conformal import (
     ConformalQuantiles,
     conformal_interval,
     gain_probability,
     interval_cells,
 )
-from sma_response.explain.folds import held_out_rows
 from sma_response.explain.shap_values import explain
 from sma_response.explain.spec import ExplainSpec
 from sma_response.models.fit import predict
 from sma_response.report.basis import ReportBasis, age_bands_of_months
+from sma_response.report.options import meaningful_change, reconcile, therapy_option_rows
 from sma_response.report.spec import INTERVAL_GROUPS, ReportError
 from sma_response.schemas import SCALE_RANGES
 
 __all__ = [
+    "NEW_PATIENT_OPTIONS",
+    "NO_EFFECTS_OPTIONS",
     "N_MILESTONES",
     "ReportInputs",
     "cells",
+    "current_therapy",
     "example_ids",
-    "held_out_alternatives",
     "held_out_patients",
-    "meaningful_change",
     "outcome_frame",
     "outcome_interval",
     "performance_rows",
     "score_patients",
     "select_patients",
-    "therapy_alternatives",
     "therapy_options",
 ]
+
+#: Why a new patient's report has no per-therapy differences.
+NEW_PATIENT_OPTIONS = (
+    "per-therapy differences are estimated for the training run's own cohort, not for a new "
+    "patient scored later"
+)
+#: Why a run without the effects stage has none.
+NO_EFFECTS_OPTIONS = (
+    "this run did not estimate per-therapy differences (effects.enabled=true, responder target)"
+)
 
 #: Number of motor milestones (the range of a milestone-gain "scale").
 N_MILESTONES = 4.0
@@ -60,9 +69,10 @@ class ReportInputs:
     ----------
     patients
         ``index_id, patient_id, region, scale, baseline_score, probability, expected_change,
-        lower, upper, interval_key, source``.
+        lower, upper, interval_key, source, reconciled`` (:func:`~sma_response.report.options.
+        reconcile`-d).
     alternatives
-        ``index_id, therapy, probability, expected_change``.
+        :func:`~sma_response.report.options.therapy_option_rows`.
     shap
         Long SHAP values (``ShapValues``) of the predictions in ``patients``.
     """
@@ -154,18 +164,6 @@ def outcome_interval(
     )
 
 
-def meaningful_change(scales: pd.Series) -> np.ndarray:
-    """Return the meaningful-change threshold of each row's outcome scale (NaN when unknown).
-
-    Examples
-    --------
-    >>> meaningful_change(pd.Series(["hfmse", "milestones", None])).tolist()
-    [3.0, 1.0, nan]
-    """
-    table = {**MEANINGFUL_CHANGE, "milestones": 1.0}
-    return np.array([table.get(s, np.nan) if s else np.nan for s in scales], dtype=float)
-
-
 def therapy_options(X: pd.DataFrame) -> list[str]:
     """Therapy options of the model's categorical ``therapy`` feature (none without one).
 
@@ -180,9 +178,11 @@ def therapy_options(X: pd.DataFrame) -> list[str]:
     return [str(c) for c in X["therapy"].cat.categories]
 
 
-def _with_therapy(X: pd.DataFrame, therapy: str) -> pd.DataFrame:
-    dtype = X["therapy"].dtype
-    return X.assign(therapy=pd.Categorical([therapy] * len(X), dtype=dtype))
+def current_therapy(X: pd.DataFrame) -> pd.Series:
+    """Each index event's therapy (``unknown`` without a therapy feature)."""
+    if "therapy" not in X:
+        return pd.Series("unknown", index=X.index.astype(str))
+    return pd.Series(X["therapy"].astype(str).to_numpy(), index=X.index.astype(str))
 
 
 def _gain_probability(
@@ -211,71 +211,6 @@ def predict_outcome(
     return prob, change
 
 
-def therapy_alternatives(
-    model: Pipeline,
-    change_model: Pipeline,
-    X: pd.DataFrame,
-    outcome: pd.DataFrame,
-    *,
-    task: str,
-    quantiles: ConformalQuantiles,
-) -> pd.DataFrame:
-    """Each row's probability and expected change under every therapy option."""
-    cols = ["index_id", "therapy", "probability", "expected_change"]
-    therapies = therapy_options(X)
-    if not therapies:
-        return pd.DataFrame(columns=cols)
-    # Every row under every therapy in one frame: one prediction call per model.
-    stacked = pd.concat([_with_therapy(X, t) for t in therapies])
-    prob, change = predict_outcome(
-        model,
-        change_model,
-        stacked,
-        pd.concat([outcome.assign(therapy=t) for t in therapies]),  # the option's cell
-        task=task,
-        quantiles=quantiles,
-    )
-    return pd.DataFrame(
-        {
-            "index_id": np.tile(X.index.astype(str).to_numpy(), len(therapies)),
-            "therapy": np.repeat(therapies, len(X)),
-            "probability": prob,
-            "expected_change": change,
-        },
-        columns=cols,
-    )
-
-
-def held_out_alternatives(
-    models: Mapping[tuple[int, int], Pipeline],
-    change_models: Mapping[tuple[int, int], Pipeline],
-    features: pd.DataFrame,
-    outcome: pd.DataFrame,
-    splits: pd.DataFrame,
-    *,
-    repeat: int,
-    task: str,
-    quantiles: ConformalQuantiles,
-) -> pd.DataFrame:
-    """Alternatives of every index event from the fold models that held it out (one repeat)."""
-    parts = []
-    for (rep, fold), model in sorted(models.items()):
-        if rep != repeat:
-            continue
-        rows = held_out_rows(splits, rep, fold)
-        parts.append(
-            therapy_alternatives(
-                model,
-                change_models[(rep, fold)],
-                features.loc[rows],
-                outcome.loc[rows],
-                task=task,
-                quantiles=quantiles,
-            )
-        )
-    return pd.concat(parts, ignore_index=True)
-
-
 def _patient_frame(
     ids: pd.Index,
     cohort: pd.DataFrame,
@@ -289,7 +224,7 @@ def _patient_frame(
     source: str,
 ) -> pd.DataFrame:
     cohort_i = cohort.set_index(cohort["index_id"].astype(str)).reindex(ids.astype(str))
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "index_id": ids.astype(str),
             "patient_id": cohort_i["patient_id"].astype(str).to_numpy(),
@@ -304,6 +239,7 @@ def _patient_frame(
             "source": source,
         }
     )
+    return reconcile(frame)  # the chance and the change never contradict each other
 
 
 def held_out_patients(
@@ -459,8 +395,8 @@ def score_patients(
     )
     return ReportInputs(
         patients=patients,
-        alternatives=therapy_alternatives(
-            model, change_model, X, outcome, task=basis.task, quantiles=quantiles
+        alternatives=therapy_option_rows(
+            patients, current_therapy(X), None, unavailable=NEW_PATIENT_OPTIONS
         ),
         shap=explain(model, X, spec=spec),
     )

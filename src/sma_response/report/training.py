@@ -22,6 +22,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
+from sma_response.effects import EffectsResult
 from sma_response.evaluate.conformal import (
     ConformalQuantiles,
     coverage_table,
@@ -30,18 +31,27 @@ from sma_response.evaluate.conformal import (
     interval_cells,
 )
 from sma_response.features.design import Design, observed_change
+from sma_response.features.labels import feature_label
 from sma_response.models.fit import CVResult, fit_cv, fit_final
 from sma_response.report.basis import ReportBasis, cohort_profile, subgroup_counts
 from sma_response.report.inputs import (
+    NO_EFFECTS_OPTIONS,
     ReportInputs,
-    held_out_alternatives,
+    current_therapy,
     held_out_patients,
     performance_rows,
     therapy_options,
 )
+from sma_response.report.options import therapy_option_rows
 from sma_response.report.spec import INTERVAL_GROUPS, ReportSpec
 
-__all__ = ["ChangeIntervals", "RunToExplain", "change_intervals", "report_inputs"]
+__all__ = [
+    "ChangeIntervals",
+    "RunToExplain",
+    "change_intervals",
+    "effects_basis",
+    "report_inputs",
+]
 
 
 @dataclass
@@ -68,6 +78,8 @@ class RunToExplain:
         What the run predicts, with which model.
     estimand
         The target's estimand (``target.estimand``).
+    effects
+        The run's per-therapy contrasts (``None``: not estimated); the reports' therapy options.
     """
 
     design: Design
@@ -83,6 +95,7 @@ class RunToExplain:
     target_scale: str | None
     model_name: str
     estimand: str = "while_alive"
+    effects: EffectsResult | None = None
 
     @property
     def first_repeat(self) -> int:
@@ -166,6 +179,27 @@ def change_intervals(
     )
 
 
+def effects_basis(effects: EffectsResult | None) -> dict[str, Any]:
+    """Summarise the per-therapy contrasts for the reports: adjusted for, level, coverage.
+
+    ``coverage`` is the measured coverage of the contrast intervals against the simulator's
+    truth (synthetic data only; empty otherwise).
+    """
+    if effects is None:
+        return {}
+    return {
+        "estimator": effects.spec.estimator,
+        "level": effects.spec.interval_level,
+        "min_propensity": effects.spec.min_propensity,
+        "adjusted_for": [feature_label(c) for c in effects.adjusted_for],
+        "coverage": {
+            k.removeprefix("effects/").removesuffix("/coverage"): v
+            for k, v in sorted(effects.metrics.items())
+            if k.endswith("/coverage")
+        },
+    }
+
+
 def report_inputs(
     run: RunToExplain,
     outcome: pd.DataFrame,
@@ -184,10 +218,9 @@ def report_inputs(
         main_first, iv.held, iv.intervals, run.design.cohort, outcome, task=task,
         quantiles=iv.quantiles,
     )  # fmt: skip
-    alternatives = held_out_alternatives(
-        run.cv.models, iv.change_cv.models, X, outcome, run.splits, repeat=run.first_repeat,
-        task=task, quantiles=iv.quantiles,
-    )  # fmt: skip
+    alternatives = therapy_option_rows(
+        patients, current_therapy(X), run.effects, unavailable=NO_EFFECTS_OPTIONS
+    )
     basis = ReportBasis(
         task=task,
         target_kind=run.target_kind,
@@ -203,5 +236,6 @@ def report_inputs(
         performance=performance_rows(run.subgroups, main_first.reset_index(), run.groups),
         importance=importance.to_dict("records"),
         therapies=therapy_options(X),
+        effects=effects_basis(run.effects),
     )
     return ReportInputs(patients=patients, alternatives=alternatives, shap=shap_first), basis
