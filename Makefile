@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 # runs it serially (each worker trains its own copy of the shared session run).
 XDIST ?= -n 2
 
-.PHONY: help install lint format typecheck test test-all simulate calibration calibrate harmonise train effects reports reproduce validate notebooks mlflow-ui mlflow-server bench lock clean
+.PHONY: help install lint format typecheck test test-all simulate calibration calibrate harmonise train effects reports reproduce validate notebooks mlflow-ui mlflow-server consortium-server bench lock clean
 
 help: ## List targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -98,6 +98,13 @@ mlflow-ui: install ## Open the MLflow UI on the local store (http://127.0.0.1:50
 
 mlflow-server: install ## Start a local MLflow tracking server (SQLite backend) for tracking=server (PORT=)
 	$(BIN)/mlflow server --backend-store-uri sqlite:///mlruns/server.db --artifacts-destination mlruns/server-artifacts --host 127.0.0.1 --port $(PORT)
+
+consortium-server: install ## Consortium server: MLflow basic-auth on PostgreSQL in .consortium/ (PORT=)
+	@command -v pg_config >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo ">>> installing PostgreSQL (apt)"; SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO="sudo"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql; }
+	@mkdir -p .consortium && chmod 755 .consortium
+	$(BIN)/sma-consortium serve --folder .consortium --host 127.0.0.1 --port $(PORT)
 
 bench: install ## Run every benchmarks/bench_*.py (results go to benchmarks/results/)
 	@shopt -s nullglob; files=(benchmarks/bench_*.py); \

@@ -12,6 +12,7 @@ from sma_response.cli._reports import report_summary
 from sma_response.conf.report import register_report_configs
 from sma_response.conf.resolvers import CONFIG_DIR, register_resolvers
 from sma_response.pipelines.report import ReportError, run_reports
+from sma_response.tracking.run import TrackingAccessError
 
 register_resolvers()
 register_report_configs()
@@ -23,7 +24,7 @@ def main(cfg: DictConfig) -> None:
     """Write the reports and print what was written where."""
     try:
         result = run_reports(cfg)
-    except ReportError as err:
+    except (ReportError, TrackingAccessError) as err:
         sys.exit(f"sma-report: error: {err}")  # one line on stderr, exit status 1
     report_summary(result)
 

@@ -20,6 +20,7 @@ from sma_response.cli._args import compose_from_argv
 from sma_response.cli._reports import reproduction_table
 from sma_response.conf.reproduce import ReproduceConfig
 from sma_response.pipelines.reproduce import ReproductionError, run_reproduction
+from sma_response.tracking.run import TrackingAccessError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         report = run_reproduction(cfg)
-    except ReproductionError as err:
+    except (ReproductionError, TrackingAccessError) as err:
         sys.stderr.write(f"sma-reproduce: error: {err}\n")
         return 2
     reproduction_table(report)

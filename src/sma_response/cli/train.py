@@ -12,6 +12,7 @@ from sma_response.cli._display import train_summary
 from sma_response.conf.resolvers import CONFIG_DIR, PROJECT_ROOT, register_resolvers
 from sma_response.conf.train import register_train_configs
 from sma_response.pipelines.train import TrainingError, run_training
+from sma_response.tracking.run import TrackingAccessError
 
 register_resolvers()
 register_train_configs()
@@ -22,7 +23,7 @@ def main(cfg: DictConfig) -> float | None:
     """Run the training pipeline; return the optimised metric for sweepers."""
     try:
         result = run_training(cfg)
-    except TrainingError as err:
+    except (TrainingError, TrackingAccessError) as err:
         sys.stderr.write(f"sma-train: error: {err}\n")
         sys.exit(2)
     train_summary(result)

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from sma_response.cli._args import compose_from_argv
 from sma_response.cli._reports import validation_summary
 from sma_response.pipelines.validate import ValidationError, run_validation
+from sma_response.tracking.run import TrackingAccessError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         result = run_validation(cfg)
-    except ValidationError as err:
+    except (ValidationError, TrackingAccessError) as err:
         sys.stderr.write(f"sma-validate: error: {err}\n")
         return 2
     validation_summary(result)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
@@ -171,6 +172,12 @@ def check_train_values(cfg: DictConfig, spec: TrainConfig) -> None:
         )
         raise ConfigError(msg)
     _check_effects(spec.effects)
+    if urlsplit(spec.tracking.uri).password is not None:
+        msg = (
+            "tracking.uri: holds a password, which would be logged with the run; set "
+            "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD instead"
+        )
+        raise ConfigError(msg)
     try:
         check_target_spec(spec.target)
     except ValueError as err:

@@ -60,7 +60,7 @@ from sma_response.tracking.provenance import (
     package_versions,
     run_provenance,
 )
-from sma_response.tracking.run import RunLogger, mlflow_run
+from sma_response.tracking.run import RunLogger, check_access, mlflow_run
 
 __all__ = ["TrainResult", "TrainingError", "run_training"]
 
@@ -480,6 +480,7 @@ def run_training(cfg: DictConfig, *, extra_tags: dict[str, str] | None = None) -
     """
     t_start = time.perf_counter()
     cfg, spec = _checked_config(cfg)
+    check_access(spec.tracking)  # a server that refuses this user: say so before the work
     task = _task(spec.target.kind)
     t = time.perf_counter()
     try:

@@ -19,13 +19,14 @@ if TYPE_CHECKING:
         resolve_model,
     )
     from sma_response.tracking.provenance import cdm_digest, cdm_fingerprint
-    from sma_response.tracking.run import RunLogger, configure, mlflow_run
+    from sma_response.tracking.run import RunLogger, TrackingAccessError, configure, mlflow_run
     from sma_response.tracking.spec import TrackingSpec
 
 _WHERE = {
     "ModelRef": "sma_response.tracking.lookup",
     "RunLogger": "sma_response.tracking.run",
     "RunNotFoundError": "sma_response.tracking.lookup",
+    "TrackingAccessError": "sma_response.tracking.run",
     "TrackingSpec": "sma_response.tracking.spec",
     "configure": "sma_response.tracking.run",
     "cdm_digest": "sma_response.tracking.provenance",
@@ -40,6 +41,7 @@ __all__ = [
     "ModelRef",
     "RunLogger",
     "RunNotFoundError",
+    "TrackingAccessError",
     "TrackingSpec",
     "cdm_digest",
     "cdm_fingerprint",

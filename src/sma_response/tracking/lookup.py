@@ -25,7 +25,13 @@ from mlflow.tracking import MlflowClient
 
 from sma_response.tracking.model import PIPELINE_FILE, UntrustedModelError, check_pipeline_file
 from sma_response.tracking.provenance import package_versions
-from sma_response.tracking.run import DIGESTS_FOLDER, MLFLOW_BOOKKEEPING, file_digests
+from sma_response.tracking.run import (
+    DIGESTS_FOLDER,
+    MLFLOW_BOOKKEEPING,
+    TrackingAccessError,
+    access_problem,
+    file_digests,
+)
 from sma_response.tracking.spec import TrackingSpec
 
 __all__ = [
@@ -158,6 +164,9 @@ def get_run(spec: TrackingSpec, run_id: str) -> dict[str, Any]:
     try:
         run = client.get_run(run_id)
     except MlflowException as err:
+        problem = access_problem(err, spec.uri)
+        if problem is not None:
+            raise TrackingAccessError(problem) from None
         msg = f"run_id: no run {run_id!r} in the tracking store {spec.uri}"
         raise RunNotFoundError(msg) from err
     experiment = client.get_experiment(run.info.experiment_id)

@@ -219,6 +219,56 @@ def _metric_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "_-./ " else "_" for c in str(name))
 
 
+class TrackingAccessError(RuntimeError):
+    """The tracking server refused the request: wrong credentials or no permission."""
+
+
+def access_problem(err: Exception, uri: str) -> str | None:
+    """Say in one line why a server refused a request (``None``: not an access problem).
+
+    Names the user (never the password) and the standard variables to fix.
+
+    Examples
+    --------
+    >>> access_problem(Exception("failed with error code 401 != 200"), "http://h:5000")[:52]
+    'tracking server http://h:5000 refused the user name '
+    >>> access_problem(Exception("error code 500"), "http://h") is None
+    True
+    """
+    text = str(err)
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME") or "(none)"
+    if "error code 401" in text or "not authenticated" in text.lower():
+        return (
+            f"tracking server {uri} refused the user name or password of user {user}: set "
+            "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD to your consortium account"
+        )
+    if "error code 403" in text or "PERMISSION_DENIED" in text:
+        return (
+            f"tracking server {uri}: user {user} has no permission for this (read-only or "
+            "no grant); ask the consortium admin for one"
+        )
+    return None
+
+
+@contextmanager
+def server_access(uri: str) -> Iterator[None]:
+    """Turn a server's refusal (401/403) inside the block into :class:`TrackingAccessError`."""
+    try:
+        yield
+    except mlflow.exceptions.MlflowException as err:
+        problem = access_problem(err, uri)
+        if problem is None:
+            raise
+        raise TrackingAccessError(problem) from None
+
+
+def check_access(spec: TrackingSpec) -> None:
+    """Fail early, in one line, when a tracking server refuses this user (before any work)."""
+    if spec.uri.startswith(("http://", "https://")):
+        with server_access(spec.uri):
+            configure(spec)
+
+
 @contextmanager
 def mlflow_run(
     spec: TrackingSpec,
@@ -229,16 +279,18 @@ def mlflow_run(
 ) -> Iterator[RunLogger]:
     """Open one MLflow run (nested under ``parent_run_id`` if given) and yield its logger.
 
-    A failure inside the block marks the run FAILED and re-raises.
+    A failure inside the block marks the run FAILED and re-raises; a server's refusal becomes
+    :class:`TrackingAccessError` (one line, no password).
     """
-    experiment_id = configure(spec)
+    with server_access(spec.uri):
+        experiment_id = configure(spec)
     # Quiet MLflow's own chatter about the SQLite store on first use.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     kwargs: dict[str, Any] = {"experiment_id": experiment_id, "run_name": run_name}
     if parent_run_id:
         kwargs["parent_run_id"] = parent_run_id
         kwargs["nested"] = True
-    with _terminate_as_exit(), mlflow.start_run(**kwargs) as run:
+    with server_access(spec.uri), _terminate_as_exit(), mlflow.start_run(**kwargs) as run:
         if tags:
             mlflow.set_tags({str(k): str(v) for k, v in tags.items()})
         logger = RunLogger(run, spec)
