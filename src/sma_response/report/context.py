@@ -144,7 +144,7 @@ def options_caveat(effects: Mapping[str, Any]) -> str:
     Examples
     --------
     >>> options_caveat({"adjusted_for": ["Age", "SMA type"], "level": 0.8,
-    ...                 "coverage": {"change/a_vs_b": 0.5, "response/a_vs_b": 0.6}})[-78:]
+    ...                 "coverage": {"change/a_vs_b": 0.5, "response/a_vs_b": 0.6}})[-77:]
     'covered the true difference for 50-60% of patients: read them as too narrow.'
     """
     if not effects:
