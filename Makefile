@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 # runs it serially (each worker trains its own copy of the shared session run).
 XDIST ?= -n 2
 
-.PHONY: help install lint format typecheck test test-all simulate calibration calibrate harmonise train effects reports reproduce validate notebooks mlflow-ui mlflow-server consortium-server bench lock clean
+.PHONY: help install lint format typecheck test test-all simulate calibration calibrate harmonise train effects reports reproduce validate notebooks mlflow-ui mlflow-server consortium-server i18n-extract i18n-update i18n-compile bench lock clean
 
 help: ## List targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -98,6 +98,17 @@ mlflow-ui: install ## Open the MLflow UI on the local store (http://127.0.0.1:50
 
 mlflow-server: install ## Start a local MLflow tracking server (SQLite backend) for tracking=server (PORT=)
 	$(BIN)/mlflow server --backend-store-uri sqlite:///mlruns/server.db --artifacts-destination mlruns/server-artifacts --host 127.0.0.1 --port $(PORT)
+
+LOCALES := src/sma_response/report/locales
+
+i18n-extract: install ## Extract the report templates' messages into locales/messages.pot (Babel)
+	$(BIN)/pybabel extract -F babel.cfg --no-location --omit-header --sort-output -o $(LOCALES)/messages.pot .
+
+i18n-update: i18n-extract ## Merge new messages into every language's messages.po (then translate them)
+	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-fuzzy-matching --ignore-obsolete -w 100
+
+i18n-compile: install ## Compile the catalogues to .mo, with statistics (the package compiles them at load time)
+	$(BIN)/pybabel compile -d $(LOCALES) --statistics
 
 consortium-server: install ## Consortium server: MLflow basic-auth on PostgreSQL in .consortium/ (PORT=)
 	@command -v pg_config >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \

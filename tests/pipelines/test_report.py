@@ -46,11 +46,14 @@ def test_run_logs_explanations_intervals_and_example_reports(trained):
     assert sum(p.startswith("dependence_") for p in plots) == 4
     reports = {Path(a.path).name for a in client.list_artifacts(result.run_id, "reports")}
     assert "index.html" in reports
+    clinician = {r for r in reports if ".family." not in r}
+    family = reports - clinician
     assert (
-        sum(r.endswith(".pdf") for r in reports)
-        == sum(r.endswith(".html") for r in reports) - 1
+        sum(r.endswith(".pdf") for r in clinician)
+        == sum(r.endswith(".html") for r in clinician) - 1
         == 3
     )
+    assert len(family) == 6  # each example's family summary, HTML and PDF
     assert run.data.tags["explain.method_used"] == "xgboost_native"
     assert run.data.params["explain.feature_perturbation"] == "tree_path_dependent"
     assert run.data.params["explain.model_output"] == "raw"
@@ -112,20 +115,24 @@ def test_reports_for_chosen_cohort_patients(trained, tmp_path):
     assert [p.name for p in paths] == [
         f"{chosen[0]}.html",
         f"{chosen[0]}.pdf",
+        f"{chosen[0]}.family.html",
+        f"{chosen[0]}.family.pdf",
         f"{chosen[1]}.html",
         f"{chosen[1]}.pdf",
+        f"{chosen[1]}.family.html",
+        f"{chosen[1]}.family.pdf",
         "index.html",
     ]
     assert paths[0].parent == Path(cfg.paths.output_root) / "reports" / result.run_id
     row = patients.set_index("patient_id").loc[chosen[1]]
-    text = _pdf_text(paths[3])
+    text = _pdf_text(paths[5])
     assert f"{100 * row['probability']:.0f}%" in text
     assert f"{row['lower']:+.1f} to {row['upper']:+.1f}" in text
     assert re.search(r"(raises|lowers) the chance of a meaningful gain", text)
     assert result.run_id in text
     assert "Therapy options" in text
     assert "confounding by indication" in text
-    html = paths[2].read_text(encoding="utf-8")
+    html = paths[4].read_text(encoding="utf-8")
     assert "Age at treatment start" in html
     assert dt.date.today().isoformat() in html
 
@@ -187,10 +194,13 @@ def test_reports_for_new_patients_from_a_registry_export_file(trained, train_tmp
     assert paths.patients["patient_id"].tolist() == chosen
     paths = paths.paths
     assert [p.name for p in paths if p.suffix == ".html"] == [
-        *(f"{c}.html" for c in chosen),
+        *(name for c in chosen for name in (f"{c}.html", f"{c}.family.html")),
         "index.html",
     ]
-    assert len([p for p in paths if p.suffix == ".pdf"]) == 3
+    assert len([p for p in paths if p.suffix == ".pdf"]) == 6
+    # ismac_itu is an Italian registry: the families' summaries are in Italian by default
+    family = next(p for p in paths if p.name.endswith(".family.html"))
+    assert '<html lang="it" dir="ltr">' in family.read_text(encoding="utf-8")
     page = paths[0].read_text(encoding="utf-8")
     assert "new patient, scored by the final model" in page
     assert "Region IT" in page

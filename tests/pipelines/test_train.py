@@ -202,6 +202,7 @@ def test_no_logged_model_holds_a_cohort_row(trained, tmp_path):
         ("effects.estimator=x_learner", r"^effects\.estimator: unknown 'x_learner'"),
         ("effects.min_propensity=0.7", r"^effects\.min_propensity: must be between 0 and 0\.5"),
         ("tracking.uri=http://site:pw@127.0.0.1:5000", r"^tracking\.uri: holds a password"),
+        ("report.language=pt", r"^report\.language: unknown language 'pt'"),
         (
             "+effects.eligibility.US.onasemnogene.max_weight_kg=21",
             r"^effects\.eligibility\.US\.onasemnogene: unknown rule key \['max_weight_kg'\]",

@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from sma_response._utils.io import atomic_write_text
 from sma_response.report.basis import ReportBasis
 from sma_response.report.context import PatientReport, build_patient_context
+from sma_response.report.i18n import check_language
 from sma_response.report.inputs import ReportInputs
 from sma_response.report.render import render_index_html, write_report
 from sma_response.report.spec import REPORT_FORMATS, ReportError, ReportSpec
@@ -57,8 +58,14 @@ def build_contexts(
     return out
 
 
-def _write_chunk(reports: list[PatientReport], folder: Path, formats: list[str]) -> list[Path]:
-    return [p for r in reports for p in write_report(r, folder, formats=formats)]
+def _write_chunk(
+    reports: list[PatientReport], folder: Path, formats: list[str], languages: list[str | None]
+) -> list[Path]:
+    return [
+        p
+        for r, language in zip(reports, languages, strict=True)
+        for p in write_report(r, folder, formats=formats, family_language=language)
+    ]
 
 
 def write_reports(
@@ -86,24 +93,35 @@ def write_reports(
     if bad:
         msg = f"report.formats: unknown {bad}; expected some of {list(REPORT_FORMATS)}"
         raise ReportError(msg)
+    try:
+        for key, language in [("report.language", spec.language or "en")] + [
+            (f"report.region_languages.{k}", v) for k, v in sorted(spec.region_languages.items())
+        ]:
+            check_language(language, key=key)
+    except ValueError as err:
+        raise ReportError(str(err)) from None
     folder.mkdir(parents=True, exist_ok=True)
     contexts = build_contexts(inputs, basis=basis, index_ids=index_ids, spec=spec, created=created)
     formats = list(spec.formats)
     n_jobs = max(1, min(spec.n_jobs, len(contexts) // _CHUNK))
     chunks = [contexts[i : i + _CHUNK] for i in range(0, len(contexts), _CHUNK)]
+    languages = [
+        [spec.language_of(str(r.extra["subgroup"]["region"])) if spec.family_summary else None
+         for r in chunk]
+        for chunk in chunks
+    ]  # fmt: skip
     written: list[Path] = []
     with tqdm(total=len(contexts), unit="report", desc="reports", disable=not progress) as bar:
         if n_jobs > 1:
             with ProcessPoolExecutor(max_workers=n_jobs) as pool:
                 n = len(chunks)
-                for chunk, part in zip(
-                    chunks, pool.map(_write_chunk, chunks, [folder] * n, [formats] * n), strict=True
-                ):
+                parts = pool.map(_write_chunk, chunks, [folder] * n, [formats] * n, languages)
+                for chunk, part in zip(chunks, parts, strict=True):
                     written.extend(part)
                     bar.update(len(chunk))
         else:
-            for chunk in chunks:
-                written.extend(_write_chunk(chunk, folder, formats))
+            for chunk, chunk_languages in zip(chunks, languages, strict=True):
+                written.extend(_write_chunk(chunk, folder, formats, chunk_languages))
                 bar.update(len(chunk))
     index = render_index_html(
         contexts,
@@ -111,6 +129,8 @@ def write_reports(
         model_name=basis.model_name,
         created=created,
         has_pdf="pdf" in formats,
+        has_family=spec.family_summary and "html" in formats,
+        language=spec.language or "en",
     )
     written.append(atomic_write_text(folder / INDEX_FILE, index))
     log.info("wrote %d reports to %s", len(contexts), folder)

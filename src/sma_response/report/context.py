@@ -202,6 +202,7 @@ class PatientReport:
     provenance: dict[str, Any]
     explain: dict[str, Any]
     headline: str = ""
+    estimand: str = "while_alive"
     estimand_note: str = ""
     missing_note: str = ""
     reconciled_note: str = ""
@@ -660,6 +661,7 @@ def build_patient_context(
         provenance={**basis.provenance, "created": created},
         explain=dict(basis.explain),
         headline=_headline(basis.task, probability, change, scale_name, unit, mcid, basis.estimand),
+        estimand=basis.estimand,
         estimand_note=ESTIMAND_NOTES.get(basis.estimand, "") if probability is not None else "",
         missing_note=missing_note,
         reconciled_note=RECONCILED_NOTE if bool(patient.get("reconciled", False)) else "",

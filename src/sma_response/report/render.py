@@ -18,9 +18,13 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from sma_response._utils.io import atomic_path, atomic_write_text
 from sma_response.report.context import PatientReport
+from sma_response.report.family import family_summary
 from sma_response.report.figures import change_svg, factors_svg, position_svg, probability_svg
+from sma_response.report.i18n import LocaleFormat, translations
 
 __all__ = [
+    "family_file",
+    "render_family_html",
     "render_index_html",
     "render_patient_html",
     "render_pdf",
@@ -31,16 +35,35 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-@lru_cache(maxsize=1)
-def template_environment() -> Environment:
-    """Return the one Jinja2 environment of the report templates (autoescaped, strict)."""
-    return Environment(
+@lru_cache(maxsize=8)
+def template_environment(language: str = "en") -> Environment:
+    """Return the Jinja2 environment of one report language (autoescaped, strict, gettext)."""
+    env = Environment(
         loader=PackageLoader("sma_response", "report/templates"),
         autoescape=select_autoescape(enabled_extensions=("html", "html.j2")),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    fmt = LocaleFormat(language)
+    env.globals.update(f=fmt, lang=language, dir=fmt.direction)
+    return env
+
+
+def family_file(report_id: str, suffix: str) -> str:
+    """File name of a family summary (``<report_id>.family.html`` / ``.pdf``)."""
+    return f"{report_id}.family.{suffix}"
+
+
+def render_family_html(report: PatientReport, language: str = "en") -> str:
+    """Render the one-page family summary of a report in ``language`` (self-contained HTML)."""
+    return (
+        template_environment(language)
+        .get_template("family.html.j2")
+        .render(s=family_summary(report))
     )
 
 
@@ -92,11 +115,18 @@ def render_patient_html(report: PatientReport) -> str:
 
 
 def render_index_html(
-    reports: Sequence[PatientReport], *, run_id: str, model_name: str, created: str, has_pdf: bool
+    reports: Sequence[PatientReport],
+    *,
+    run_id: str,
+    model_name: str,
+    created: str,
+    has_pdf: bool,
+    has_family: bool = False,
+    language: str = "en",
 ) -> str:
     """Render an index page listing a run's reports (links to the files beside it)."""
     return (
-        template_environment()
+        template_environment(language)
         .get_template("index.html.j2")
         .render(
             reports=list(reports),
@@ -104,6 +134,7 @@ def render_index_html(
             model_name=model_name,
             created=created,
             has_pdf=has_pdf,
+            has_family=has_family,
         )
     )
 
@@ -137,8 +168,17 @@ def render_pdf(html: str, path: Path) -> Path:
     return path
 
 
-def write_report(report: PatientReport, folder: Path, *, formats: Sequence[str]) -> list[Path]:
+def write_report(
+    report: PatientReport,
+    folder: Path,
+    *,
+    formats: Sequence[str],
+    family_language: str | None = None,
+) -> list[Path]:
     """Write one patient's report as ``<report_id>.html`` and/or ``.pdf`` in ``folder``.
+
+    With ``family_language``, also the family summary in that language
+    (``<report_id>.family.html`` / ``.pdf``, the same formats).
 
     Returns
     -------
@@ -152,5 +192,11 @@ def write_report(report: PatientReport, folder: Path, *, formats: Sequence[str])
         out.append(atomic_write_text(folder / f"{report.report_id}.html", html))
     if "pdf" in formats:
         out.append(render_pdf(html, folder / f"{report.report_id}.pdf"))
+    if family_language is not None:
+        family = render_family_html(report, family_language)
+        if "html" in formats:
+            out.append(atomic_write_text(folder / family_file(report.report_id, "html"), family))
+        if "pdf" in formats:
+            out.append(render_pdf(family, folder / family_file(report.report_id, "pdf")))
     log.info("report %s: %s", report.report_id, ", ".join(p.suffix for p in out))
     return out

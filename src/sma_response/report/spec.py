@@ -45,6 +45,16 @@ class ReportSpec:
         Processes rendering reports in parallel (PDF rendering is the slow part).
     tripod
         Write the run's TRIPOD+AI report (``report/tripod_ai.md``, ``.html``, ``.pdf``).
+    family_summary
+        Write each patient's one-page family summary beside the report
+        (``<id>.family.html`` / ``.pdf``).
+    language
+        Language of the family summaries and the index page (one of
+        :data:`~sma_response.report.i18n.LANGUAGES`); ``None``: each patient's region's
+        language from ``region_languages`` (English for a region not listed). The clinician
+        report itself is in English.
+    region_languages
+        Default language per region.
     """
 
     enabled: bool = True
@@ -57,3 +67,18 @@ class ReportSpec:
     min_subgroup_n: int = 20
     n_jobs: int = 1
     tripod: bool = True
+    family_summary: bool = True
+    language: str | None = None
+    region_languages: dict[str, str] = field(
+        default_factory=lambda: {"DE": "de", "IT": "it", "NL": "nl", "US": "en"}
+    )
+
+    def language_of(self, region: str) -> str:
+        """Return the family summary language of a patient of ``region``.
+
+        Examples
+        --------
+        >>> ReportSpec().language_of("IT"), ReportSpec(language="ar").language_of("IT")
+        ('it', 'ar')
+        """
+        return self.language or self.region_languages.get(region, "en")
