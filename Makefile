@@ -102,7 +102,7 @@ mlflow-server: install ## Start a local MLflow tracking server (SQLite backend) 
 LOCALES := src/sma_response/report/locales
 
 i18n-extract: install ## Extract the report templates' messages into locales/messages.pot (Babel)
-	$(BIN)/pybabel extract -F babel.cfg --no-location --omit-header --sort-output -o $(LOCALES)/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --omit-header --sort-output -o $(LOCALES)/messages.pot .
 
 i18n-update: i18n-extract ## Merge new messages into every language's messages.po (then translate them)
 	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-fuzzy-matching --ignore-obsolete -w 100

@@ -36,6 +36,7 @@ def test_reports_of_a_logged_run(trained, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     folder = tmp_path / "reports" / result.run_id
-    assert len(list(folder.glob("*.html"))) == 3  # two reports and the index
+    assert len(list(folder.glob("*.html"))) == 5  # two reports, their family summaries, the index
+    assert len(list(folder.glob("*.family.html"))) == 2
     assert "sma-report: 2 patient report(s) of run" in proc.stdout
     assert "index.html" in proc.stdout.replace("\n", "")  # a long path wraps at the terminal width

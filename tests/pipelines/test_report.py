@@ -110,7 +110,9 @@ def test_reports_for_chosen_cohort_patients(trained, tmp_path):
     patients = pd.read_parquet(_artifact(cfg, result.run_id, "report/patients.parquet", tmp_path))
     chosen = patients.sort_values("probability")["patient_id"].iloc[[0, -1]].tolist()
     paths = run_reports(
-        compose_report(cfg, f"run_id={result.run_id}", f"patients=[{','.join(chosen)}]")
+        compose_report(
+            cfg, f"run_id={result.run_id}", f"patients=[{','.join(chosen)}]", "report.language=en"
+        )
     ).paths
     assert [p.name for p in paths] == [
         f"{chosen[0]}.html",
@@ -198,14 +200,15 @@ def test_reports_for_new_patients_from_a_registry_export_file(trained, train_tmp
         "index.html",
     ]
     assert len([p for p in paths if p.suffix == ".pdf"]) == 6
-    # ismac_itu is an Italian registry: the families' summaries are in Italian by default
     family = next(p for p in paths if p.name.endswith(".family.html"))
     assert '<html lang="it" dir="ltr">' in family.read_text(encoding="utf-8")
     page = paths[0].read_text(encoding="utf-8")
-    assert "new patient, scored by the final model" in page
-    assert "Region IT" in page
-    assert "Expected change on" in page
-    assert "80% interval" in page
+    # ismac_itu is an Italian registry: its patients' reports are in Italian by default
+    assert '<html lang="it" dir="ltr">' in page
+    assert "nuovo paziente, valutato dal modello finale" in page
+    assert "Regione IT" in page
+    assert "Variazione attesa nella" in page
+    assert "intervallo 80%" in page
 
 
 def test_report_errors_are_clear(trained):

@@ -70,7 +70,7 @@ def synthetic_basis() -> ReportBasis:
             "estimator": "dr",
             "level": 0.8,
             "min_propensity": 0.05,
-            "adjusted_for": ["Age at treatment start", "SMA type"],
+            "adjusted_for": ["age_at_index_months", "sma_type"],
             "coverage": {"change/onasemnogene_vs_nusinersen": 0.55},
         },
         coverage=[
@@ -127,6 +127,7 @@ def synthetic_inputs():
             "therapy": ["nusinersen", "risdiplam", "onasemnogene"],
             "status": ["estimated", "current", "not_an_option"],
             "reason": ["", "", "onasemnogene (FDA label): children under 2 years"],
+            "reason_key": ["", "", "label"],
             "probability": [0.62, 0.72, nan],
             "probability_lower": [0.5, nan, nan],
             "probability_upper": [0.74, nan, nan],

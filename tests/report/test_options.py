@@ -66,7 +66,7 @@ def _effects(*, ona_allowed: bool = True) -> EffectsResult:
 
 def _rows(effects: EffectsResult | None) -> pd.DataFrame:
     current = pd.Series(["nusinersen", "risdiplam", "nusinersen"], index=IDS)
-    rows = therapy_option_rows(_patients(), current, effects, unavailable="no contrasts")
+    rows = therapy_option_rows(_patients(), current, effects, unavailable="no_effects")
     return rows.set_index(["index_id", "therapy"])
 
 
@@ -110,7 +110,7 @@ def test_no_number_outside_support_or_label():
     barred = rows.loc[("a#1", "onasemnogene")]
     assert barred["status"] == "not_an_option"
     assert barred["reason"] == "onasemnogene: children under 2 years"
-    numbers = rows.columns.difference(["status", "reason"])
+    numbers = rows.columns.difference(["status", "reason", "reason_key"])
     blank = rows.loc[rows["status"].isin(["not_estimable", "not_an_option"]), numbers]
     assert blank.isna().all().all()
 
@@ -134,4 +134,8 @@ def test_options_never_contradict_their_own_change_and_the_metrics_count_it():
 def test_without_effects_every_other_option_says_why():
     rows = _rows(None)
     assert set(rows["status"]) == {"current", "not_estimable"}
-    assert set(rows.loc[rows["status"] == "not_estimable", "reason"]) == {"no contrasts"}
+    blank = rows.loc[rows["status"] == "not_estimable"]
+    assert set(blank["reason_key"]) == {"no_effects"}
+    assert set(blank["reason"]) == {
+        "this run did not estimate per-therapy differences (effects.enabled=true, responder target)"
+    }

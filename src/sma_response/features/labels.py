@@ -7,7 +7,20 @@ from __future__ import annotations
 
 from sma_response.schemas import SCALE_CODES
 
-__all__ = ["FEATURE_LABELS", "LEVEL_LABELS", "SCALE_NAMES", "feature_label", "feature_unit"]
+__all__ = [
+    "FEATURE_LABELS",
+    "LEVEL_LABELS",
+    "N_",
+    "SCALE_NAMES",
+    "feature_label",
+    "feature_unit",
+]
+
+
+def N_(message: str) -> str:
+    """Mark an English label for the report catalogues (translated where it is shown)."""
+    return message
+
 
 #: Scale names as clinicians write them (SMA_FACTS section 2).
 SCALE_NAMES: dict[str, str] = {
@@ -17,57 +30,60 @@ SCALE_NAMES: dict[str, str] = {
     "rhs": "RHS",
     "rulm": "RULM",
     "mfm32": "MFM32",
-    "6mwt": "6-minute walk test",
-    "milestones": "motor milestones",
+    "6mwt": N_("6-minute walk test"),
+    "milestones": N_("motor milestones"),
 }
 
 #: ``feature -> (label, unit)``; unit ``""`` for categories and counts, ``"yes/no"`` for flags.
 FEATURE_LABELS: dict[str, tuple[str, str]] = {
-    "age_at_index_months": ("Age at treatment start", "months"),
-    "onset_age_months": ("Age at first symptoms", "months"),
-    "disease_duration_months": ("Time from first symptoms to treatment", "months"),
-    "sma_type": ("SMA type", ""),
-    "smn2_copies": ("SMN2 copies", "copies"),
-    "sex": ("Sex", ""),
-    "presymptomatic": ("Treated before symptoms (newborn screening)", "yes/no"),
-    "therapy": ("Therapy started", ""),
-    "line": ("Treatment line", ""),
-    "prior_therapy": ("Previous therapy", ""),
+    "age_at_index_months": (N_("Age at treatment start"), "months"),
+    "onset_age_months": (N_("Age at first symptoms"), "months"),
+    "disease_duration_months": (N_("Time from first symptoms to treatment"), "months"),
+    "sma_type": (N_("SMA type"), ""),
+    "smn2_copies": (N_("SMN2 copies"), "copies"),
+    "sex": (N_("Sex"), ""),
+    "presymptomatic": (N_("Treated before symptoms (newborn screening)"), "yes/no"),
+    "therapy": (N_("Therapy started"), ""),
+    "line": (N_("Treatment line"), ""),
+    "prior_therapy": (N_("Previous therapy"), ""),
     **{
         f"baseline_{s}": (f"{SCALE_NAMES[s]} score at start", "metres" if s == "6mwt" else "points")
         for s in SCALE_CODES
     },
-    "baseline_primary_scale": ("Main motor scale at start", ""),
-    "baseline_primary_score": ("Main motor score at start", "points"),
-    "function_at_baseline": ("Motor function at start", ""),
-    "primary_slope_per_year": ("Change in main motor score before treatment", "points per year"),
-    "ventilation_hours_per_day": ("Ventilation support", "hours per day"),
-    "feeding_tube": ("Feeding tube", "yes/no"),
-    "scoliosis_surgery": ("Scoliosis surgery before start", "yes/no"),
-    "region": ("Region", ""),
+    "baseline_primary_scale": (N_("Main motor scale at start"), ""),
+    "baseline_primary_score": (N_("Main motor score at start"), "points"),
+    "function_at_baseline": (N_("Motor function at start"), ""),
+    "primary_slope_per_year": (
+        N_("Change in main motor score before treatment"),
+        "points per year",
+    ),
+    "ventilation_hours_per_day": (N_("Ventilation support"), "hours per day"),
+    "feeding_tube": (N_("Feeding tube"), "yes/no"),
+    "scoliosis_surgery": (N_("Scoliosis surgery before start"), "yes/no"),
+    "region": (N_("Region"), ""),
 }
 
 #: Wording of categorical levels.
 LEVEL_LABELS: dict[str, dict[str, str]] = {
-    "sex": {"F": "female", "M": "male"},
+    "sex": {"F": N_("female"), "M": N_("male")},
     "therapy": {
         "nusinersen": "nusinersen",
         "risdiplam": "risdiplam",
         "onasemnogene": "onasemnogene abeparvovec",
     },
     "prior_therapy": {
-        "none": "none",
+        "none": N_("none"),
         "nusinersen": "nusinersen",
         "risdiplam": "risdiplam",
         "onasemnogene": "onasemnogene abeparvovec",
     },
     "baseline_primary_scale": dict(SCALE_NAMES),
     "function_at_baseline": {
-        "non_sitter": "not sitting",
-        "sitter": "sitting, not walking",
-        "walker": "walking",
+        "non_sitter": N_("not sitting"),
+        "sitter": N_("sitting, not walking"),
+        "walker": N_("walking"),
     },
-    "sma_type": {"3": "3 (subtype unknown)"},
+    "sma_type": {"3": N_("3 (subtype unknown)")},
 }
 
 

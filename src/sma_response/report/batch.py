@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -12,7 +13,7 @@ from tqdm.auto import tqdm
 from sma_response._utils.io import atomic_write_text
 from sma_response.report.basis import ReportBasis
 from sma_response.report.context import PatientReport, build_patient_context
-from sma_response.report.i18n import check_language
+from sma_response.report.i18n import check_language, use_language
 from sma_response.report.inputs import ReportInputs
 from sma_response.report.render import render_index_html, write_report
 from sma_response.report.spec import REPORT_FORMATS, ReportError, ReportSpec
@@ -45,27 +46,25 @@ def build_contexts(
             if index_id in alternatives.groups
             else inputs.alternatives.iloc[:0]
         )
-        out.append(
-            build_patient_context(
-                shap.get_group(index_id),
-                patient=patients.loc[index_id].to_dict(),
-                alternatives=alts,
-                basis=basis,
-                spec=spec,
-                created=created,
+        patient = patients.loc[index_id].to_dict()
+        with use_language(spec.language_of(str(patient.get("region", "")))):
+            out.append(
+                build_patient_context(
+                    shap.get_group(index_id),
+                    patient=patient,
+                    alternatives=alts,
+                    basis=basis,
+                    spec=spec,
+                    created=created,
+                )
             )
-        )
     return out
 
 
 def _write_chunk(
-    reports: list[PatientReport], folder: Path, formats: list[str], languages: list[str | None]
+    reports: list[PatientReport], *, folder: Path, formats: list[str], family: bool
 ) -> list[Path]:
-    return [
-        p
-        for r, language in zip(reports, languages, strict=True)
-        for p in write_report(r, folder, formats=formats, family_language=language)
-    ]
+    return [p for r in reports for p in write_report(r, folder, formats=formats, family=family)]
 
 
 def write_reports(
@@ -105,23 +104,22 @@ def write_reports(
     formats = list(spec.formats)
     n_jobs = max(1, min(spec.n_jobs, len(contexts) // _CHUNK))
     chunks = [contexts[i : i + _CHUNK] for i in range(0, len(contexts), _CHUNK)]
-    languages = [
-        [spec.language_of(str(r.extra["subgroup"]["region"])) if spec.family_summary else None
-         for r in chunk]
-        for chunk in chunks
-    ]  # fmt: skip
     written: list[Path] = []
     with tqdm(total=len(contexts), unit="report", desc="reports", disable=not progress) as bar:
         if n_jobs > 1:
             with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-                n = len(chunks)
-                parts = pool.map(_write_chunk, chunks, [folder] * n, [formats] * n, languages)
+                write = partial(
+                    _write_chunk, folder=folder, formats=formats, family=spec.family_summary
+                )
+                parts = pool.map(write, chunks)
                 for chunk, part in zip(chunks, parts, strict=True):
                     written.extend(part)
                     bar.update(len(chunk))
         else:
-            for chunk, chunk_languages in zip(chunks, languages, strict=True):
-                written.extend(_write_chunk(chunk, folder, formats, chunk_languages))
+            for chunk in chunks:
+                written.extend(
+                    _write_chunk(chunk, folder=folder, formats=formats, family=spec.family_summary)
+                )
                 bar.update(len(chunk))
     index = render_index_html(
         contexts,

@@ -19,10 +19,19 @@ import pandas as pd
 
 from sma_response.cohort.spec import MEANINGFUL_CHANGE
 from sma_response.evaluate.conformal import CELL_SEP, POOLED
-from sma_response.features.labels import LEVEL_LABELS, SCALE_NAMES, feature_label, feature_unit
+from sma_response.features.labels import LEVEL_LABELS, feature_unit
 from sma_response.report.basis import ReportBasis, age_band_of_months
+from sma_response.report.i18n import N_, current_format, current_language, gettext
+from sma_response.report.options import reason_text
 from sma_response.report.spec import ReportSpec
-from sma_response.report.wording import describe_value, factor_sentence, format_change
+from sma_response.report.wording import (
+    describe_value,
+    factor_sentence,
+    format_change,
+    label,
+    scale_name,
+    unit_text,
+)
 
 __all__ = [
     "Alternative",
@@ -106,12 +115,17 @@ def _pair(row: Any, low: str, high: str) -> tuple[float, float] | None:
     return None if lo is None or hi is None else (lo, hi)
 
 
-def _alternative(row: Any, *, n_similar: int, rare: bool) -> Alternative:
+def _alternative(row: Any, *, n_similar: int, rare: bool, current: str | None) -> Alternative:
     return Alternative(
         therapy=str(row.therapy),
         label=_therapy(str(row.therapy)),
         status=str(row.status),
-        reason=str(row.reason or ""),
+        reason=reason_text(
+            str(getattr(row, "reason_key", "") or ""),
+            str(row.therapy),
+            str(current or ""),
+            str(row.reason or ""),
+        ),
         probability=_num(row.probability),
         probability_interval=_pair(row, "probability_lower", "probability_upper"),
         expected_change=_num(row.expected_change),
@@ -126,48 +140,65 @@ def _alternative(row: Any, *, n_similar: int, rare: bool) -> Alternative:
 
 
 #: Shown under a headline whose expected change was moved (``report.options.reconcile``).
-RECONCILED_NOTE = (
+RECONCILED_NOTE = N_(
     "The chance and the expected change come from two models that disagreed for this patient; "
     "the expected change and its range were moved to the meaningful-change threshold so that "
     "the two do not contradict each other. Read both as close to the threshold."
 )
 
 
-def _lower_first(label: str) -> str:
+def _lower_first(text: str) -> str:
     """Lower-case a label's first letter for use mid-sentence, unless it starts an acronym."""
-    return label if label[:2].isupper() else label[:1].lower() + label[1:]
+    return text if text[:2].isupper() else text[:1].lower() + text[1:]
 
 
 def options_caveat(effects: Mapping[str, Any]) -> str:
     """One plain caveat for the therapy options: observational data, what was adjusted for.
 
+    ``effects["adjusted_for"]`` holds feature names (labelled in the report's language).
+
     Examples
     --------
-    >>> text = options_caveat({"adjusted_for": ["Age", "SMA type"], "level": 0.8,
+    >>> text = options_caveat({"adjusted_for": ["age_at_index_months", "sma_type"],
+    ...                        "level": 0.8,
     ...                        "coverage": {"change/a_vs_b": 0.5, "response/a_vs_b": 0.6}})
+    >>> "adjust for age at treatment start, SMA type and" in text
+    True
     >>> text.endswith("for 50-60% of patients: read them as too narrow.")
     True
     """
     if not effects:
         return ""
-    adjusted = ", ".join(_lower_first(str(a)) for a in effects.get("adjusted_for", []))
-    text = (
+    adjusted = ", ".join(_lower_first(label(str(a))) for a in effects.get("adjusted_for", []))
+    text = gettext(
         "These differences are estimated from registry data, not from a trial: doctors chose "
         "each therapy for reasons that also shape outcomes (confounding by indication). The "
-        f"estimates adjust for {adjusted or 'nothing'} and for nothing else, so anything not "
-        "recorded can bias them."
-    )
+        "estimates adjust for %(features)s and for nothing else, so anything not recorded can "
+        "bias them."
+    ) % {"features": adjusted or gettext("nothing")}
     coverage = [float(v) for v in effects.get("coverage", {}).values() if v is not None]
     level = float(effects.get("level", 0.8))
     if coverage:
-        low, high = round(100 * min(coverage)), round(100 * max(coverage))
-        span = f"{low}%" if low == high else f"{low}-{high}%"
-        verdict = "too narrow" if low < 100 * level - 10 else "about right"
-        text += (
-            f" On synthetic data with a known truth, the {level:.0%} intervals of these "
-            f"differences covered the true difference for {span} of patients: read them as "
-            f"{verdict}."
+        fmt = current_format()
+        low, high = min(coverage), max(coverage)
+        span = (
+            fmt.percent(low)
+            if round(100 * low) == round(100 * high)
+            else f"{fmt.number(100 * low, 0)}-{fmt.percent(high)}"
         )
+        message = (
+            N_(
+                "On synthetic data with a known truth, the %(level)s intervals of these "
+                "differences covered the true difference for %(share)s of patients: read them "
+                "as too narrow."
+            )
+            if low < level - 0.1
+            else N_(
+                "On synthetic data with a known truth, the %(level)s intervals of these "
+                "differences covered the true difference for %(share)s of patients: about right."
+            )
+        )
+        text += " " + gettext(message) % {"level": fmt.percent(level), "share": span}
     return text
 
 
@@ -208,6 +239,8 @@ class PatientReport:
     reconciled_note: str = ""
     options_caveat: str = ""
     options_level: float = 0.8
+    unit_text: str = "points"
+    language: str = "en"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -219,7 +252,7 @@ def report_id(index_id: str) -> str:
     >>> report_id("0123456789abcdef#1"), report_id("0123456789abcdef#2")
     ('0123456789abcdef', '0123456789abcdef-2')
     """
-    patient, _, line = str(index_id).partition("#")
+    patient, _sep, line = str(index_id).partition("#")
     return patient if line in ("", "1") else f"{patient}-{line}"
 
 
@@ -257,7 +290,7 @@ def _positions(
         out.append(
             Position(
                 feature=feature,
-                label=feature_label(feature),
+                label=label(feature),
                 value_text=describe_value(feature, values.get(feature)),
                 value=x,
                 percentile=_percentile(x, q),
@@ -291,9 +324,16 @@ def _flags(
             continue
         lo, hi = stats["quantiles"]["0"], stats["quantiles"]["1"]
         flags.append(
-            f"{feature_label(feature)} ({describe_value(feature, values.get(feature))}) is outside "
-            f"the range seen in training ({describe_value(feature, f'{lo:g}')} to "
-            f"{describe_value(feature, f'{hi:g}')}): the prediction is an extrapolation."
+            gettext(
+                "%(feature)s (%(value)s) is outside the range seen in training (%(low)s to "
+                "%(high)s): the prediction is an extrapolation."
+            )
+            % {
+                "feature": label(feature),
+                "value": describe_value(feature, values.get(feature)),
+                "low": describe_value(feature, f"{lo:g}"),
+                "high": describe_value(feature, f"{hi:g}"),
+            }
         )
     for feature, counts in basis.profile.get("categorical", {}).items():
         level = values.get(feature)
@@ -302,21 +342,32 @@ def _flags(
         n = int(counts.get(str(level), 0))
         if n < min_n:
             flags.append(
-                f"{feature_label(feature)} '{describe_value(feature, level)}' was rare in training "
-                f"({n} patients)."
+                gettext("%(feature)s '%(value)s' was rare in training (%(n)s patients).")
+                % {"feature": label(feature), "value": describe_value(feature, level), "n": n}
             )
     key = "|".join(subgroup[k] for k in ("sma_type", "therapy", "age_band"))
     n = int(basis.counts.get("type_therapy_age", {}).get(key, 0))
     if n < min_n:
         flags.append(
-            f"The model saw few patients like this: {n} with SMA type {subgroup['sma_type']} "
-            f"starting {_therapy(subgroup['therapy'])} aged {subgroup['age_band']}."
+            gettext(
+                "The model saw few patients like this: %(n)s with SMA type %(type)s starting "
+                "%(therapy)s aged %(age)s."
+            )
+            % {
+                "n": n,
+                "type": subgroup["sma_type"],
+                "therapy": _therapy(subgroup["therapy"]),
+                "age": subgroup["age_band"],
+            }
         )
     region_n = int(basis.counts.get("levels", {}).get("region", {}).get(subgroup["region"], 0))
     if region_n < min_n:
         flags.append(
-            f"Region {subgroup['region']} contributed {region_n} patients to training: "
-            "performance there is not well measured."
+            gettext(
+                "Region %(region)s contributed %(n)s patients to training: performance there "
+                "is not well measured."
+            )
+            % {"region": subgroup["region"], "n": region_n}
         )
     return flags
 
@@ -336,31 +387,40 @@ def _interval_note(key: str, groups: Sequence[str]) -> str:
     'from held-out patients on all scales together (too few on this scale alone)'
     """
     if key == POOLED:
-        return "from held-out patients on all scales together (too few on this scale alone)"
+        return gettext(
+            "from held-out patients on all scales together (too few on this scale alone)"
+        )
     scale, *values = key.split(CELL_SEP)
     words = {
-        "age_band": lambda v: f"aged {v} at the start",
-        "therapy": lambda v: f"on {_therapy(v)}",
-        "sma_type": lambda v: f"with SMA type {v}",
+        "age_band": lambda v: gettext("aged %(age)s at the start") % {"age": v},
+        "therapy": lambda v: gettext("on %(therapy)s") % {"therapy": _therapy(v)},
+        "sma_type": lambda v: gettext("with SMA type %(type)s") % {"type": v},
     }
     parts = [words.get(g, lambda v: v)(v) for g, v in zip(groups, values, strict=False)]
-    return ", ".join(
-        [f"from held-out patients measured on {SCALE_NAMES.get(scale, scale)}", *parts]
-    )
+    first = gettext("from held-out patients measured on %(scale)s") % {"scale": scale_name(scale)}
+    return ", ".join([first, *parts])
 
 
 def _fmt(x: Any, spec: str) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
+    """Format a figure the language's way (``n/a`` when missing)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return gettext("n/a")
+    fmt = current_format()
+    if spec == ".0%":
+        return fmt.percent(float(x))
+    if spec.startswith("+"):
+        return fmt.signed(float(x), int(spec[2]))
+    return fmt.number(float(x), int(spec[1]))
 
 
 def _performance(basis: ReportBasis, subgroup: Mapping[str, str]) -> list[PerformanceRow]:
-    wanted = [("overall", "all", "All patients")] + [
-        (var, subgroup[var], f"{name} {subgroup[var]}")
+    wanted = [("overall", "all", gettext("All patients"))] + [
+        (var, subgroup[var], f"{gettext(name)} {subgroup[var]}")
         for var, name in (
-            ("region", "Region"),
-            ("sma_type", "SMA type"),
-            ("therapy", "Therapy"),
-            ("age_band", "Age at start"),
+            ("region", N_("Region")),
+            ("sma_type", N_("SMA type")),
+            ("therapy", N_("Therapy")),
+            ("age_band", N_("Age at start")),
         )
     ]
     rows = {(r["variable"], str(r["level"])): r for r in basis.performance}
@@ -373,27 +433,33 @@ def _performance(basis: ReportBasis, subgroup: Mapping[str, str]) -> list[Perfor
                     name,
                     0,
                     small=True,
-                    discrimination="not measured (no such patients)",
+                    discrimination=gettext("not measured (no such patients)"),
                     calibration="",
                 )
             )
             continue
         if basis.task == "classification":
-            disc = (
-                f"AUROC {_fmt(r.get('auroc'), '.2f')} (95% CI {_fmt(r.get('auroc_ci_low'), '.2f')}"
-                f" to {_fmt(r.get('auroc_ci_high'), '.2f')})"
-            )
-            cal = (
-                f"predicted {_fmt(r.get('mean_predicted'), '.0%')} on average, observed "
-                f"{_fmt(r.get('mean_observed'), '.0%')}; calibration slope "
-                f"{_fmt(r.get('calibration_slope'), '.2f')}"
-            )
+            disc = gettext("AUROC %(auroc)s (95%% CI %(low)s to %(high)s)") % {
+                "auroc": _fmt(r.get("auroc"), ".2f"),
+                "low": _fmt(r.get("auroc_ci_low"), ".2f"),
+                "high": _fmt(r.get("auroc_ci_high"), ".2f"),
+            }
+            cal = gettext(
+                "predicted %(predicted)s on average, observed %(observed)s; calibration slope "
+                "%(slope)s"
+            ) % {
+                "predicted": _fmt(r.get("mean_predicted"), ".0%"),
+                "observed": _fmt(r.get("mean_observed"), ".0%"),
+                "slope": _fmt(r.get("calibration_slope"), ".2f"),
+            }
         else:
-            disc = f"mean absolute error {_fmt(r.get('mae'), '.1f')} points"
-            cal = (
-                f"predicted change {_fmt(r.get('mean_predicted'), '+.1f')} on average, observed "
-                f"{_fmt(r.get('mean_observed'), '+.1f')}"
-            )
+            disc = gettext("mean absolute error %(mae)s points") % {
+                "mae": _fmt(r.get("mae"), ".1f")
+            }
+            cal = gettext("predicted change %(predicted)s on average, observed %(observed)s") % {
+                "predicted": _fmt(r.get("mean_predicted"), "+.1f"),
+                "observed": _fmt(r.get("mean_observed"), "+.1f"),
+            }
         imprecise = bool(r.get("imprecise", False))
         out.append(PerformanceRow(name, int(r["n"]), bool(r["small"]), disc, cal, imprecise))
     return out
@@ -402,20 +468,23 @@ def _performance(basis: ReportBasis, subgroup: Mapping[str, str]) -> list[Perfor
 def _coverage_text(basis: ReportBasis, region: str, level: float) -> str:
     rows = {(r["variable"], str(r["level"])): r for r in basis.coverage}
     parts = []
+    fmt = current_format()
     for key, name in (
-        (("region", region), f"region {region}"),
-        (("overall", "all"), "all regions"),
+        (("region", region), gettext("region %(region)s") % {"region": region}),
+        (("overall", "all"), gettext("all regions")),
     ):
         r = rows.get(key)
         if r and r.get("coverage") is not None:
-            parts.append(f"{r['coverage']:.0%} in {name} (n={r['n']})")
+            parts.append(
+                gettext("%(coverage)s in %(group)s (n=%(n)s)")
+                % {"coverage": fmt.percent(float(r["coverage"])), "group": name, "n": r["n"]}
+            )
     if not parts:
-        return "Coverage of the interval has not been measured for this region."
-    return (
-        f"Checked on held-out patients, the {level:.0%} interval contained the observed change "
-        + " and ".join(parts)
-        + "."
-    )
+        return gettext("Coverage of the interval has not been measured for this region.")
+    return gettext(
+        "Checked on held-out patients, the %(level)s interval contained the observed change "
+        "%(figures)s."
+    ) % {"level": fmt.percent(level), "figures": gettext(" and ").join(parts)}
 
 
 def merge_repeated_measurement(rows: pd.DataFrame) -> pd.DataFrame:
@@ -456,14 +525,16 @@ def _missing_note(rows: pd.DataFrame) -> str:
     missing = rows.loc[rows["value"].isna() & (rows["shap"].abs() > 0)]
     if missing.empty:
         return ""
-    labels = [feature_label(str(f)) for f in missing.sort_values("shap", key=abs, ascending=False)[
+    labels = [label(str(f)) for f in missing.sort_values("shap", key=abs, ascending=False)[
         "feature"
     ]]  # fmt: skip
-    shown = ", ".join(labels[:4]) + (f" and {len(labels) - 4} more" if len(labels) > 4 else "")
-    return (
-        f"Not measured or not recorded: {shown}. They are not listed as factors: the model "
+    shown = ", ".join(labels[:4])
+    if len(labels) > 4:
+        shown += gettext(" and %(n)s more") % {"n": len(labels) - 4}
+    return gettext(
+        "Not measured or not recorded: %(factors)s. They are not listed as factors: the model "
         "uses the absence of a value, which says nothing about the child's condition."
-    )
+    ) % {"factors": shown}
 
 
 def _factors(rows: pd.DataFrame, *, task: str, k: int) -> tuple[list[Factor], list[Factor]]:
@@ -481,7 +552,7 @@ def _factors(rows: pd.DataFrame, *, task: str, k: int) -> tuple[list[Factor], li
             out[direction].append(
                 Factor(
                     feature=str(r.feature),
-                    label=feature_label(str(r.feature)),
+                    label=label(str(r.feature)),
                     value=describe_value(str(r.feature), value),
                     shap=float(r.shap),
                     direction=direction,
@@ -499,10 +570,29 @@ def _factors(rows: pd.DataFrame, *, task: str, k: int) -> tuple[list[Factor], li
 
 #: What the chance of a gain includes, by estimand (shown under the probability).
 ESTIMAND_NOTES = {
-    "composite": "A child who dies or needs permanent ventilation within the 12 months counts "
-    "as no gain: the chance is that of a gain while alive and free of permanent ventilation.",
-    "while_alive": "Estimated from children assessed at 12 months: the chance does not "
-    "include the risk of death or permanent ventilation before then.",
+    "composite": N_(
+        "A child who dies or needs permanent ventilation within the 12 months counts as no "
+        "gain: the chance is that of a gain while alive and free of permanent ventilation."
+    ),
+    "while_alive": N_(
+        "Estimated from children assessed at 12 months: the chance does not include the risk "
+        "of death or permanent ventilation before then."
+    ),
+}
+#: The headline's chance, by (threshold known, composite estimand).
+_HEADLINE_CHANCE = {
+    (True, True): N_(
+        "%(chance)s chance of a gain of at least %(points)s %(unit)s on %(scale)s, alive and "
+        "without permanent ventilation, at 12 months"
+    ),
+    (True, False): N_(
+        "%(chance)s chance of a gain of at least %(points)s %(unit)s on %(scale)s at 12 months"
+    ),
+    (False, True): N_(
+        "%(chance)s chance of a meaningful gain on %(scale)s, alive and without permanent "
+        "ventilation, at 12 months"
+    ),
+    (False, False): N_("%(chance)s chance of a meaningful gain on %(scale)s at 12 months"),
 }
 
 
@@ -516,14 +606,24 @@ def _headline(
     estimand: str = "while_alive",
 ) -> str:
     parts = []
+    fmt = current_format()
     if probability is not None:
-        gain = f"a gain of at least {mcid:g} {unit}" if mcid is not None else "a meaningful gain"
-        alive = ", alive and without permanent ventilation," if estimand == "composite" else ""
-        parts.append(f"{probability:.0%} chance of {gain} on {scale_name}{alive} at 12 months")
+        message = _HEADLINE_CHANCE[(mcid is not None, estimand == "composite")]
+        parts.append(
+            gettext(message)
+            % {
+                "chance": fmt.percent(probability),
+                "points": "" if mcid is None else fmt.number(mcid, 0 if mcid.is_integer() else 1),
+                "unit": unit_text(unit),
+                "scale": scale_name,
+            }
+        )
     if change is not None:
-        parts.append(f"expected change {format_change(change, unit)}")
+        parts.append(
+            gettext("expected change %(change)s") % {"change": format_change(change, unit)}
+        )
     text = "; ".join(parts)
-    return text[:1].upper() + text[1:] if text else "No prediction"
+    return text[:1].upper() + text[1:] if text else gettext("No prediction")
 
 
 def build_patient_context(
@@ -602,7 +702,7 @@ def build_patient_context(
         str(patient.get("interval_key") or POOLED), basis.interval.get("groups", [])
     )
     facts = [
-        (feature_label(f), describe_value(f, values.get(f)))
+        (label(f), describe_value(f, values.get(f)))
         for f in (
             "age_at_index_months",
             "therapy",
@@ -613,11 +713,17 @@ def build_patient_context(
         )
         if f in values
     ]
-    facts.insert(0, ("Region", subgroup["region"]))
+    facts.insert(0, (gettext("Region"), subgroup["region"]))
     if scale is not None and patient.get("baseline_score") is not None:
         base = _num(patient.get("baseline_score"))
         if base is not None:
-            facts.append((f"{SCALE_NAMES.get(scale, scale)} at start", f"{base:g} {unit}"))
+            shown = current_format().number(base, 0 if base.is_integer() else 1)
+            facts.append(
+                (
+                    gettext("%(scale)s at start") % {"scale": scale_name(scale)},
+                    f"{shown} {unit_text(unit)}",
+                )
+            )
     therapy_age = basis.counts.get("therapy_age", {})
     similar = {
         str(a.therapy): int(therapy_age.get(f"{a.therapy}|{subgroup['age_band']}", 0))
@@ -625,12 +731,11 @@ def build_patient_context(
     }
     alts = [
         _alternative(a, n_similar=similar[str(a.therapy)],
-                     rare=similar[str(a.therapy)] < spec.min_subgroup_n)
+                     rare=similar[str(a.therapy)] < spec.min_subgroup_n,
+                     current=values.get("therapy"))
         for a in alternatives.itertuples(index=False)
     ]  # fmt: skip
-    scale_name = (
-        SCALE_NAMES.get(scale, "the primary motor scale") if scale else "the primary motor scale"
-    )
+    shown_scale = scale_name(scale) if scale else gettext("the primary motor scale")
     return PatientReport(
         report_id=report_id(str(patient["index_id"])),
         patient_id=str(patient["patient_id"]),
@@ -638,8 +743,9 @@ def build_patient_context(
         source=str(patient.get("source", "held_out")),
         task=basis.task,
         scale=scale,
-        scale_name=scale_name,
+        scale_name=shown_scale,
         unit=unit,
+        unit_text=unit_text(unit),
         meaningful_change=mcid,
         baseline_score=_num(patient.get("baseline_score")),
         probability=probability,
@@ -660,12 +766,17 @@ def build_patient_context(
         alternatives=alts,
         provenance={**basis.provenance, "created": created},
         explain=dict(basis.explain),
-        headline=_headline(basis.task, probability, change, scale_name, unit, mcid, basis.estimand),
+        headline=_headline(
+            basis.task, probability, change, shown_scale, unit, mcid, basis.estimand
+        ),
         estimand=basis.estimand,
-        estimand_note=ESTIMAND_NOTES.get(basis.estimand, "") if probability is not None else "",
+        estimand_note=gettext(ESTIMAND_NOTES.get(basis.estimand, ""))
+        if probability is not None and basis.estimand in ESTIMAND_NOTES
+        else "",
         missing_note=missing_note,
-        reconciled_note=RECONCILED_NOTE if bool(patient.get("reconciled", False)) else "",
+        reconciled_note=gettext(RECONCILED_NOTE) if bool(patient.get("reconciled", False)) else "",
         options_caveat=options_caveat(basis.effects),
         options_level=float(basis.effects.get("level", 0.8)),
+        language=current_language(),
         extra={"subgroup": subgroup, "min_subgroup_n": spec.min_subgroup_n},
     )

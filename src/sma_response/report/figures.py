@@ -13,6 +13,27 @@ from typing import TYPE_CHECKING
 
 from markupsafe import Markup, escape
 
+from sma_response.report.i18n import N_, current_format, gettext
+
+_NO_CHANGE = N_("no change")
+_MEANINGFUL = N_("meaningful gain (+%(points)s)")
+
+
+def _bidi(text: str) -> str:
+    """Embed right-to-left words so that an SVG renderer without bidi (WeasyPrint) keeps them.
+
+    Examples
+    --------
+    >>> _bidi("no change")
+    'no change'
+    """
+    if current_format().direction != "rtl":
+        return text
+    return f"\u202b{text}\u202c"
+
+
+_CHANGE_LABEL = N_("Expected change %(change)s %(unit)s, interval %(low)s to %(high)s %(unit)s")
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -53,21 +74,25 @@ def probability_svg(probability: float) -> Markup:
     True
     """
     p = min(max(float(probability), 0.0), 1.0)
+    fmt = current_format()
     w, x0, x1 = 400, 16, 380  # room for the centred "0%" and "100%" tick labels
     fill = x0 + p * (x1 - x0)
     ticks = "".join(
         f'<line x1="{x0 + t * (x1 - x0):.1f}" y1="30" x2="{x0 + t * (x1 - x0):.1f}" y2="36" '
         f'stroke="{_MUTED}"/><text x="{x0 + t * (x1 - x0):.1f}" y="48" font-size="11" '
-        f'text-anchor="middle" fill="{_MUTED}">{int(t * 100)}%</text>'
+        f'text-anchor="middle" fill="{_MUTED}">{fmt.percent(t)}</text>'
         for t in (0, 0.25, 0.5, 0.75, 1)
     )
     body = (
         f'<rect x="{x0}" y="8" width="{x1 - x0}" height="22" rx="4" fill="#eee"/>'
         f'<rect x="{x0}" y="8" width="{fill - x0:.1f}" height="22" rx="4" fill="{_UP}"/>'
         f'<text x="{min(fill + 6, x1 - 40):.1f}" y="24" font-size="13" font-weight="bold" '
-        f'fill="{_INK}">{p:.0%}</text>{ticks}'
+        f'fill="{_INK}">{fmt.percent(p)}</text>{ticks}'
     )
-    return _svg(w, 52, body, f"Predicted chance of a meaningful gain: {p:.0%}")
+    label = gettext("Predicted chance of a meaningful gain: %(chance)s") % {
+        "chance": fmt.percent(p)
+    }
+    return _svg(w, 52, body, label)
 
 
 def change_svg(
@@ -85,6 +110,7 @@ def change_svg(
     >>> "+2.0" in change_svg(2.0, -3.0, 7.0, meaningful=3.0, unit="points")
     True
     """
+    fmt = current_format()
     marks = [expected, lower, upper, 0.0] + ([meaningful] if meaningful is not None else [])
     lo, hi = min(marks), max(marks)
     pad = max((hi - lo) * 0.08, 1.0)
@@ -100,23 +126,27 @@ def change_svg(
         f'rx="3" fill="{_DOWN}" fill-opacity="0.25"/>',
         f'<line x1="{x(0):.1f}" y1="14" x2="{x(0):.1f}" y2="54" stroke="{_INK}" '
         f'stroke-dasharray="2,2"/><text x="{x(0):.1f}" y="66" font-size="10" text-anchor="middle" '
-        f'fill="{_INK}">no change</text>',
+        f'fill="{_INK}">{escape(_bidi(gettext(_NO_CHANGE)))}</text>',
     ]
     if meaningful is not None:
         body.append(
             f'<line x1="{x(meaningful):.1f}" y1="14" x2="{x(meaningful):.1f}" y2="54" '
             f'stroke="{_UP}" stroke-dasharray="4,2"/><text x="{x(meaningful):.1f}" y="10" '
-            f'font-size="10" text-anchor="middle" fill="{_UP}">meaningful gain '
-            f"(+{meaningful:g})</text>"
+            f'font-size="10" text-anchor="middle" fill="{_UP}">'
+            f"{escape(_bidi(gettext(_MEANINGFUL) % {'points': f'{meaningful:g}'}))}"
+            "</text>"
         )
     body.append(
         f'<circle cx="{x(expected):.1f}" cy="34" r="6" fill="{_DOWN}"/>'
         f'<text x="{x(lower):.1f}" y="80" font-size="10" text-anchor="middle" fill="{_MUTED}">'
-        f"{lower:+.1f}</text>"
+        f"{fmt.signed(lower)}</text>"
         f'<text x="{x(upper):.1f}" y="80" font-size="10" text-anchor="middle" fill="{_MUTED}">'
-        f"{upper:+.1f}</text>"
+        f"{fmt.signed(upper)}</text>"
     )
-    label = f"Expected change {expected:+.1f} {unit}, interval {lower:+.1f} to {upper:+.1f} {unit}"
+    label = gettext(_CHANGE_LABEL) % {
+        "change": fmt.signed(expected), "unit": unit, "low": fmt.signed(lower),
+        "high": fmt.signed(upper),
+    }  # fmt: skip
     return _svg(w, 86, "".join(body), label)
 
 
@@ -147,9 +177,9 @@ def factors_svg(factors: Sequence[tuple[str, float]]) -> Markup:
         body.append(
             f'<rect x="{left:.1f}" y="{y + 4}" width="{max(length, 1):.1f}" height="{row - 8}" '
             f'fill="{colour}" fill-opacity="0.8"/><text x="{tx}" y="{y + row - 8}" font-size="12" '
-            f'text-anchor="{anchor}" fill="{_INK}">{escape(_short(label))}</text>'
+            f'text-anchor="{anchor}" fill="{_INK}">{escape(_bidi(_short(label)))}</text>'
         )
-    label = "Factors raising and lowering the prediction"
+    label = gettext("Factors raising and lowering the prediction")
     return _svg(w, row * len(factors), "".join(body), label, kind="factors")
 
 
@@ -184,4 +214,4 @@ def position_svg(quantiles: Mapping[str, float], value: float, *, flag: str | No
         f'<line x1="{x(q[0.5]):.1f}" y1="6" x2="{x(q[0.5]):.1f}" y2="22" stroke="{_INK}"/>'
         f'<circle cx="{x(value):.1f}" cy="14" r="5" fill="{colour}" stroke="#fff"/>'
     )
-    return _svg(w, 28, body, "Patient's value against the training cohort")
+    return _svg(w, 28, body, gettext("Patient's value against the training cohort"))

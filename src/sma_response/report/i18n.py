@@ -10,9 +10,12 @@ every message is its own translation.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import re
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
@@ -28,12 +31,18 @@ from babel.support import NullTranslations, Translations
 __all__ = [
     "LANGUAGES",
     "LOCALE_DIR",
+    "N_",
     "RTL_LANGUAGES",
     "LocaleFormat",
     "catalogue_path",
     "check_language",
+    "current_format",
+    "current_language",
+    "gettext",
+    "ngettext",
     "placeholders",
     "translations",
+    "use_language",
 ]
 
 #: Report languages: English (source), German, Italian, French, Spanish, Dutch, Arabic.
@@ -137,3 +146,51 @@ class LocaleFormat:
     def date(self, iso: str) -> str:
         """Format an ISO date with the month in words (no day-month order to misread)."""
         return format_date(dt.date.fromisoformat(iso), format="long", locale=self.locale)
+
+
+#: The language the report text being built is written in (``use_language``).
+_LANGUAGE: ContextVar[str] = ContextVar("report_language", default="en")
+
+
+@contextlib.contextmanager
+def use_language(language: str) -> Iterator[None]:
+    """Write the report text built inside the block in ``language``."""
+    token = _LANGUAGE.set(check_language(language))
+    try:
+        yield
+    finally:
+        _LANGUAGE.reset(token)
+
+
+def gettext(message: str) -> str:
+    """Translate ``message`` into the current language (``use_language``).
+
+    Examples
+    --------
+    >>> with use_language("de"):
+    ...     gettext("points")
+    'Punkte'
+    >>> gettext("points")
+    'points'
+    """
+    return translations(_LANGUAGE.get()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """Translate a message with a number (the language's plural form for ``n``)."""
+    return translations(_LANGUAGE.get()).ngettext(singular, plural, n)
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction; it is translated where it is shown (``gettext``)."""
+    return message
+
+
+def current_language() -> str:
+    """Return the language of the report text being built."""
+    return _LANGUAGE.get()
+
+
+def current_format() -> LocaleFormat:
+    """Return the number and date formats of the current language."""
+    return LocaleFormat(_LANGUAGE.get())

@@ -22,6 +22,7 @@ import pandas as pd
 from sma_response.cohort.spec import MEANINGFUL_CHANGE
 from sma_response.effects import ARMS, EffectsResult
 from sma_response.features.labels import LEVEL_LABELS
+from sma_response.report.i18n import N_, gettext
 
 __all__ = [
     "OPTION_COLUMNS",
@@ -29,15 +30,31 @@ __all__ = [
     "agreement_metrics",
     "disagreements",
     "meaningful_change",
+    "reason_text",
     "reconcile",
     "therapy_option_rows",
 ]
 
 #: What a therapy option row can be.
 OPTION_STATUSES = ("current", "estimated", "not_estimable", "not_an_option")
+#: Why an option has no number (``reason_key``; ``label``: the label rule's own words).
+REASONS = {
+    "outside_support": N_(
+        "few patients like this one started %(therapy)s or %(current)s in this registry "
+        "(outside common support)"
+    ),
+    "too_few": N_("too few patients started it to estimate a difference"),
+    "no_effects": N_(
+        "this run did not estimate per-therapy differences (effects.enabled=true, responder target)"
+    ),
+    "new_patient": N_(
+        "per-therapy differences are estimated for the training run's own cohort, not for a "
+        "new patient scored later"
+    ),
+}
 #: Columns of :func:`therapy_option_rows` (``report/alternatives.parquet``).
 OPTION_COLUMNS = [
-    "index_id", "therapy", "status", "reason",
+    "index_id", "therapy", "status", "reason", "reason_key",
     "probability", "probability_lower", "probability_upper",
     "expected_change", "change_lower", "change_upper",
     "diff_probability", "diff_probability_lower", "diff_probability_upper",
@@ -147,6 +164,19 @@ def _label(therapy: str) -> str:
     return LEVEL_LABELS["therapy"].get(therapy, therapy)
 
 
+def reason_text(key: str, therapy: str, current: str, rule: str = "") -> str:
+    """Say why an option has no number, in the report's language (the rule: as configured).
+
+    Examples
+    --------
+    >>> reason_text("outside_support", "onasemnogene", "nusinersen")[:43]
+    'few patients like this one started onasemno'
+    """
+    if key not in REASONS:
+        return rule
+    return gettext(REASONS[key]) % {"therapy": _label(therapy), "current": _label(current)}
+
+
 def _contrast(
     effects: EffectsResult, ids: pd.Index, outcome: str, arm: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -227,7 +257,7 @@ def therapy_option_rows(
         The run's effects stage (``None``: no contrasts; every other option is "not estimable"
         for the reason ``unavailable``).
     unavailable
-        Why there are no contrasts when ``effects`` is ``None``.
+        Why there are no contrasts when ``effects`` is ``None`` (a key of :data:`REASONS`).
 
     Returns
     -------
@@ -243,14 +273,14 @@ def therapy_option_rows(
     parts = []
     for option in ARMS:
         frame = pd.DataFrame(index=ids, columns=OPTION_COLUMNS[1:], dtype=float)
-        frame["therapy"], frame["reason"] = option, ""
+        frame["therapy"], frame["reason"], frame["reason_key"] = option, "", ""
         status = np.where(now == option, "current", "not_estimable").astype(object)
         frame.loc[status == "current", ["probability", "expected_change", "change_lower",
                                         "change_upper"]] = base.loc[
             status == "current", ["probability", "expected_change", "lower", "upper"]
         ].to_numpy(dtype=float)  # fmt: skip
         if effects is None:
-            frame["reason"] = np.where(status == "current", "", unavailable)
+            frame["reason_key"] = np.where(status == "current", "", unavailable)
         else:
             allowed = effects.eligibility.reindex(ids)[option].fillna(value=True).to_numpy(bool)
             rule = effects.rules.reindex(ids)[option].fillna("").to_numpy(dtype=object)
@@ -260,15 +290,12 @@ def therapy_option_rows(
             status = np.where(shown, "estimated", status)
             status = np.where((status != "current") & ~allowed, "not_an_option", status)
             outside = ~(ok_p & ok_c)
-            frame["reason"] = np.select(
+            frame["reason_key"] = np.select(
                 [status == "not_an_option", (status == "not_estimable") & outside,
                  status == "not_estimable"],
-                [rule,
-                 [f"few patients like this one started {_label(option)} or "
-                  f"{_label(c)} in this registry (outside common support)" for c in now],
-                 "too few patients started it to estimate a difference"],
-                default="",
+                ["label", "outside_support", "too_few"], default="",
             )  # fmt: skip
+            frame["reason"] = np.where(status == "not_an_option", rule, "")
             est = status == "estimated"
             _fill(frame, est, "probability", p0, d_p, h_p)
             _fill(frame, est, "change", base["expected_change"].to_numpy(float), d_c, h_c)
@@ -276,6 +303,10 @@ def therapy_option_rows(
             for column, source in (("change_lower", "lower"), ("change_upper", "upper")):
                 frame.loc[est, column] = base.loc[est, source].to_numpy(float) + d_c[est]
         frame["status"] = status
+        frame["reason"] = [
+            reason_text(k, option, c, str(why))
+            for k, c, why in zip(frame["reason_key"], now, frame["reason"], strict=True)
+        ]
         parts.append(frame.rename_axis("index_id").reset_index())
     out = pd.concat(parts, ignore_index=True)[OPTION_COLUMNS]
     # An option's chance and change must not contradict each other either.

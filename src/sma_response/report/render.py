@@ -20,7 +20,7 @@ from sma_response._utils.io import atomic_path, atomic_write_text
 from sma_response.report.context import PatientReport
 from sma_response.report.family import family_summary
 from sma_response.report.figures import change_svg, factors_svg, position_svg, probability_svg
-from sma_response.report.i18n import LocaleFormat, translations
+from sma_response.report.i18n import LocaleFormat, translations, use_language
 
 __all__ = [
     "family_file",
@@ -58,10 +58,10 @@ def family_file(report_id: str, suffix: str) -> str:
     return f"{report_id}.family.{suffix}"
 
 
-def render_family_html(report: PatientReport, language: str = "en") -> str:
-    """Render the one-page family summary of a report in ``language`` (self-contained HTML)."""
+def render_family_html(report: PatientReport) -> str:
+    """Render the one-page family summary of a report, in the report's language."""
     return (
-        template_environment(language)
+        template_environment(report.language)
         .get_template("family.html.j2")
         .render(s=family_summary(report))
     )
@@ -78,7 +78,7 @@ def _figures(report: PatientReport) -> dict[str, object]:
             report.lower,
             report.upper,
             meaningful=report.meaningful_change,
-            unit=report.unit,
+            unit=report.unit_text,
         )
     return {
         "probability": probability_svg(report.probability)
@@ -107,10 +107,12 @@ def render_patient_html(report: PatientReport) -> str:
     >>> "60%" in html and "abc" in html and "http://" not in html.replace("http://www.w3.org", "")
     True
     """
+    with use_language(report.language):
+        figures = _figures(report)
     return (
-        template_environment()
+        template_environment(report.language)
         .get_template("patient.html.j2")
-        .render(r=report, figs=_figures(report))
+        .render(r=report, figs=figures)
     )
 
 
@@ -173,12 +175,12 @@ def write_report(
     folder: Path,
     *,
     formats: Sequence[str],
-    family_language: str | None = None,
+    family: bool = False,
 ) -> list[Path]:
     """Write one patient's report as ``<report_id>.html`` and/or ``.pdf`` in ``folder``.
 
-    With ``family_language``, also the family summary in that language
-    (``<report_id>.family.html`` / ``.pdf``, the same formats).
+    With ``family``, also the family summary (``<report_id>.family.html`` / ``.pdf``, the same
+    formats), in the report's language.
 
     Returns
     -------
@@ -192,11 +194,11 @@ def write_report(
         out.append(atomic_write_text(folder / f"{report.report_id}.html", html))
     if "pdf" in formats:
         out.append(render_pdf(html, folder / f"{report.report_id}.pdf"))
-    if family_language is not None:
-        family = render_family_html(report, family_language)
+    if family:
+        summary = render_family_html(report)
         if "html" in formats:
-            out.append(atomic_write_text(folder / family_file(report.report_id, "html"), family))
+            out.append(atomic_write_text(folder / family_file(report.report_id, "html"), summary))
         if "pdf" in formats:
-            out.append(render_pdf(family, folder / family_file(report.report_id, "pdf")))
+            out.append(render_pdf(summary, folder / family_file(report.report_id, "pdf")))
     log.info("report %s: %s", report.report_id, ", ".join(p.suffix for p in out))
     return out

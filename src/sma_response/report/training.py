@@ -31,7 +31,6 @@ from sma_response.evaluate.conformal import (
     interval_cells,
 )
 from sma_response.features.design import Design, observed_change
-from sma_response.features.labels import feature_label
 from sma_response.models.fit import CVResult, fit_cv, fit_final
 from sma_response.report.basis import ReportBasis, cohort_profile, subgroup_counts
 from sma_response.report.inputs import (
@@ -191,7 +190,7 @@ def effects_basis(effects: EffectsResult | None) -> dict[str, Any]:
         "estimator": effects.spec.estimator,
         "level": effects.spec.interval_level,
         "min_propensity": effects.spec.min_propensity,
-        "adjusted_for": [feature_label(c) for c in effects.adjusted_for],
+        "adjusted_for": list(effects.adjusted_for),  # feature names: labelled per language
         "coverage": {
             k.removeprefix("effects/").removesuffix("/coverage"): v
             for k, v in sorted(effects.metrics.items())
