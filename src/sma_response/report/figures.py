@@ -19,6 +19,15 @@ _NO_CHANGE = N_("no change")
 _MEANINGFUL = N_("meaningful gain (+%(points)s)")
 
 
+def _anchor(at: float, left: float, right: float) -> str:
+    """Anchor a label so that it stays inside the figure (long translations near an edge)."""
+    if at - left < 60:
+        return "start"
+    if right - at < 60:
+        return "end"
+    return "middle"
+
+
 def _bidi(text: str) -> str:
     """Embed right-to-left words so that an SVG renderer without bidi (WeasyPrint) keeps them.
 
@@ -125,7 +134,8 @@ def change_svg(
         f'<rect x="{x(lower):.1f}" y="24" width="{max(x(upper) - x(lower), 1):.1f}" height="20" '
         f'rx="3" fill="{_DOWN}" fill-opacity="0.25"/>',
         f'<line x1="{x(0):.1f}" y1="14" x2="{x(0):.1f}" y2="54" stroke="{_INK}" '
-        f'stroke-dasharray="2,2"/><text x="{x(0):.1f}" y="66" font-size="10" text-anchor="middle" '
+        f'stroke-dasharray="2,2"/><text x="{x(0):.1f}" y="66" font-size="10" '
+        f'text-anchor="{_anchor(x(0), x0, x1)}" '
         f'fill="{_INK}">{escape(_bidi(gettext(_NO_CHANGE)))}</text>',
     ]
     if meaningful is not None:
