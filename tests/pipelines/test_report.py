@@ -202,6 +202,9 @@ def test_reports_for_new_patients_from_a_registry_export_file(trained, train_tmp
     assert len([p for p in paths if p.suffix == ".pdf"]) == 6
     family = next(p for p in paths if p.name.endswith(".family.html"))
     assert '<html lang="it" dir="ltr">' in family.read_text(encoding="utf-8")
+    # a new patient has no per-therapy contrasts: every other option says why, in Italian
+    report_html = paths[0].read_text(encoding="utf-8")
+    assert "le differenze per terapia sono stimate per la coorte della sessione" in report_html
     page = paths[0].read_text(encoding="utf-8")
     # ismac_itu is an Italian registry: its patients' reports are in Italian by default
     assert '<html lang="it" dir="ltr">' in page

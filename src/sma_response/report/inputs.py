@@ -47,15 +47,10 @@ __all__ = [
     "therapy_options",
 ]
 
-#: Why a new patient's report has no per-therapy differences.
-NEW_PATIENT_OPTIONS = (
-    "per-therapy differences are estimated for the training run's own cohort, not for a new "
-    "patient scored later"
-)
+#: Why a new patient's report has no per-therapy differences (a key of ``options.REASONS``).
+NEW_PATIENT_OPTIONS = "new_patient"
 #: Why a run without the effects stage has none.
-NO_EFFECTS_OPTIONS = (
-    "this run did not estimate per-therapy differences (effects.enabled=true, responder target)"
-)
+NO_EFFECTS_OPTIONS = "no_effects"
 
 #: Number of motor milestones (the range of a milestone-gain "scale").
 N_MILESTONES = 4.0

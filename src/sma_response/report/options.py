@@ -280,6 +280,9 @@ def therapy_option_rows(
             status == "current", ["probability", "expected_change", "lower", "upper"]
         ].to_numpy(dtype=float)  # fmt: skip
         if effects is None:
+            if unavailable not in REASONS:
+                msg = f"unavailable: {unavailable!r} is not a key of REASONS"
+                raise ValueError(msg)
             frame["reason_key"] = np.where(status == "current", "", unavailable)
         else:
             allowed = effects.eligibility.reindex(ids)[option].fillna(value=True).to_numpy(bool)
