@@ -15,7 +15,7 @@ from sma_response.effects.overlap import (
     overlap_figure,
     overlap_table,
 )
-from sma_response.effects.run import EffectsResult, run_effects
+from sma_response.effects.run import EffectsResult, effects_of_design, run_effects
 from sma_response.effects.score import apply_eligibility, e_values, policy_regret, score_effects
 from sma_response.effects.spec import (
     ARMS,
@@ -38,6 +38,7 @@ __all__ = [
     "apply_eligibility",
     "cross_fitted_propensity",
     "e_values",
+    "effects_of_design",
     "eligible_options",
     "estimate_effects",
     "in_support",

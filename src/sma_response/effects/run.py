@@ -12,8 +12,9 @@ from sma_response.effects.estimate import estimate_effects
 from sma_response.effects.overlap import overlap_figure, overlap_table
 from sma_response.effects.score import apply_eligibility, e_values, policy_regret, score_effects
 from sma_response.effects.spec import ARMS, EffectsSpec
+from sma_response.features.design import Design, observed_change
 
-__all__ = ["EffectsResult", "run_effects"]
+__all__ = ["EffectsResult", "effects_of_design", "run_effects"]
 
 
 @dataclass
@@ -107,3 +108,27 @@ def run_effects(
         metrics=metrics,
         figures={"effects/overlap.png": figure},
     )
+
+
+def effects_of_design(
+    design: Design,
+    regions: pd.Series,
+    *,
+    spec: EffectsSpec,
+    seed: int,
+    truth: dict[str, pd.DataFrame] | None = None,
+) -> EffectsResult | None:
+    """Run :func:`run_effects` on a training run's design (``None`` without responder labels).
+
+    The outcomes are the observed 12-month change on the outcome scale and the run's
+    responder label; folds group the linked patient; ``regions`` picks the label rules.
+    """
+    X, targets, y = design.X, design.targets, design.y
+    if targets is None or y is None:
+        return None
+    cohort = design.cohort.set_index("index_id").reindex(X.index)
+    outcomes = {"change": observed_change(targets, X.index), "response": y.astype(float)}
+    return run_effects(
+        X, outcomes, cohort["linked_id"], regions.reindex(X.index), spec=spec, seed=seed,
+        truth=truth,
+    )  # fmt: skip

@@ -24,7 +24,7 @@ from sma_response.conf.factory import ConfigError, build_estimator, check_target
 from sma_response.conf.nodes import node_dict
 from sma_response.conf.runtime import flatten, hydra_info, run_tags
 from sma_response.conf.train import TrainConfig, check_train_values
-from sma_response.effects.run import EffectsResult, run_effects
+from sma_response.effects.run import EffectsResult, effects_of_design
 from sma_response.evaluate.dropout import EstimandBias, drop_out_estimate
 from sma_response.evaluate.plots import performance_figures
 from sma_response.evaluate.samplesize import SampleSize
@@ -36,7 +36,6 @@ from sma_response.features.design import (
     DesignError,
     build_design,
     eligible_events,
-    observed_change,
     synthetic_example,
 )
 from sma_response.models.fit import CVResult, RunFits, fit_run
@@ -245,21 +244,17 @@ def _effects(
     cfg: DictConfig, spec: TrainConfig, design: Design, groups: pd.DataFrame
 ) -> EffectsResult | None:
     """Per-therapy contrasts of the cohort (responder targets), scored against any truth."""
-    X, targets, y = design.X, design.targets, design.y
-    if not spec.effects.enabled or spec.target.kind != "responder" or targets is None or y is None:
+    if not spec.effects.enabled or spec.target.kind != "responder" or design.targets is None:
         return None
-    cohort = design.cohort.set_index("index_id").reindex(X.index)
-    outcomes = {"change": observed_change(targets, X.index), "response": y.astype(float)}
     truth = None
     if spec.evaluate.oracle:
         truth = option_truth_frames(
-            design.cohort, targets, raw_dir=Path(cfg.harmonise.raw_dir),
+            design.cohort, design.targets, raw_dir=Path(cfg.harmonise.raw_dir),
             key_file=Path(cfg.harmonise.pseudonym_key_file), estimand=spec.target.estimand,
         )  # fmt: skip
-    return run_effects(
-        X, outcomes, cohort["linked_id"], groups["region"].reindex(X.index),
-        spec=spec.effects, seed=spec.seed, truth=truth,
-    )  # fmt: skip
+    return effects_of_design(
+        design, groups["region"], spec=spec.effects, seed=spec.seed, truth=truth
+    )
 
 
 def _log_effects(run: RunLogger, effects: EffectsResult | None) -> None:
