@@ -44,6 +44,10 @@ def trained(train_tmp):
     from sma_response.pipelines.train import run_training
 
     cfg = compose_train(
-        train_tmp, "report.tripod=true", "evaluate.drop_out=ipcw", "effects.enabled=true"
+        train_tmp,
+        "report.tripod=true",
+        "evaluate.drop_out=ipcw",
+        "effects.enabled=true",
+        "report.family_summary=true",
     )
     return cfg, run_training(cfg)

@@ -30,6 +30,7 @@ def compose_train(tmp: Path, *overrides: str, n_patients: int = 1200):
         "report.tripod=false",  # one PDF per run; the shared run (conftest) writes one
         "evaluate.drop_out=none",  # a second cohort and weights per run; the shared run has them
         "effects.enabled=false",  # per-therapy learners per run; the shared run has them
+        "report.family_summary=false",  # three more PDFs per run; the shared run writes them
         "progress=false",
     ]
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
