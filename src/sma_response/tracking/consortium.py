@@ -250,7 +250,8 @@ def running_server(
             "MLFLOW_AUTH_CONFIG_PATH": str(paths.auth_config),
             "MLFLOW_FLASK_SERVER_SECRET_KEY": _secret(paths, "flask-secret-key"),
         }
-        env.setdefault("MLFLOW_AUTH_ADMIN_PASSWORD", _secret(paths, "admin-password"))
+        if not env.get("MLFLOW_AUTH_ADMIN_PASSWORD"):  # generated once, kept (mode 0600)
+            env["MLFLOW_AUTH_ADMIN_PASSWORD"] = _secret(paths, "admin-password")
         for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
             env.pop(name, None)  # the server is not a client
         command = [
