@@ -157,6 +157,9 @@ def test_report_options_come_from_the_effects_stage_and_never_contradict(trained
     metrics = MlflowClient(cfg.tracking.uri).get_run(result.run_id).data.metrics
     assert metrics["report/disagreements"] == 0
     assert metrics["report/reconciled"] == patients["reconciled"].sum()
+    moved = patients.loc[patients["reconciled"], "reconciled_shift"].abs()
+    if len(moved):
+        assert metrics["report/reconciled_median_shift"] == pytest.approx(moved.median())
     shown = options.loc[options["status"] == "estimated"].merge(
         patients[["index_id", "scale", "expected_change"]], on="index_id", suffixes=("", "_own")
     )

@@ -81,6 +81,12 @@ def test_reconcile_moves_only_a_contradicting_change_to_the_threshold():
     assert out["reconciled"].tolist() == [True, True, False, True]
     assert out["expected_change"].round(1).tolist() == [3.9, 4.0, 1.0, 4.0]
     assert out["lower"].round(1).tolist() == [-0.1, 2.0, 0.0, 1.0]  # the range moves with it
+    assert out["reconciled_shift"].round(1).tolist() == [-0.1, 2.0, 0.0, 1.0]
+    no_options = pd.DataFrame(columns=["index_id", "status", "probability", "expected_change"])
+    metrics = agreement_metrics(out.assign(index_id=list("abcd")), no_options)
+    assert metrics["report/reconciled"] == 3
+    assert metrics["report/reconciled_median_shift"] == pytest.approx(1.0)
+    assert metrics["report/reconciled_max_shift"] == pytest.approx(2.0)
 
 
 def test_options_add_the_contrast_to_the_patients_own_estimate():

@@ -118,8 +118,9 @@ def reconcile(frame: pd.DataFrame, scales: pd.Series | None = None) -> pd.DataFr
     Returns
     -------
     pandas.DataFrame
-        A copy, with ``reconciled`` (the row was moved). A chance of 50% or more moves the
-        change up to the threshold; a lower chance moves it to just below (one shown decimal).
+        A copy, with ``reconciled`` (the row was moved) and ``reconciled_shift`` (by how much,
+        signed). A chance of 50% or more moves the change up to the threshold; a lower chance
+        moves it to just below (one shown decimal).
 
     Examples
     --------
@@ -140,24 +141,32 @@ def reconcile(frame: pd.DataFrame, scales: pd.Series | None = None) -> pd.DataFr
         if column in out:
             out[column] = out[column].to_numpy(dtype=float) + shift
     out["reconciled"] = moved
+    out["reconciled_shift"] = shift  # how far the change moved (0 where it did not)
     return out
 
 
 def agreement_metrics(patients: pd.DataFrame, options: pd.DataFrame) -> dict[str, float]:
-    """Return ``report/disagreements`` (must be 0) and ``report/reconciled`` of a run's reports.
+    """Return ``report/disagreements`` (must be 0) and how much reconciling moved.
 
-    ``disagreements`` counts what the reports show, headline and every option row; ``reconciled``
-    counts the headlines whose expected change had to move.
+    ``disagreements`` counts what the reports show, headline and every option row;
+    ``reconciled`` counts the headlines whose expected change had to move, and
+    ``reconciled_median_shift`` / ``reconciled_max_shift`` say by how many points (absolute).
     """
     scales = patients.set_index("index_id")["scale"]
     shown = options.loc[options["status"] == "estimated"]
-    return {
+    moved = patients.get("reconciled", pd.Series(dtype=bool)).astype(bool)
+    metrics = {
         "report/disagreements": float(
             disagreements(patients)
             + disagreements(shown, scales.reindex(shown["index_id"]).reset_index(drop=True))
         ),
-        "report/reconciled": float(patients.get("reconciled", pd.Series(dtype=bool)).sum()),
+        "report/reconciled": float(moved.sum()),
     }
+    if moved.any() and "reconciled_shift" in patients:
+        shift = patients.loc[moved, "reconciled_shift"].abs()
+        metrics["report/reconciled_median_shift"] = float(shift.median())
+        metrics["report/reconciled_max_shift"] = float(shift.max())
+    return metrics
 
 
 def _label(therapy: str) -> str:
