@@ -24,7 +24,7 @@ from sma_response.evaluate.dropout import DROP_OUT_METHODS
 from sma_response.explain.spec import ExplainSpec
 from sma_response.features.spec import FeatureSpec
 from sma_response.models.spec import ValidationSpec
-from sma_response.report.i18n import check_language
+from sma_response.report.i18n import check_report_languages
 from sma_response.report.spec import INTERVAL_GROUPS, ReportSpec
 from sma_response.simulate.spec import SimulationSpec
 from sma_response.tracking.spec import TrackingSpec
@@ -166,7 +166,10 @@ def check_train_values(cfg: DictConfig, spec: TrainConfig) -> None:
     if unknown:
         msg = f"report.interval_groups: unknown {unknown}; choose from {list(INTERVAL_GROUPS)}"
         raise ConfigError(msg)
-    _check_languages(spec.report)
+    try:
+        check_report_languages(spec.report.language, spec.report.region_languages)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     if spec.evaluate.drop_out not in DROP_OUT_METHODS:
         msg = (
             f"evaluate.drop_out: unknown {spec.evaluate.drop_out!r}; expected one of "
@@ -188,17 +191,6 @@ def check_train_values(cfg: DictConfig, spec: TrainConfig) -> None:
     key = "classifier" if task == "classification" else "regressor"
     estimator = build_estimator(cfg.model[key], key=f"model.{key}")
     try_estimator(estimator, key=f"model.{key}", task=task)
-
-
-def _check_languages(spec: ReportSpec) -> None:
-    """Refuse a report language the catalogues do not have (one line naming the key)."""
-    pairs = [("report.language", spec.language or "en")]
-    pairs += [(f"report.region_languages.{k}", v) for k, v in sorted(spec.region_languages.items())]
-    for key, language in pairs:
-        try:
-            check_language(language, key=key)
-        except ValueError as err:
-            raise ConfigError(str(err)) from None
 
 
 def _check_effects(spec: EffectsSpec) -> None:

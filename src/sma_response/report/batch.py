@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from sma_response._utils.io import atomic_write_text
 from sma_response.report.basis import ReportBasis
 from sma_response.report.context import PatientReport, build_patient_context
-from sma_response.report.i18n import check_language, use_language
+from sma_response.report.i18n import check_report_languages, use_language
 from sma_response.report.inputs import ReportInputs
 from sma_response.report.render import render_index_html, write_report
 from sma_response.report.spec import REPORT_FORMATS, ReportError, ReportSpec
@@ -93,10 +93,7 @@ def write_reports(
         msg = f"report.formats: unknown {bad}; expected some of {list(REPORT_FORMATS)}"
         raise ReportError(msg)
     try:
-        for key, language in [("report.language", spec.language or "en")] + [
-            (f"report.region_languages.{k}", v) for k, v in sorted(spec.region_languages.items())
-        ]:
-            check_language(language, key=key)
+        check_report_languages(spec.language, spec.region_languages)
     except ValueError as err:
         raise ReportError(str(err)) from None
     folder.mkdir(parents=True, exist_ok=True)

@@ -14,10 +14,10 @@ import contextlib
 import datetime as dt
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib.resources import files
 from pathlib import Path
 
@@ -36,6 +36,7 @@ __all__ = [
     "LocaleFormat",
     "catalogue_path",
     "check_language",
+    "check_report_languages",
     "current_format",
     "current_language",
     "gettext",
@@ -66,6 +67,19 @@ def check_language(language: str, *, key: str = "report.language") -> str:
         msg = f"{key}: unknown language {language!r}; expected one of {list(LANGUAGES)}"
         raise ValueError(msg)
     return language
+
+
+def check_report_languages(language: str | None, region_languages: Mapping[str, str]) -> None:
+    """Refuse ``report.language`` or a ``report.region_languages`` value without a catalogue.
+
+    Raises
+    ------
+    ValueError
+        One line naming the key, e.g. ``report.region_languages.IT: unknown language 'pt'``.
+    """
+    check_language(language or "en", key="report.language")
+    for region, value in sorted(region_languages.items()):
+        check_language(value, key=f"report.region_languages.{region}")
 
 
 def catalogue_path(language: str) -> Path:
@@ -113,7 +127,7 @@ class LocaleFormat:
 
     language: str
 
-    @property
+    @cached_property
     def locale(self) -> Locale:
         """The Babel locale."""
         return Locale.parse(self.language)
@@ -138,7 +152,7 @@ class LocaleFormat:
         return format_percent(value, format="#,##0 %" if self._spaced else "#,##0%",
                               locale=self.locale)  # fmt: skip
 
-    @property
+    @cached_property
     def _spaced(self) -> bool:
         """Whether the locale puts a space before the percent sign (German, French)."""
         return " " in format_percent(0.5, locale=self.locale).replace("\u00a0", " ")
@@ -192,5 +206,10 @@ def current_language() -> str:
 
 
 def current_format() -> LocaleFormat:
-    """Return the number and date formats of the current language."""
-    return LocaleFormat(_LANGUAGE.get())
+    """Return the number and date formats of the current language (one object per language)."""
+    return _locale_format(_LANGUAGE.get())
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def _locale_format(language: str) -> LocaleFormat:
+    return LocaleFormat(language)
