@@ -30,6 +30,7 @@ from sma_response.tracking.run import (
     MLFLOW_BOOKKEEPING,
     TrackingAccessError,
     access_problem,
+    check_reachable,
     file_digests,
 )
 from sma_response.tracking.spec import TrackingSpec
@@ -148,6 +149,7 @@ def validation_tags(spec: TrackingSpec, ref: ModelRef, *, site: str) -> dict[str
 def _client(spec: TrackingSpec) -> MlflowClient:
     # Downloads of small files need no progress bar on the terminal.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    check_reachable(spec.uri)
     mlflow.set_tracking_uri(spec.uri)
     return MlflowClient(tracking_uri=spec.uri)
 

@@ -16,6 +16,8 @@ import os
 import signal
 import tempfile
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,9 +69,54 @@ class CDMSource(DatasetSource):
         return cls(source_dict["uri"])
 
 
+class TrackingAccessError(RuntimeError):
+    """The tracking server cannot be reached, or refused the request (credentials, permission)."""
+
+
+#: Seconds to wait for a tracking server to answer before saying it cannot be reached.
+REACH_TIMEOUT_S = 3.0
+_reached: set[str] = set()
+
+
+def check_reachable(uri: str, timeout: float = REACH_TIMEOUT_S) -> None:
+    """Fail in one line, within ``timeout`` seconds, when a tracking server does not answer.
+
+    MLflow's own client retries a refused connection for minutes before saying the run does not
+    exist; one plain request to the server's ``/health`` page answers at once. Any HTTP answer
+    (even 401 or 404) means the server is there; a local store is not probed. A server that
+    answered once in this process is not asked again.
+
+    Raises
+    ------
+    TrackingAccessError
+        If nothing answers at ``uri`` (connection refused, unknown host, time-out).
+
+    Examples
+    --------
+    >>> check_reachable("sqlite:///mlruns/mlflow.db")  # a local store: nothing to probe
+    """
+    if not uri.startswith(("http://", "https://")) or uri in _reached:
+        return
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout):
+            pass
+    except urllib.error.HTTPError:
+        pass  # the server answered (auth or a proxy may refuse /health): it is reachable
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        msg = (
+            f"tracking server {uri} cannot be reached ({reason}): start one with "
+            "`make mlflow-server` (or `make consortium-server`), or set tracking.uri / "
+            "MLFLOW_TRACKING_URI to a running server"
+        )
+        raise TrackingAccessError(msg) from None
+    _reached.add(uri)
+
+
 def configure(spec: TrackingSpec) -> str:
     """Point MLflow at the store in ``spec`` and return the experiment id (created if needed)."""
     uri = spec.uri
+    check_reachable(uri)
     if uri.startswith("sqlite:///"):
         db = Path(uri.removeprefix("sqlite:///"))
         db.parent.mkdir(parents=True, exist_ok=True)
@@ -217,10 +264,6 @@ def _quiet(*loggers: str, level: int = logging.ERROR) -> Iterator[None]:
 def _metric_name(name: str) -> str:
     """MLflow metric names allow letters, digits, ``_-./`` and spaces; replace anything else."""
     return "".join(c if c.isalnum() or c in "_-./ " else "_" for c in str(name))
-
-
-class TrackingAccessError(RuntimeError):
-    """The tracking server refused the request: wrong credentials or no permission."""
 
 
 def access_problem(err: Exception, uri: str) -> str | None:
