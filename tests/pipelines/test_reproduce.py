@@ -7,6 +7,7 @@ import shutil
 import mlflow
 import pandas as pd
 import pytest
+from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
@@ -211,6 +212,7 @@ def test_cli_exits_one_on_a_difference(trained, capsys):
     assert status == 1
     assert "DIFFERS" in out
     assert "seed: 0 logged, 3 now" in out
+    assert max(map(len, out.splitlines())) <= 100  # readable in a 100-column terminal
 
 
 def test_an_edited_logged_config_with_a_foreign_target_is_refused(trained, tmp_path, capsys):
@@ -241,3 +243,29 @@ def test_an_edited_logged_config_with_a_foreign_target_is_refused(trained, tmp_p
     assert "is not allowed" in err
     assert "Traceback" not in err
     assert len([line for line in err.splitlines() if "sma-reproduce: error" in line]) == 1, err
+
+
+def test_the_metric_differences_lead_with_the_optimised_metric_and_all_go_to_a_file(trained):
+    """The headline change (cv/auroc) is never lost below 70 alphabetical comparison rows."""
+    cfg, result = trained
+    spec = _tracking(cfg)
+    old = MlflowClient(tracking_uri=spec.uri).get_run(result.run_id).data.metrics
+    new = {k: v + 0.01 for k, v in old.items() if not k.startswith("timing/")}
+    client = MlflowClient(tracking_uri=spec.uri)
+    experiment = client.create_experiment("pytest-metric-differences")  # not the runs' own
+    run = client.create_run(experiment)
+    client.log_batch(run.info.run_id, metrics=[Metric(k, v, 0, 0) for k, v in new.items()])
+    checks = compare_mod.result_checks(
+        spec, result.run_id, run.info.run_id, old, [], optimized="cv/brier"
+    )
+    details = checks[0].details
+    assert details[0].startswith("cv/brier: ")
+    assert details[1].startswith("cv/auroc: ")
+    assert not any(d.startswith("comparison/") for d in details)
+    assert details[-1].endswith(f"in {compare_mod.METRIC_DIFFERENCES_FILE} of the new run")
+    path = MlflowClient(tracking_uri=spec.uri).download_artifacts(
+        run.info.run_id, compare_mod.METRIC_DIFFERENCES_FILE
+    )
+    table = pd.read_csv(path)
+    assert len(table) == len(new)  # every metric that differs, not the first twelve
+    assert table["metric"].iloc[0] == "cv/brier"

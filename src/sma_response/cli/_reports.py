@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from sma_response.cli._display import format_ci
@@ -22,7 +23,7 @@ _STYLE = {
 
 
 def _console(console: Console | None) -> Console:
-    return console or Console(width=None if Console().is_terminal else 120)
+    return console or Console(width=None if Console().is_terminal else 100)
 
 
 def report_summary(result: Any, *, console: Console | None = None) -> None:
@@ -60,15 +61,15 @@ def reproduction_table(report: Any, *, console: Console | None = None) -> None:
     table = Table(
         title=f"sma-reproduce: run {report.run_id}", header_style="bold", show_lines=False
     )
-    for col in ("check", "logged", "now", "result", "details"):
-        table.add_column(col, overflow="fold")
+    table.add_column("check", overflow="fold", max_width=24)
+    table.add_column("result", no_wrap=True)
+    table.add_column("logged -> now, and what differs", overflow="fold", ratio=1)
     for check in report.checks:
+        sides = f"[dim]{escape(check.logged)} -> {escape(check.current)}[/]"
         table.add_row(
             check.name,
-            check.logged,
-            check.current,
             _STYLE.get(check.status, check.status),
-            "\n".join(check.details),
+            "\n".join([sides, *map(escape, check.details)]),
         )
     console.print(table)
     for note in report.notes:

@@ -191,7 +191,16 @@ def reproduce_run(
     new_run_id = None
     if rerun:
         new_run_id = _rerun(tracking, run_id, rerun_cfg, original, notes)
-        checks.extend(result_checks(tracking, run_id, new_run_id, original["metrics"], compare))
+        checks.extend(
+            result_checks(
+                tracking,
+                run_id,
+                new_run_id,
+                original["metrics"],
+                compare,
+                optimized=logged.get("optimized_metric"),
+            )
+        )
     report = ReproductionReport(
         run_id=run_id,
         new_run_id=new_run_id,

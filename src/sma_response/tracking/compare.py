@@ -29,7 +29,9 @@ from sma_response.tracking.provenance import (
 from sma_response.tracking.spec import TrackingSpec
 
 __all__ = [
+    "HEADLINE_METRICS",
     "LOCATION_KEYS",
+    "METRIC_DIFFERENCES_FILE",
     "Check",
     "ReproductionReport",
     "capped",
@@ -41,6 +43,7 @@ __all__ = [
     "diff_configs",
     "first_line",
     "git_checks",
+    "metric_differences",
     "packages_check",
     "relocate_config",
     "result_checks",
@@ -60,6 +63,8 @@ LOCATION_KEYS = (
     "progress",
 )
 _MAX_DETAILS = 12
+#: Lines a differing file gets in the table (the row count and the first columns).
+_MAX_FILE_LINES = 4
 
 
 @dataclass
@@ -416,24 +421,93 @@ def git_checks(tags: Mapping[str, str], root: Path) -> list[Check]:
     return [commit, tree]
 
 
-def compare_metrics(old: Mapping[str, float], new: Mapping[str, float]) -> Check:
-    """Compare every metric exactly (``timing/*`` excluded); NaN equals NaN."""
+#: The cross-validated metrics a reader looks at first (those a run logged, in this order).
+HEADLINE_METRICS = (
+    "cv/auroc",
+    "cv/brier",
+    "cv/calibration_slope",
+    "cv/calibration_intercept",
+    "cv/auprc",
+    "cv/rmse",
+    "cv/mae",
+    "cv/r2",
+)
+#: How many metric differences the check lists before pointing to the file of all of them.
+_MAX_METRIC_LINES = 8
+#: The reproduction run's file holding every metric difference.
+METRIC_DIFFERENCES_FILE = "reproduction/metric_differences.csv"
+
+
+def metric_differences(
+    old: Mapping[str, float], new: Mapping[str, float], *, optimized: str | None = None
+) -> pd.DataFrame:
+    """Tabulate every metric that differs (``timing/*`` excluded; NaN equals NaN).
+
+    The optimised metric leads, then the headline metrics (:data:`HEADLINE_METRICS`), then the
+    rest by name. Columns: ``metric``, ``logged``, ``now``, ``difference``, ``headline``.
+
+    Examples
+    --------
+    >>> metric_differences({"a/x": 1.0, "cv/auroc": 0.9037}, {"a/x": 2.0, "cv/auroc": 0.9018}
+    ...                    ).metric.tolist()
+    ['cv/auroc', 'a/x']
+    """
+    lead = [m for m in dict.fromkeys([optimized, *HEADLINE_METRICS]) if m]
     keys = sorted(k for k in set(old) | set(new) if not k.startswith("timing/"))
-    details = []
+    rows = []
     for key in keys:
         a, b = old.get(key), new.get(key)
-        if a is None or b is None:
-            details.append(
-                f"{key}: {'absent' if a is None else a} logged, {'absent' if b is None else b} now"
-            )
-        elif a != b and not (np.isnan(a) and np.isnan(b)):
-            details.append(f"{key}: {a:.6g} logged, {b:.6g} now ({b - a:+.3g})")
+        if a is not None and b is not None and (a == b or (np.isnan(a) and np.isnan(b))):
+            continue
+        diff = b - a if a is not None and b is not None else np.nan
+        rows.append({"metric": key, "logged": a, "now": b, "difference": diff})
+    table = pd.DataFrame(rows, columns=["metric", "logged", "now", "difference"])
+    rank = {m: i for i, m in enumerate(lead)}
+    table["headline"] = table["metric"].isin(rank)
+    order = table["metric"].map(lambda m: (rank.get(m, len(rank)), m))
+    return table.iloc[np.argsort(order.to_numpy(), kind="stable")].reset_index(drop=True)
+
+
+def _metric_line(row: Mapping[str, Any]) -> str:
+    def show(v: float | None) -> str:
+        return "absent" if v is None or pd.isna(v) else f"{v:.4g}"
+
+    gap = "" if pd.isna(row["difference"]) else f" ({row['difference']:+.2g})"
+    return f"{row['metric']}: {show(row['logged'])} -> {show(row['now'])}{gap}"
+
+
+def compare_metrics(
+    old: Mapping[str, float], new: Mapping[str, float], *, optimized: str | None = None
+) -> Check:
+    """Compare every metric exactly; list the optimised and headline ones first.
+
+    At most a handful of lines: the optimised metric and the headline metrics that differ (the
+    first others when no headline metric differs), then a line naming
+    :data:`METRIC_DIFFERENCES_FILE` for the rest.
+
+    Examples
+    --------
+    >>> old = {f"comparison/m{i}_diff_ci_low": 0.0 for i in range(20)} | {"cv/auroc": 0.9037}
+    >>> new = {f"comparison/m{i}_diff_ci_low": 1.0 for i in range(20)} | {"cv/auroc": 0.9018}
+    >>> compare_metrics(old, new, optimized="cv/auroc").details[0]
+    'cv/auroc: 0.9037 -> 0.9018 (-0.0019)'
+    """
+    keys = [k for k in set(old) | set(new) if not k.startswith("timing/")]
+    table = metric_differences(old, new, optimized=optimized)
+    shown = table[table["headline"]] if table["headline"].any() else table
+    shown = shown.head(_MAX_METRIC_LINES)
+    details = [_metric_line(row) for row in shown.to_dict("records")]
+    if len(table) > len(shown):
+        details.append(
+            f"... {len(table) - len(shown)} more: all {len(table)} in "
+            f"{METRIC_DIFFERENCES_FILE} of the new run"
+        )
     return Check(
         name="metrics",
-        status="differs" if details else "same",
+        status="differs" if len(table) else "same",
         logged=f"{len(keys)} metrics",
-        current=f"{len(keys) - len(details)} identical",
-        details=capped(details),
+        current=f"{len(keys) - len(table)} identical",
+        details=details,
     )
 
 
@@ -500,7 +574,12 @@ def compare_logged_file(
         status="differs",
         logged=f"{len(_read_table(old))} rows",
         current=f"{len(_read_table(new))} rows",
-        details=details[:_MAX_DETAILS],
+        details=details
+        if len(details) <= _MAX_FILE_LINES
+        else [
+            *details[:_MAX_FILE_LINES],
+            f"... {len(details) - _MAX_FILE_LINES} more columns differ",
+        ],
     )
 
 
@@ -510,9 +589,19 @@ def result_checks(
     new_run_id: str,
     metrics: Mapping[str, float],
     compare: Iterable[str],
+    *,
+    optimized: str | None = None,
 ) -> list[Check]:
-    """Compare every metric (``metrics``: the original run's) and every listed file, exactly."""
-    checks = [compare_metrics(metrics, get_run(spec, new_run_id)["metrics"])]
+    """Compare every metric (``metrics``: the original run's) and every listed file, exactly.
+
+    Every metric difference goes to the new run's :data:`METRIC_DIFFERENCES_FILE`; the check
+    lists the optimised metric (``optimized``) and the headline ones first.
+    """
+    new_metrics = get_run(spec, new_run_id)["metrics"]
+    checks = [compare_metrics(metrics, new_metrics, optimized=optimized)]
+    table = metric_differences(metrics, new_metrics, optimized=optimized)
+    if len(table):
+        add_run_files(spec, new_run_id, {METRIC_DIFFERENCES_FILE: table.to_csv(index=False)})
     with tempfile.TemporaryDirectory() as tmp:
         for path in compare:
             check = compare_logged_file(
