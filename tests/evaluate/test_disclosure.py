@@ -73,10 +73,13 @@ def test_complementary_suppression_and_too_small_totals():
     )
     out = suppress_small_cells(t, min_cell=10, events_col="n_events")
     assert out["suppressed"].tolist() == [False, False, True, True, False, False]
+    # type 2 (36 patients) is hidden only to protect type 3: it must not read "< 10"
+    assert out["suppression"].tolist() == ["", "", "complementary", "primary", "", ""]
     tiny = suppress_small_cells(
         t.assign(n_events=[5, 3, 2, 0, 2, 3]), min_cell=10, events_col="n_events"
     )
     assert tiny["suppressed"].all()
+    assert tiny["suppression"].tolist() == ["primary"] * 6
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from sma_response.conf.resolvers import CONFIG_DIR
 from sma_response.harmonise.pseudonym import pseudonymise, resolve_key
 from sma_response.pipelines.train import run_training
 from sma_response.pipelines.validate import REPORT_HTML, REPORT_JSON, validate_model
+from sma_response.report.validation import render_validation_html
 from sma_response.tracking.spec import TrackingSpec
 
 MIN_CELL = 10
@@ -165,6 +166,58 @@ def test_small_cells_are_suppressed_with_their_complements(validated):
     assert report["disclosure"]["n_suppressed"] == int(subgroups["suppressed"].sum()) + sum(
         r["suppressed"] for r in report["intervals"]["table"]
     )
+
+
+def test_one_headline_interval_and_a_verdict_on_calibration_in_the_large(validated):
+    """The 'overall' row repeats the headline numbers; O/E and a verdict stand beside them."""
+    report = validated.report
+    overall = next(r for r in report["subgroups"] if r["variable"] == "overall")
+    shared = [k for k in overall if k in report["metrics"] and k not in ("n", "n_events")]
+    assert {"auroc", "auroc_ci_low", "auroc_ci_high"} <= set(shared)
+    for key in shared:
+        assert overall[key] == report["metrics"][key], key
+    citl = report["calibration_in_the_large"]
+    assert citl["observed"] == report["cohort"]["n_events"]
+    assert citl["oe_ratio"] == pytest.approx(citl["observed"] / citl["expected"])
+    assert citl["oe_ci_low"] < citl["oe_ratio"] < citl["oe_ci_high"]
+    low = report["metrics"]["calibration_intercept_ci_low"]
+    high = report["metrics"]["calibration_intercept_ci_high"]
+    expected = "too_high" if high < 0 else "too_low" if low > 0 else "consistent"
+    assert citl["verdict"] == expected
+    html = validated.html_path.read_text(encoding="utf-8")
+    assert "Calibration in the large." in html
+    assert f"O/E {citl['oe_ratio']:.2f}" in html
+
+
+def test_the_site_is_compared_with_the_leave_one_region_out_estimate(trained, validated):
+    _cfg, result = trained
+    run = MlflowClient(result.tracking_uri).get_run(result.run_id)
+    ie = validated.report["comparison"]["development"]["internal_external"]
+    assert ie["metrics"]["auroc"] == run.data.metrics["loro/auroc"]
+    assert ie["range"]["auroc"] == [
+        run.data.metrics["loro/auroc_min"],
+        run.data.metrics["loro/auroc_max"],
+    ]
+    assert ie["n_regions"] == run.data.metrics["loro/n_regions"] >= 2
+    sentence = validated.report["comparison"]["transport"]
+    assert f"AUROC {validated.report['metrics']['auroc']:.2f} lies " in sentence
+    html = validated.html_path.read_text(encoding="utf-8")
+    assert "each region held out in turn" in html
+    assert sentence.split("site's ")[1] in html
+
+
+def test_a_complementary_cell_does_not_read_as_small(validated):
+    """A cell hidden only to protect a small one is not shown as "< 10"."""
+    report = json.loads(validated.json_path.read_text(encoding="utf-8"))
+    report["subgroups"][1] |= {"suppressed": True, "suppression": "complementary"}
+    rows = report["subgroups"] + report["intervals"]["table"]
+    html = render_validation_html(report)
+    # the disclosure note names the complementary label once
+    for reason, text, in_note in (("complementary", "suppressed (complementary)", 1),
+                                  ("primary", f"&lt; {MIN_CELL} (suppressed)", 0)):  # fmt: skip
+        cells = sum(r.get("suppression") == reason for r in rows)
+        assert cells > 0, reason
+        assert html.count(text) == cells + in_note, reason
 
 
 def test_performance_recalibration_and_interval_coverage(trained, validated):

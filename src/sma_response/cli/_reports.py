@@ -97,14 +97,24 @@ def validation_summary(result: Any, *, console: Console | None = None) -> None:
     table.add_column("metric")
     table.add_column("this site (95 % CI)", justify="right")
     table.add_column(f"development ({dev.get('validation', '?')})", justify="right")
+    ie = dev.get("internal_external") or {}
+    if ie:
+        table.add_column("each region held out", justify="right")
     ext = report["metrics"]
     for key in keys:
-        table.add_row(key, format_ci(ext, key), format_ci(dev.get("metrics", {}), key))
+        cells = [key, format_ci(ext, key), format_ci(dev.get("metrics", {}), key)]
+        if ie:
+            value, bounds = ie["metrics"].get(key), ie.get("range", {}).get(key)
+            cells.append(
+                "-" if value is None
+                else f"{value:.2f}" + (f" ({bounds[0]:.2f} to {bounds[1]:.2f})" if bounds else "")
+            )  # fmt: skip
+        table.add_row(*cells)
     recal = report.get("recalibration") or {}
     for name, block in recal.get("methods", {}).items():
         after = block.get("metrics_after", {})
         key = "brier" if task == "classification" else "rmse"
-        table.add_row(f"{key} after {name}", format_ci(after, key), "")
+        table.add_row(f"{key} after {name}", format_ci(after, key), "", *([""] if ie else []))
     cov = report.get("intervals") or {}
     if cov.get("available"):
         table.add_row(
@@ -113,8 +123,15 @@ def validation_summary(result: Any, *, console: Console | None = None) -> None:
             f"{cov['development_coverage']:.3f}"
             if cov.get("development_coverage") is not None
             else "-",
+            *(["-"] if ie else []),
         )
     console.print(table)
+    if report["comparison"].get("transport"):
+        console.print(escape(report["comparison"]["transport"]), highlight=False)
+    citl = report.get("calibration_in_the_large")
+    if citl:
+        colour = "yellow" if citl["verdict"] in ("too_high", "too_low") else "default"
+        console.print(f"[{colour}]{escape(citl['sentence'])}[/]", highlight=False)
     console.print(
         f"Suppressed cells (< {report['disclosure']['min_cell']}): "
         f"{report['disclosure']['n_suppressed']}",

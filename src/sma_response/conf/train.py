@@ -82,6 +82,10 @@ class EvaluateSpec:
         inverse-probability-of-censoring weights and, with a truth, log the bias of the
         complete-case and of the weighted estimate (``estimand/*``); ``none``: skip (the
         dataclass default, the behaviour of runs logged before the key existed).
+    internal_external
+        Also fit leave-one-region-out (``loro/*`` metrics, ``evaluation/loro_regions.csv``):
+        the estimate an external site's validation is compared with. Skipped when the run's
+        own validation is ``loro`` (its ``cv/*`` is that estimate) or there is one region.
     """
 
     n_boot: int = 200
@@ -90,6 +94,7 @@ class EvaluateSpec:
     baseline: str | None = "logreg"
     oracle: bool = True
     drop_out: str = "none"
+    internal_external: bool = False
 
 
 @dataclass

@@ -65,8 +65,11 @@ def suppress_small_cells(
     Returns
     -------
     pandas.DataFrame
-        A copy with a boolean ``suppressed`` column; suppressed rows hold missing values in
-        every other column.
+        A copy with a boolean ``suppressed`` column and its reason, ``suppression``:
+        ``primary`` (the cell itself is small), ``complementary`` (suppressed only so that a
+        small cell of the same variable, or the whole sample, cannot be recovered by
+        subtraction) or empty. Suppressed rows hold missing values in every other
+        column.
 
     Examples
     --------
@@ -83,16 +86,20 @@ def suppress_small_cells(
         events = out[events_col].to_numpy(dtype=float)
         primary |= _small(events, min_cell) | _small(n - events, min_cell)
     suppressed = primary.copy()
+    reason = np.where(primary, "primary", "").astype(object)
     groups = out[group_col].astype(str).to_numpy()
     if (suppressed & (groups == "overall")).any():
-        suppressed[:] = True  # the whole sample is too small: nothing is shown
+        reason[~suppressed] = "complementary"  # the whole sample is too small: nothing shown
+        suppressed[:] = True
     for group in pd.unique(groups):
         if group == "overall":
             continue
         rows = np.flatnonzero(groups == group)
         if suppressed[rows].sum() == 1 and len(rows) > 1:
             free = rows[~suppressed[rows]]
-            suppressed[free[np.argmin(n[free])]] = True
+            cell = free[np.argmin(n[free])]
+            suppressed[cell] = True
+            reason[cell] = "complementary"
     for col in (c for c in out.columns if c not in keep_cols):
         numeric = pd.api.types.is_numeric_dtype(out[col]) and not pd.api.types.is_bool_dtype(
             out[col]
@@ -100,6 +107,7 @@ def suppress_small_cells(
         out[col] = out[col].astype(float if numeric else object)
         out.loc[suppressed, col] = np.nan if numeric else None
     out["suppressed"] = suppressed
+    out["suppression"] = reason
     return out
 
 

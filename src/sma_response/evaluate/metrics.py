@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy.special import expit
@@ -25,6 +26,7 @@ __all__ = [
     "REGRESSION_CI_METRICS",
     "auroc",
     "average_precision",
+    "calibration_in_the_large",
     "calibration_intercept_slope",
     "classification_metrics",
     "compare_models",
@@ -623,3 +625,79 @@ def not_estimable(
         else:
             reasons[key] = "not defined on these rows"
     return reasons
+
+
+def calibration_in_the_large(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    metrics: Mapping[str, float],
+    *,
+    task: str,
+    unit: str = "responders",
+) -> dict[str, Any]:
+    """Observed against expected overall, with a plain verdict.
+
+    For a binary outcome: observed and expected events, their ratio O/E with the 95% interval
+    of Debray et al. (BMJ 2017; ``var ln(O/E) = (1 - O/N) / O``), and the verdict from the
+    calibration intercept's interval in ``metrics`` (the logistic fit with the prediction as
+    offset, :func:`compute_metrics`): below 0 the model predicts too high, above 0 too low,
+    spanning 0 no evidence of a shift. For a continuous outcome: the mean observed and
+    predicted values, their difference with a normal 95% interval (``sd / sqrt(n)`` of the
+    residuals), and the verdict from that interval.
+
+    Examples
+    --------
+    >>> m = {"calibration_intercept": -0.27, "calibration_intercept_ci_low": -0.46,
+    ...      "calibration_intercept_ci_high": -0.06}
+    >>> y = np.r_[np.ones(40), np.zeros(60)]
+    >>> out = calibration_in_the_large(y, np.full(100, 0.47), m, task="classification")
+    >>> round(out["oe_ratio"], 2), out["verdict"]
+    (0.85, 'too_high')
+    >>> out["sentence"][:60]
+    'The model predicts too high here: 40 responders observed whe'
+    """
+    y, p = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    n = len(y)
+    out: dict[str, Any] = {"n": n}
+    if task == "classification":
+        est = metrics.get("calibration_intercept", float("nan"))
+        low = metrics.get("calibration_intercept_ci_low", float("nan"))
+        high = metrics.get("calibration_intercept_ci_high", float("nan"))
+        observed, expected = float(y.sum()), float(p.sum())
+        oe = observed / expected if expected > 0 else float("nan")
+        se = math.sqrt((1 - observed / n) / observed) if 0 < observed < n else float("nan")
+        oe_low, oe_high = oe * math.exp(-1.96 * se), oe * math.exp(1.96 * se)
+        out |= {"observed": observed, "expected": expected, "oe_ratio": oe}
+        out |= {"oe_ci_low": oe_low, "oe_ci_high": oe_high}
+        scale = "calibration intercept"
+        shown = (
+            f"{observed:.0f} {unit} observed where {expected:.1f} were expected "
+            f"(O/E {oe:.2f}, 95% CI {oe_low:.2f} to {oe_high:.2f}"
+        )
+    else:
+        observed, expected = float(y.mean()), float(p.mean())
+        est = observed - expected
+        half = 1.96 * float(np.std(y - p, ddof=1)) / math.sqrt(n) if n > 1 else float("nan")
+        low, high = est - half, est + half
+        out |= {"observed": observed, "expected": expected, "difference": est}
+        out |= {"difference_ci_low": low, "difference_ci_high": high}
+        scale = "difference"
+        shown = f"mean observed {observed:+.1f} against {expected:+.1f} predicted ("
+    if not (np.isfinite(low) and np.isfinite(high)):
+        verdict = "no_interval"
+        shown += f"; {scale} {est:.2f}, no interval)"
+    else:
+        verdict = "too_high" if high < 0 else "too_low" if low > 0 else "consistent"
+        shown += f"; {scale} {est:.2f}, 95% CI {low:.2f} to {high:.2f})"
+    shown = shown.replace("(; ", "(")
+    out["verdict"] = verdict
+    out["sentence"] = {
+        "too_high": f"The model predicts too high here: {shown}. The {scale}'s interval lies "
+        "below 0: recalibrate (below) before relying on its values at this site.",
+        "too_low": f"The model predicts too low here: {shown}. The {scale}'s interval lies "
+        "above 0: recalibrate (below) before relying on its values at this site.",
+        "consistent": f"No sign of predicting too high or too low overall: {shown}; the "
+        "interval includes 0.",
+        "no_interval": f"Calibration in the large: {shown}; with no interval there is no verdict.",
+    }[verdict]
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -109,6 +110,7 @@ def subgroup_metrics(
     min_n: int = 20,
     n_boot: int = 200,
     imprecise_events: int = 100,
+    overall: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Metrics with bootstrap intervals overall and for every level of every grouping column.
 
@@ -134,6 +136,10 @@ def subgroup_metrics(
         Groups with fewer events or non-events than this (classification; index events for
         regression) are flagged ``imprecise``: their intervals are wide and their calibration
         is hardly measured (Riley et al. suggest at least 100 of each for validation).
+    overall
+        The headline metrics of the same predictions, already computed: the ``overall`` row
+        takes them instead of a second bootstrap, so a report shows one interval for one
+        number (the other rows keep their own random streams).
 
     Returns
     -------
@@ -173,10 +179,13 @@ def subgroup_metrics(
     patients = per_event.index.astype(str).to_numpy()
     rows = []
     for (variable, level, mask), child in zip(cells, rng.spawn(len(cells)), strict=True):
-        metrics = compute_metrics(
-            y[mask], p[mask], task=task, rng=child, n_boot=n_boot,
-            clusters=patient_clusters(patients[mask]),
-        )  # fmt: skip
+        if variable == "overall" and overall is not None:
+            metrics = dict(overall)
+        else:
+            metrics = compute_metrics(
+                y[mask], p[mask], task=task, rng=child, n_boot=n_boot,
+                clusters=patient_clusters(patients[mask]),
+            )  # fmt: skip
         n = int(mask.sum())
         if task == "classification":
             n_events = int(y[mask].sum())

@@ -19,7 +19,76 @@ from sma_response.evaluate.samplesize import SampleSize, run_sample_size
 from sma_response.evaluate.subgroups import subgroup_metrics
 from sma_response.evaluate.uncertainty import patient_clusters
 
-__all__ = ["RunEvaluation", "evaluate_run", "first_repeat"]
+__all__ = ["InternalExternal", "RunEvaluation", "evaluate_run", "first_repeat", "internal_external"]
+
+#: Metrics of the internal-external (leave-one-region-out) estimate, per held-out region.
+INTERNAL_EXTERNAL_KEYS = {
+    "classification": ("auroc", "auprc", "brier", "calibration_intercept", "calibration_slope"),
+    "regression": ("rmse", "mae", "r2", "calibration_intercept", "calibration_slope"),
+}
+
+
+@dataclass
+class InternalExternal:
+    """Leave-one-region-out performance: pooled over the held-out regions, and per region.
+
+    The point estimates only (no bootstrap: a second set of intervals would double the
+    evaluation time); the spread across held-out regions is the figure to read, since a new
+    site is one more region.
+    """
+
+    pooled: dict[str, float]
+    regions: pd.DataFrame  # region, n, n_events, one column per key
+
+    def metrics(self) -> dict[str, float]:
+        """``loro/<key>`` pooled, ``loro/<key>_min`` and ``_max`` across held-out regions."""
+        out = {f"loro/{k}": float(v) for k, v in self.pooled.items()}
+        out["loro/n_regions"] = float(len(self.regions))
+        for key in self.pooled:
+            values = self.regions[key].to_numpy(dtype=float)
+            if np.isfinite(values).any():
+                out[f"loro/{key}_min"] = float(np.nanmin(values))
+                out[f"loro/{key}_max"] = float(np.nanmax(values))
+        return out
+
+
+def internal_external(
+    predictions: pd.DataFrame, regions: pd.Series, *, task: str
+) -> InternalExternal:
+    """Score leave-one-region-out predictions pooled and per held-out region.
+
+    Parameters
+    ----------
+    predictions
+        ``index_id, y_true, y_pred`` of a leave-one-region-out fit
+        (:func:`sma_response.models.fit.fit_internal_external`).
+    regions
+        The region of each ``index_id`` (indexed by it).
+    task
+        ``classification`` or ``regression``.
+
+    Examples
+    --------
+    >>> pred = pd.DataFrame({"index_id": list("abcdef"), "y_true": [0, 1, 0, 1, 0, 1.0],
+    ...                      "y_pred": [0.2, 0.9, 0.1, 0.7, 0.6, 0.4]})
+    >>> region = pd.Series(list("XXXYYY"), index=list("abcdef"))
+    >>> ie = internal_external(pred, region, task="classification")
+    >>> ie.regions[["region", "n", "auroc"]].values.tolist()
+    [['X', 3, 1.0], ['Y', 3, 0.5]]
+    """
+    keys = INTERNAL_EXTERNAL_KEYS[task]
+    rng = np.random.default_rng(0)  # unused: no bootstrap
+    y, p = predictions["y_true"].to_numpy(float), predictions["y_pred"].to_numpy(float)
+    pooled = compute_metrics(y, p, task=task, rng=rng, n_boot=0)
+    held_out = regions.reindex(predictions["index_id"]).astype(str).to_numpy()
+    rows = []
+    for region in sorted(set(held_out)):
+        mask = held_out == region
+        m = compute_metrics(y[mask], p[mask], task=task, rng=rng, n_boot=0)
+        events = int(y[mask].sum()) if task == "classification" else None
+        rows.append({"region": region, "n": int(mask.sum()), "n_events": events})
+        rows[-1].update({k: m[k] for k in keys})
+    return InternalExternal(pooled={k: pooled[k] for k in keys}, regions=pd.DataFrame(rows))
 
 
 @dataclass
@@ -34,6 +103,7 @@ class RunEvaluation:
     sample_size: SampleSize | str | None = None  # Riley's criteria, or why not computed
     not_estimable: dict[str, str] = field(default_factory=dict)  # NaN figure -> why
     estimand: EstimandBias | None = None  # the cohort's rate under drop-out (evaluate.drop_out)
+    internal_external: InternalExternal | None = None  # leave-one-region-out, beside cv/
 
     def logged_metrics(self) -> dict[str, float]:
         """Return the metrics to log (prefixes cv/, baseline/, comparison/, oracle/, estimand/)."""
@@ -53,6 +123,8 @@ class RunEvaluation:
             out.update(self.sample_size.metrics())
         if self.estimand is not None:
             out.update(self.estimand.metrics())
+        if self.internal_external is not None:
+            out.update(self.internal_external.metrics())
         return out
 
 
@@ -164,7 +236,7 @@ def evaluate_run(
         result.oracle = _oracle_block(first, oracle, task=task, rng=rng, n_boot=n_boot)
     result.subgroups = subgroup_metrics(
         first, groups, task=task, rng=rng, min_n=min_subgroup_n, n_boot=n_boot,
-        imprecise_events=imprecise_events,
+        imprecise_events=imprecise_events, overall=result.metrics,
     )  # fmt: skip
     if features is not None:
         result.sample_size = run_sample_size(features, y, p, task=task)

@@ -17,7 +17,8 @@ from sklearn.base import BaseEstimator, clone, is_classifier, is_regressor
 from sklearn.pipeline import Pipeline
 
 from sma_response.features.preprocess import make_preprocessor
-from sma_response.models.spec import TASKS
+from sma_response.models.spec import TASKS, ValidationSpec
+from sma_response.models.split import assign_splits
 
 __all__ = [
     "PREDICTION_COLUMNS",
@@ -25,6 +26,7 @@ __all__ = [
     "RunFits",
     "fit_cv",
     "fit_final",
+    "fit_internal_external",
     "fit_run",
     "make_pipeline",
     "predict",
@@ -263,6 +265,7 @@ class RunFits:
     baseline_cv: CVResult | None
     fit_seconds: float  # cross-validation and final fit of the run's model
     baseline_seconds: float
+    internal_external: CVResult | None = None  # leave-one-region-out beside the run's own
 
 
 def fit_run(
@@ -294,3 +297,28 @@ def fit_run(
         base_est, base_kind = baseline
         baseline_cv = fit_cv(X, y, splits, estimator=base_est, preprocess_kind=base_kind, task=task)
     return RunFits(splits, cv, final, baseline_cv, fit_seconds, time.perf_counter() - t)
+
+
+def fit_internal_external(
+    X: pd.DataFrame,
+    y: pd.Series,
+    cohort: pd.DataFrame,
+    targets: pd.DataFrame,
+    *,
+    estimator: BaseEstimator,
+    preprocess_kind: str,
+    task: str,
+) -> CVResult | None:
+    """Leave-one-region-out predictions beside the run's own validation (internal-external).
+
+    Each region is held out in turn (fold ``k`` is the ``k``-th region in sorted order): what
+    a consortium member validating the model at a new site should compare against, more than
+    the patient-grouped k-fold estimate. ``None`` when the cohort has a single region.
+    """
+    labelled = cohort.loc[cohort["index_id"].isin(targets["index_id"])]
+    if labelled["region"].nunique() < 2:
+        return None
+    splits = assign_splits(cohort, targets, spec=ValidationSpec(kind="loro"), seed=0)
+    return fit_cv(
+        X, y, splits, estimator=clone(estimator), preprocess_kind=preprocess_kind, task=task
+    )

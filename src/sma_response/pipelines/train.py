@@ -29,7 +29,12 @@ from sma_response.evaluate.dropout import EstimandBias, drop_out_estimate
 from sma_response.evaluate.plots import performance_figures
 from sma_response.evaluate.samplesize import SampleSize
 from sma_response.evaluate.subgroups import make_subgroups
-from sma_response.evaluate.summary import RunEvaluation, evaluate_run, first_repeat
+from sma_response.evaluate.summary import (
+    RunEvaluation,
+    evaluate_run,
+    first_repeat,
+    internal_external,
+)
 from sma_response.explain.shap_values import resolve_method
 from sma_response.features.design import (
     Design,
@@ -38,7 +43,7 @@ from sma_response.features.design import (
     eligible_events,
     synthetic_example,
 )
-from sma_response.models.fit import CVResult, RunFits, fit_run
+from sma_response.models.fit import CVResult, RunFits, fit_internal_external, fit_run
 from sma_response.models.split import assign_splits
 from sma_response.pipelines.data import (
     DataError,
@@ -179,6 +184,13 @@ def _fit(
         task=task, keep_models=spec.explain.enabled, baseline=_baseline(cfg, spec, task),
     )  # fmt: skip
     timings["fit_main"], timings["fit_baseline"] = fits.fit_seconds, fits.baseline_seconds
+    if spec.evaluate.internal_external and spec.validation.kind != "loro":
+        t = time.perf_counter()
+        fits.internal_external = fit_internal_external(
+            design.X, design.y, design.cohort, design.targets, estimator=estimator,
+            preprocess_kind=spec.model.preprocess, task=task,
+        )  # fmt: skip
+        timings["fit_internal_external"] = time.perf_counter() - t
     return fits
 
 
@@ -237,6 +249,11 @@ def _evaluate(
         features=design.X,
     )
     ev.estimand = _drop_out(cfg, spec, cdm)
+    if fits.internal_external is not None:
+        regions = design.cohort.set_index("index_id")["region"]
+        ev.internal_external = internal_external(
+            fits.internal_external.predictions, regions, task=task
+        )
     return ev
 
 
@@ -303,6 +320,8 @@ def _log_results(
     )
     run.log_table(design.attrition, "cohort/attrition.csv")
     run.log_table(ev.subgroups, "evaluation/subgroups.csv")
+    if ev.internal_external is not None:
+        run.log_table(ev.internal_external.regions, "evaluation/loro_regions.csv")
     if isinstance(ev.sample_size, SampleSize):
         run.log_table(ev.sample_size.table(), "evaluation/sample_size.csv")
     elif ev.sample_size is not None:

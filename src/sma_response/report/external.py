@@ -10,6 +10,7 @@ result as ``validation_report.json`` and renders it (:mod:`sma_response.report.v
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from sma_response.evaluate.disclosure import (
     roc_points,
     suppress_small_cells,
 )
-from sma_response.evaluate.metrics import compute_metrics
+from sma_response.evaluate.metrics import calibration_in_the_large, compute_metrics
 from sma_response.evaluate.recalibration import RECALIBRATION_METHODS, fit_recalibration
 from sma_response.evaluate.subgroups import subgroup_metrics
 from sma_response.evaluate.uncertainty import patient_clusters
@@ -51,10 +52,12 @@ __all__ = [
     "external_performance",
     "find_identifiers",
     "headline_metrics",
+    "internal_external_summary",
     "interval_check",
     "local_identifiers",
     "records",
     "site_report",
+    "transport_sentence",
     "validation_report",
     "write_export",
 ]
@@ -140,7 +143,75 @@ def development_summary(
         "dataset": tags.get("dataset", "unknown"),
         "metrics": to_jsonable(cv),
         "regions": regions,
+        "internal_external": internal_external_summary(metrics, tags),
     }
+
+
+def internal_external_summary(
+    metrics: Mapping[str, float], tags: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """Read the development run's leave-one-region-out estimate: pooled, and its range.
+
+    From ``loro/*`` (``evaluate.internal_external``), or from ``cv/*`` when the run's own
+    validation was leave-one-region-out (then no range is logged). ``None``: the run has none.
+
+    Examples
+    --------
+    >>> out = internal_external_summary({"loro/auroc": 0.86, "loro/auroc_min": 0.84,
+    ...     "loro/auroc_max": 0.89, "loro/n_regions": 3.0}, {})
+    >>> out["metrics"]["auroc"], out["range"]["auroc"], out["n_regions"]
+    (0.86, [0.84, 0.89], 3)
+    """
+    prefix = "loro/"
+    if not any(k.startswith(prefix) for k in metrics):
+        if tags.get("validation") != "loro":
+            return None
+        prefix = "cv/"
+    values = {k.removeprefix(prefix): v for k, v in metrics.items() if k.startswith(prefix)}
+    keys = [k for k in values if not k.endswith(("_min", "_max", "_ci_low", "_ci_high"))]
+    keys = [k for k in keys if k != "n_regions"]
+    n_regions = values.get("n_regions")
+    return {
+        "metrics": {k: values[k] for k in keys},
+        "range": {
+            k: [values[f"{k}_min"], values[f"{k}_max"]]
+            for k in keys
+            if f"{k}_min" in values and f"{k}_max" in values
+        },
+        "n_regions": None if n_regions is None else int(n_regions),
+    }
+
+
+def transport_sentence(
+    site_metrics: Mapping[str, Any], development: Mapping[str, Any], *, key: str
+) -> str | None:
+    """Say whether the site's figure lies inside the range of the held-out development regions.
+
+    Examples
+    --------
+    >>> dev = {"internal_external": {"metrics": {"auroc": 0.86}, "range": {"auroc": [0.84, 0.89]},
+    ...                              "n_regions": 3}}
+    >>> transport_sentence({"auroc": 0.80}, dev, key="auroc")[:70]
+    "This site's AUROC 0.80 lies below the range of the 3 development regio"
+    """
+    ie = development.get("internal_external") or {}
+    value, bounds = site_metrics.get(key), (ie.get("range") or {}).get(key)
+    if value is None or not bounds or (isinstance(value, float) and math.isnan(value)):
+        return None
+    low, high = bounds
+    where = "below" if value < low else "above" if value > high else "within"
+    label = {"auroc": "AUROC", "rmse": "RMSE"}.get(key, key)
+    return (
+        f"This site's {label} {value:.2f} lies {where} the range of the "
+        f"{ie.get('n_regions')} development regions when each was held out in turn "
+        f"({low:.2f} to {high:.2f}; pooled {ie['metrics'].get(key, float('nan')):.2f}): "
+        + (
+            "the model travels here about as well as it did between the development regions."
+            if where == "within"
+            else "this site differs from the development regions more than they differed "
+            "from each other."
+        )
+    )
 
 
 def interval_check(
@@ -252,15 +323,20 @@ def external_performance(
     clusters = patient_clusters(index_ids.astype(str))
     metrics = compute_metrics(y, p, task=task, rng=rng, n_boot=n_boot, clusters=clusters)
     preds = pd.DataFrame({"index_id": index_ids.astype(str), "y_true": y, "y_pred": p})
-    sub = subgroup_metrics(preds, groups, task=task, rng=rng, min_n=min_cell, n_boot=n_boot)
+    sub = subgroup_metrics(
+        preds, groups, task=task, rng=rng, min_n=min_cell, n_boot=n_boot, overall=metrics
+    )
     keep = ["variable", "level", "n", *(["n_events"] if binary else [])]
     keep += [c for c in sub.columns if c.split("_ci_")[0] in SUBGROUP_KEYS[task] and c not in keep]
     subgroups = suppress_small_cells(
         sub[keep], min_cell=min_cell, events_col="n_events" if binary else None
     )
     recal = _recalibration(y, p, task=task, seed=seed, min_cell=min_cell) if recalibrate else None
+    whole_suppressed = bool(subgroups.loc[subgroups["variable"] == "overall", "suppressed"].any())
+    citl = None if whole_suppressed else calibration_in_the_large(y, p, metrics, task=task)
     sections = {
         "metrics": to_jsonable(metrics),
+        "calibration_in_the_large": to_jsonable(citl),
         "discrimination": {
             "roc_points": records(roc_points(y, p, min_cell=min_cell)) if binary else []
         },
@@ -299,6 +375,9 @@ def validation_report(
     """
     task = str(model["task"])
     binary = task == "classification"
+    dev = development_summary(
+        development["metrics"], development["tags"], task, development.get("subgroups")
+    )
     n_suppressed = int(perf.subgroups["suppressed"].sum()) + sum(
         1 for r in intervals.get("table", []) if r.get("suppressed")
     )
@@ -325,9 +404,8 @@ def validation_report(
         "intervals": to_jsonable(dict(intervals)),
         "comparison": {
             "metric_keys": list(METRIC_KEYS[task]),
-            "development": development_summary(
-                development["metrics"], development["tags"], task, development.get("subgroups")
-            ),
+            "development": dev,
+            "transport": transport_sentence(perf.metrics, dev, key="auroc" if binary else "rmse"),
         },
     }
 
@@ -347,6 +425,10 @@ def headline_metrics(report: Mapping[str, Any]) -> dict[str, float]:
         )
         flat[f"validation/{name}/intercept"] = block["intercept"]
         flat[f"validation/{name}/slope"] = block["slope"]
+    citl = report.get("calibration_in_the_large") or {}
+    for key in ("oe_ratio", "oe_ci_low", "oe_ci_high", "difference"):
+        if isinstance(citl.get(key), int | float):
+            flat[f"validation/citl_{key}"] = citl[key]
     if report["intervals"].get("coverage") is not None:
         flat["validation/interval_coverage"] = report["intervals"]["coverage"]
     flat["validation/n_suppressed"] = report["disclosure"]["n_suppressed"]
