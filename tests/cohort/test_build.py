@@ -7,7 +7,7 @@ from tests._fixtures.cdm import copy_cdm
 from tests._fixtures.tiny import pid, tiny_cdm
 
 from sma_response.cohort import CohortSpec, TargetSpec, build_cohort
-from sma_response.cohort.build import ATTRITION_COLUMNS, COHORT_COLUMNS
+from sma_response.cohort.build import ATTRITION_COLUMNS, COHORT_COLUMNS, cohort_exclusions
 from sma_response.schemas import Cohort
 
 
@@ -41,6 +41,20 @@ def test_first_start_cohort_on_simulated_data(cdm):
         "one_record_per_person",
     ]
     assert attrition["n_patients"].iloc[0] == len(cdm["patients"])
+
+
+@pytest.mark.parametrize("index", ["first_start", "every_start"])
+def test_every_patient_left_out_is_named_with_the_rule_that_counted_them(cdm, index):
+    """Per rule, the named patients are exactly the attrition table's excluded patients."""
+    spec = CohortSpec(index=index, max_index_age_days=20 * 365.25)
+    cohort, attrition = build_cohort(cdm, spec=spec)
+    named = cohort_exclusions(cdm, spec=spec)
+    everyone = set(cdm["patients"]["patient_id"].astype(str))
+    assert set(named["patient_id"]) == everyone - set(cohort["patient_id"])
+    assert named["reason"].str.len().gt(0).all()
+    counts = named["rule"].value_counts()
+    for row in attrition.iloc[1:].itertuples():
+        assert counts.get(row.rule, 0) == row.excluded_patients, row.rule
 
 
 def test_patient_reported_registries_drop_out_through_the_baseline_rule(cdm):

@@ -16,9 +16,11 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 from pypdf import PdfReader
+from rich.console import Console
 from scipy.special import expit
 from tests._fixtures.training import compose_report
 
+from sma_response.cli._reports import report_summary
 from sma_response.harmonise.io import read_registry, read_registry_spec
 from sma_response.pipelines.report import ReportError, run_reports
 from sma_response.report.options import disagreements, meaningful_change
@@ -197,6 +199,21 @@ def test_reports_for_new_patients_from_a_registry_export_file(trained, train_tmp
     assert paths.source == "export"
     assert paths.folder == train_tmp / "new_reports" / result.run_id / "export-ismac_itu"
     assert paths.patients["patient_id"].tolist() == chosen
+    # every export patient who cannot be reported on is named, with the reason, in a file
+    skipped = paths.skipped
+    assert len(skipped) > 0
+    assert not set(skipped["patient_id"]) & set(chosen)
+    assert skipped["reason"].str.len().gt(0).all()
+    written = pd.read_csv(paths.folder / "skipped_patients.csv", dtype=str)
+    assert written.equals(skipped.astype(str))
+    assert paths.n_export_patients > len(skipped)
+    console = Console(record=True, width=100)
+    report_summary(paths, console=console)
+    out = console.export_text()
+    assert f"{len(skipped)} of {paths.n_export_patients} patients in the export" in out
+    first = skipped.iloc[0]
+    assert f"{first.patient_id}: {first.reason}" in out
+    assert str(paths.folder / "skipped_patients.csv") in out.replace("\n", "")
     paths = paths.paths
     assert [p.name for p in paths if p.suffix == ".html"] == [
         *(name for c in chosen for name in (f"{c}.html", f"{c}.family.html")),

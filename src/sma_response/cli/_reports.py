@@ -50,6 +50,20 @@ def report_summary(result: Any, *, console: Console | None = None) -> None:
     if len(patients) > _MAX_ROWS:
         table.add_row(f"... {len(patients) - _MAX_ROWS} more in the index page", "", "", "", "")
     console.print(table)
+    skipped = result.skipped
+    if skipped is not None and len(skipped):
+        console.print(
+            f"[yellow]{len(skipped)} of {result.n_export_patients} patients in the export "
+            "cannot be reported on (no index event the model applies to):[/]",
+            highlight=False,
+        )
+        for row in skipped.head(_MAX_ROWS).itertuples(index=False):
+            console.print(f"  {row.patient_id}: {escape(str(row.reason))}", highlight=False)
+        if len(skipped) > _MAX_ROWS:
+            console.print(f"  ... {len(skipped) - _MAX_ROWS} more", highlight=False)
+        console.print(f"  all of them: {result.folder / 'skipped_patients.csv'}", highlight=False)
+    if result.rejects_path is not None:
+        console.print(f"Quarantined cells and rows: {result.rejects_path}", highlight=False)
     n_files = len(result.paths) - 1
     console.print(f"{n_files} files (HTML and PDF) in {result.folder}", highlight=False)
     console.print(f"Open the index page: {result.index}", highlight=False)

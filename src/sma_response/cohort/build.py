@@ -20,7 +20,14 @@ from sma_response.cohort.target import (
 )
 from sma_response.schemas import THERAPY_CODES
 
-__all__ = ["ATTRITION_COLUMNS", "COHORT_COLUMNS", "build_cohort", "check_cohort_spec"]
+__all__ = [
+    "ATTRITION_COLUMNS",
+    "COHORT_COLUMNS",
+    "NO_THERAPY_START",
+    "build_cohort",
+    "check_cohort_spec",
+    "cohort_exclusions",
+]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +90,8 @@ class _Tracker:
     """Attrition in the spirit of ehrapy's CohortTracker: every rule, in order, with counts."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
+    #: patient_id -> (rule, description) of the rule that removed the patient's last event
+    dropped: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def add(
         self,
@@ -114,6 +123,9 @@ class _Tracker:
     ) -> pd.DataFrame:
         kept = events.loc[np.asarray(mask, dtype=bool)].reset_index(drop=True)
         self.add(rule, description, n_patients=kept["patient_id"].nunique(), n_events=len(kept))
+        gone = set(events["patient_id"].astype(str)) - set(kept["patient_id"].astype(str))
+        for patient in gone:
+            self.dropped.setdefault(patient, (rule, description))
         return kept
 
     def frame(self) -> pd.DataFrame:
@@ -195,6 +207,54 @@ def build_cohort(
     >>> cohort["index_id"].tolist(), attrition["n_patients"].tolist()
     (['a#1'], [2, 1, 1, 1, 1])
     """
+    cohort, attrition, _ = _build(cdm, spec, target)
+    return cohort, attrition
+
+
+#: Rule and reason of a patient with no therapy start in the CDM at all.
+NO_THERAPY_START = ("therapy_start", "no start of a disease-modifying therapy recorded")
+
+
+def cohort_exclusions(
+    cdm: Mapping[str, pd.DataFrame],
+    *,
+    spec: CohortSpec,
+    target: TargetSpec | None = None,
+) -> pd.DataFrame:
+    """Name every patient of the CDM left without an index event, with the rule that did it.
+
+    The same rules as :func:`build_cohort`, in the same order; a patient is named with the
+    first rule that removed their last index event.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``patient_id, rule, reason`` (pseudonymous ids), sorted by ``patient_id``.
+
+    Examples
+    --------
+    >>> pats = pd.DataFrame({"patient_id": ["a", "b"], "linked_id": ["a", "b"],
+    ...                      "registry": ["r", "r"], "region": ["DE", "DE"]})
+    >>> tr = pd.DataFrame({"patient_id": ["a", "b"], "therapy": ["risdiplam"] * 2,
+    ...                    "start_age_days": [900.0, 400.0], "stop_age_days": [np.nan] * 2})
+    >>> a = pd.DataFrame({"patient_id": ["a"], "age_days": [880.0], "scale": ["hfmse"],
+    ...                   "score": [20.0]})
+    >>> cohort_exclusions({"patients": pats, "treatments": tr, "assessments": a},
+    ...                   spec=CohortSpec()).values.tolist()
+    [['b', 'baseline_score', 'a motor score within 180 days before index']]
+    """
+    cohort, _, tracker = _build(cdm, spec, target)
+    kept = set(cohort["patient_id"].astype(str))
+    rows = []
+    for patient in sorted(set(cdm["patients"]["patient_id"].astype(str)) - kept):
+        rule, reason = tracker.dropped.get(patient, NO_THERAPY_START)
+        rows.append({"patient_id": patient, "rule": rule, "reason": reason})
+    return pd.DataFrame(rows, columns=["patient_id", "rule", "reason"])
+
+
+def _build(
+    cdm: Mapping[str, pd.DataFrame], spec: CohortSpec, target: TargetSpec | None
+) -> tuple[pd.DataFrame, pd.DataFrame, _Tracker]:
     check_cohort_spec(spec)
     patients = cdm["patients"]
     tracker = _Tracker()
@@ -260,7 +320,7 @@ def build_cohort(
         cohort["patient_id"].nunique(),
         int(attrition["n_patients"].iloc[0]),
     )
-    return cohort, attrition
+    return cohort, attrition, tracker
 
 
 def _target_steps(

@@ -22,6 +22,8 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from sma_response._utils.io import atomic_write_text
+from sma_response.cohort.build import cohort_exclusions
 from sma_response.cohort.spec import CohortSpec
 from sma_response.conf.factory import ConfigError
 from sma_response.conf.logged import logged_config
@@ -33,7 +35,13 @@ from sma_response.harmonise.layout import ExportLayoutError, harmonise_export
 from sma_response.pipelines.data import pseudonym_key
 from sma_response.report.basis import ReportBasis, missing_basis_reason
 from sma_response.report.batch import build_contexts, write_reports
-from sma_response.report.inputs import ReportInputs, example_ids, score_patients, select_patients
+from sma_response.report.inputs import (
+    ReportInputs,
+    example_ids,
+    score_patients,
+    select_patients,
+    skipped_patients,
+)
 from sma_response.report.spec import ReportError, ReportSpec
 from sma_response.schemas import validate_cdm
 from sma_response.tracking.lookup import (
@@ -50,6 +58,9 @@ __all__ = ["ReportError", "ReportRun", "build_contexts", "run_reports", "write_r
 
 log = logging.getLogger(__name__)
 
+#: Beside the reports of an export: who got none and why; the quarantined cells and rows.
+SKIPPED_FILE = "skipped_patients.csv"
+REJECTS_FILE = "rejects.csv"
 _ARTIFACTS = ("report/patients.parquet", "report/alternatives.parquet", "explain/shap_oof.parquet")
 
 
@@ -71,6 +82,13 @@ class ReportRun:
     patients
         One row per reported index event: ``index_id, patient_id, region, scale,
         probability, expected_change, lower, upper`` (pseudonymous keys only).
+    skipped
+        Export patients who got no report: ``patient_id, rule, reason`` (also written as
+        ``skipped_patients.csv`` beside the reports); ``None`` for the run's own cohort.
+    rejects_path
+        The export's quarantined cells and rows (``rejects.csv``), when there are any.
+    n_export_patients
+        Patients in the export: those with an index event (reportable) and the skipped.
     """
 
     run_id: str
@@ -79,6 +97,9 @@ class ReportRun:
     index: Path
     paths: list[Path]
     patients: pd.DataFrame
+    skipped: pd.DataFrame | None = None
+    rejects_path: Path | None = None
+    n_export_patients: int | None = None
 
 
 def _load_logged(tracking: TrackingSpec, run_id: str) -> tuple[ReportBasis, ReportInputs]:
@@ -107,9 +128,16 @@ def _load_logged(tracking: TrackingSpec, run_id: str) -> tuple[ReportBasis, Repo
     return basis, ReportInputs(patients=frames[0], alternatives=frames[1], shap=frames[2])
 
 
+@dataclass
+class _Export:
+    inputs: ReportInputs
+    skipped: pd.DataFrame  # patient_id, rule, reason
+    rejects: pd.DataFrame  # the harmonisation's quarantined cells and rows
+
+
 def _new_patients(
     cfg: DictConfig, tracking: TrackingSpec, run_id: str, basis: ReportBasis
-) -> ReportInputs:
+) -> _Export:
     """Harmonise an export, build the run's cohort and features, score with the final models."""
     export = Path(str(cfg.export_path))
     key = pseudonym_key(Path(str(cfg.pseudonym_key_file)))
@@ -128,17 +156,21 @@ def _new_patients(
     cdm = validate_cdm(harmonised.tables)
     try:
         run_cfg = logged_config(read_text_artifact(tracking, run_id, "config/config.yaml"), run_id)
-        design = build_design(
-            cdm,
-            cohort_spec=node_spec(run_cfg.cohort, CohortSpec, key="cohort"),
-            feature_spec=node_spec(run_cfg.features, FeatureSpec, key="features"),
-        )
+        cohort_spec = node_spec(run_cfg.cohort, CohortSpec, key="cohort")
+        feature_spec = node_spec(run_cfg.features, FeatureSpec, key="features")
     except ConfigError as err:
         raise ReportError(str(err)) from err
+    skipped = skipped_patients(
+        cohort_exclusions(cdm, spec=cohort_spec), harmonised.rejects, cdm["patients"]
+    )
+    try:
+        design = build_design(cdm, cohort_spec=cohort_spec, feature_spec=feature_spec)
     except DesignError as err:
+        reasons = "; ".join(f"{r.patient_id}: {r.reason}" for r in skipped.head(5).itertuples())
+        more = f"; ... {len(skipped) - 5} more" if len(skipped) > 5 else ""
         msg = (
             f"export: no patient of {export} has a therapy start with a motor score in the "
-            "baseline window, so there is nothing to predict"
+            f"baseline window, so there is nothing to predict ({reasons}{more})"
         )
         raise ReportError(msg) from err
     cohort = design.cohort
@@ -150,7 +182,8 @@ def _new_patients(
     except LookupError as err:
         raise ReportError(str(err)) from err
     X = wrapper._restore(wrapper.prepare(design.X))
-    return score_patients(X, cohort, model=wrapper.pipeline, change_model=change, basis=basis)
+    inputs = score_patients(X, cohort, model=wrapper.pipeline, change_model=change, basis=basis)
+    return _Export(inputs=inputs, skipped=skipped, rejects=harmonised.rejects)
 
 
 def run_reports(cfg: DictConfig) -> ReportRun:
@@ -190,8 +223,9 @@ def run_reports(cfg: DictConfig) -> ReportRun:
         )
         raise ReportError(msg)
     basis, inputs = _load_logged(tracking, run_id)
-    if cfg.export_path:
-        inputs = _new_patients(cfg, tracking, run_id, basis)
+    export = _new_patients(cfg, tracking, run_id, basis) if cfg.export_path else None
+    if export is not None:
+        inputs = export.inputs
     wanted = list(cfg.patients or [])
     if wanted:
         index_ids = select_patients(inputs.patients, wanted)
@@ -214,6 +248,12 @@ def run_reports(cfg: DictConfig) -> ReportRun:
     )
     columns = ["index_id", "patient_id", "region", "scale", "probability", "expected_change"]
     chosen = inputs.patients.set_index("index_id", drop=False).loc[list(index_ids)]
+    rejects_path = None
+    if export is not None:  # who got no report, and why, beside the reports
+        atomic_write_text(folder / SKIPPED_FILE, export.skipped.to_csv(index=False))
+        if len(export.rejects):
+            rejects_path = folder / REJECTS_FILE
+            atomic_write_text(rejects_path, export.rejects.to_csv(index=False))
     return ReportRun(
         run_id=run_id,
         source="export" if cfg.export_path else "cohort",
@@ -221,4 +261,9 @@ def run_reports(cfg: DictConfig) -> ReportRun:
         index=paths[-1],
         paths=paths,
         patients=chosen[[*columns, "lower", "upper"]].reset_index(drop=True),
+        skipped=None if export is None else export.skipped,
+        rejects_path=rejects_path,
+        n_export_patients=None
+        if export is None
+        else len(export.skipped) + export.inputs.patients["patient_id"].nunique(),
     )

@@ -249,11 +249,13 @@ def _evaluate(
         features=design.X,
     )
     ev.estimand = _drop_out(cfg, spec, cdm)
-    if fits.internal_external is not None:
+    if isinstance(fits.internal_external, CVResult):
         regions = design.cohort.set_index("index_id")["region"]
         ev.internal_external = internal_external(
             fits.internal_external.predictions, regions, task=task
         )
+    elif isinstance(fits.internal_external, str):
+        ev.not_estimable["loro"] = fits.internal_external
     return ev
 
 

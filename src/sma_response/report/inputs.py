@@ -44,6 +44,7 @@ __all__ = [
     "performance_rows",
     "score_patients",
     "select_patients",
+    "skipped_patients",
     "therapy_options",
 ]
 
@@ -421,3 +422,46 @@ def select_patients(patients: pd.DataFrame, wanted: Sequence[str]) -> list[str]:
         )
         raise ReportError(msg)
     return chosen
+
+
+def skipped_patients(
+    exclusions: pd.DataFrame, rejects: pd.DataFrame, patients: pd.DataFrame
+) -> pd.DataFrame:
+    """Every patient of an export who gets no report, with the reason (pseudonymous ids).
+
+    Parameters
+    ----------
+    exclusions
+        ``patient_id, rule, reason`` of the CDM patients left without an index event
+        (:func:`sma_response.cohort.build.cohort_exclusions`).
+    rejects
+        The harmonisation's quarantined cells and rows (``patient_id, table, rule, reason``):
+        a patient named there but absent from the CDM lost their record in harmonisation.
+    patients
+        The CDM patients table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``patient_id, rule, reason``, sorted by ``patient_id``.
+
+    Examples
+    --------
+    >>> ex = pd.DataFrame({"patient_id": ["b"], "rule": ["baseline_score"],
+    ...                    "reason": ["a motor score within 180 days before index"]})
+    >>> rej = pd.DataFrame({"patient_id": ["c", None], "table": ["patients", "treatments"],
+    ...                     "rule": ["invalid_date", "unknown_code"],
+    ...                     "reason": ["birth date is not a date", "unknown therapy code"]})
+    >>> skipped_patients(ex, rej, pd.DataFrame({"patient_id": ["a", "b"]})).patient_id.tolist()
+    ['b', 'c']
+    """
+    known = set(patients["patient_id"].astype(str))
+    lost = rejects.loc[rejects["patient_id"].notna()].copy()
+    lost["patient_id"] = lost["patient_id"].astype(str)
+    lost = lost.loc[~lost["patient_id"].isin(known)].drop_duplicates("patient_id")
+    lost = lost.assign(
+        reason=lambda d: "record quarantined in harmonisation (" + d["table"].astype(str)
+        + "): " + d["reason"].astype(str)
+    )[["patient_id", "rule", "reason"]]  # fmt: skip
+    out = pd.concat([exclusions[["patient_id", "rule", "reason"]], lost], ignore_index=True)
+    return out.sort_values("patient_id", kind="stable").reset_index(drop=True)
