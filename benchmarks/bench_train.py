@@ -57,7 +57,7 @@ def _train_command(tmp: Path, store: Path, extra: list[str]) -> list[str]:
 def _fit_seconds(store: Path) -> dict[str, float]:
     code = (
         f"import json, mlflow; mlflow.set_tracking_uri('sqlite:///{store}/mlflow.db');"
-        "r = mlflow.search_runs(experiment_names=['sma-response']).iloc[0];"
+        "r = mlflow.search_runs(search_all_experiments=True).iloc[0];"
         "print(json.dumps({k[len('metrics.'):]: float(v) for k, v in r.items()"
         " if k.startswith('metrics.timing/') or k == 'metrics.cv/auroc'}))"
     )

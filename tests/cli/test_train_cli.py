@@ -44,8 +44,8 @@ def _train(train_tmp: Path, store: Path, *args: str, timeout: int = 600):
 
 def _runs(store: Path) -> pd.DataFrame:
     client = MlflowClient(tracking_uri=f"sqlite:///{store / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("sma-response")
-    runs = client.search_runs([experiment.experiment_id])
+    experiments = [e.experiment_id for e in client.search_experiments()]  # one per experiment
+    runs = client.search_runs(experiments)
     return pd.DataFrame(
         {
             "run_id": [r.info.run_id for r in runs],
@@ -90,6 +90,16 @@ def test_a_sweep_groups_its_runs_under_one_parent_with_a_comparison(trained, tra
     assert "registered as models:/sma-response-responder/1" in " ".join(proc.stdout.split())
     assert "Sweep: 2 runs under parent run" in proc.stdout
     assert "Traceback" not in proc.stderr
+    # issue #14.3: best first and marked; the parent says what ran and from which commit
+    assert table["cv/auroc"].is_monotonic_decreasing
+    assert table["best"].tolist() == [True, False]
+    tags = client.get_run(parent_id).data.tags
+    assert tags["optimized_metric"] == "cv/auroc"
+    assert tags["git_sha"] not in ("", "unknown")
+    assert {"experiment", "seed", "git_dirty"} <= set(tags)
+    names = [client.get_run(r).info.run_name for r in children["run_id"]]
+    assert len(set(names)) == 2, names  # distinct: the overrides' hash differs
+    assert all(n.startswith(("train:xgboost:responder:seed0:", "train:hist_gb:")) for n in names)
 
 
 def test_a_failed_sweep_ends_its_parent_run_as_failed(trained, train_tmp, tmp_path):

@@ -247,6 +247,12 @@ def test_regression_target_runs(trained, train_tmp):
     assert result.task == "regression"
     assert np.isfinite(result.metrics["rmse"])
     assert "rmse" in result.oracle
+    assert result.baseline_name == "ridge"  # the logreg option's regressor, called what it is
+    regions = result.held_out_regions  # each region held out in turn, beside the k-fold
+    assert len(regions) >= 2
+    assert regions["n"].sum() == result.n_index_events
+    assert np.isfinite(regions["rmse"]).all()
+    assert np.isfinite(result.held_out_pooled)
 
 
 def test_a_linear_model_is_trained_and_logged_without_tree_explanations(trained, train_tmp):

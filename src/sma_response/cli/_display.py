@@ -92,6 +92,19 @@ def format_ci(metrics: dict, key: str, *, digits: int = 3, signed: bool = False)
     return f"{value:{fmt}} ({low:{fmt}} to {high:{fmt}})"
 
 
+def held_out_line(r: TrainResult) -> str:
+    """Each region's AUROC (RMSE) when it was held out, in one line."""
+    key = "auroc" if r.task == "classification" else "rmse"
+    table = r.held_out_regions if r.held_out_regions is not None else pd.DataFrame()
+    parts = [f"{row['region']} {format_ci(row, key)}" for row in table.to_dict("records")]
+    if r.held_out_pooled is None:  # the run's own validation: cv/ is the pooled figure
+        return f"each region held out in turn, {key.upper()}: " + "; ".join(parts)
+    return (
+        f"each region held out in turn (internal-external, beside the cross-validation), "
+        f"{key.upper()} pooled {r.held_out_pooled:.3f}: " + "; ".join(parts)
+    )
+
+
 def train_summary(result: TrainResult, *, console: Console | None = None) -> None:
     """Print the end-of-run summary of ``sma-train``."""
     console = console or Console(width=None if Console().is_terminal else 110)
@@ -163,6 +176,8 @@ def train_summary(result: TrainResult, *, console: Console | None = None) -> Non
         if ratio is not None and not math.isnan(ratio):
             name = "AUROC" if r.task == "classification" else "RMSE"
             console.print(f"model / oracle ({name}) on the same rows: {ratio:.2f}")
+    if r.held_out_regions is not None and len(r.held_out_regions):
+        console.print(held_out_line(r), highlight=False)
     if r.sample_size is not None:
         console.print(sample_size_line(r.sample_size), highlight=False)
     if r.estimand_text:

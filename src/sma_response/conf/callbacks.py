@@ -6,8 +6,11 @@ import atexit
 import logging
 import math
 import os
+import re
+from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 from rich.console import Console
@@ -15,6 +18,7 @@ from rich.table import Table
 
 from sma_response.conf.nodes import node_spec
 from sma_response.tracking.lookup import register_model, set_run_tags
+from sma_response.tracking.provenance import git_dirty, git_sha
 from sma_response.tracking.run import child_runs, end_parent_run, start_parent_run
 from sma_response.tracking.spec import TrackingSpec
 
@@ -51,7 +55,16 @@ class MLflowParentRun(Callback):
         """Create the parent run and hand its id to the jobs."""
         spec = _tracking(config)
         name = f"sweep:{config.get('experiment') or config.get('task_name', 'train')}"
-        self.run_id = start_parent_run(spec, run_name=name, tags={"sweep": "parent"})
+        root = Path(str(config.paths.root_dir))
+        tags = {
+            "sweep": "parent",
+            "experiment": str(config.get("experiment") or "none"),
+            "optimized_metric": _sweep_metrics(config)[0],
+            "git_sha": git_sha(root) or "unknown",
+            "git_dirty": str(git_dirty(root)),
+            "seed": str(config.get("seed")),
+        }
+        self.run_id = start_parent_run(spec, run_name=name, tags=tags)
         os.environ[PARENT_RUN_ENV] = self.run_id
         # A job that fails aborts the sweep before on_multirun_end: the parent run must still
         # end (as FAILED), never stay RUNNING.
@@ -74,14 +87,13 @@ class MLflowParentRun(Callback):
         metrics = _sweep_metrics(config)
         table = child_runs(spec, self.run_id, metrics=metrics)
         key = metrics[0]
-        values = table[key].dropna() if key in table else table.iloc[0:0]
+        table = ranked(table, key)
         summary: dict[str, float] = {"sweep/n_runs": float(len(table))}
         best_line = ""
-        if len(values):
-            lower = key.rsplit("/", 1)[-1].startswith(LOWER_IS_BETTER)
-            summary[f"best/{key}"] = float(values.min() if lower else values.max())
-            best = str(table.loc[values.idxmin() if lower else values.idxmax(), "run_id"])
-            best_line = _register_best(spec, self.run_id, best)
+        if table["best"].any():
+            row = table.loc[table["best"]].iloc[0]
+            summary[f"best/{key}"] = float(row[key])
+            best_line = _register_best(spec, self.run_id, str(row["run_id"]))
         run_id, self.run_id = self.run_id, None
         failed = bool(len(table)) and "status" in table and (table["status"] != "FINISHED").any()
         end_parent_run(
@@ -106,15 +118,61 @@ def _register_best(spec: TrackingSpec, parent_run_id: str, best: str) -> str:
     return f"best run {best}: registered as models:/{spec.registered_model_name}/{version}"
 
 
+def ranked(table: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Sort a sweep's children by ``key`` (best first) and mark the best one (``best``).
+
+    Lower is better for :data:`LOWER_IS_BETTER` metrics; runs without the metric come last.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"run_id": ["a", "b", "c"], "cv/auroc": [0.8, float("nan"), 0.9]})
+    >>> ranked(t, "cv/auroc")[["run_id", "best"]].values.tolist()
+    [['c', True], ['a', False], ['b', False]]
+    """
+    out = table.copy()
+    if key not in out or out[key].isna().all():
+        return out.assign(best=False)
+    lower = key.rsplit("/", 1)[-1].startswith(LOWER_IS_BETTER)
+    out = out.sort_values(key, ascending=lower, na_position="last", kind="stable")
+    out["best"] = False
+    out.iloc[0, out.columns.get_loc("best")] = True
+    return out.reset_index(drop=True)
+
+
+def round_overrides(text: str, digits: int = 3) -> str:
+    """Shorten the numbers of a run's overrides to ``digits`` significant digits.
+
+    Examples
+    --------
+    >>> round_overrides("model.classifier.learning_rate=0.012345678 model.classifier.max_depth=4")
+    'model.classifier.learning_rate=0.0123 model.classifier.max_depth=4'
+    """
+
+    def short(match: re.Match[str]) -> str:
+        return f"={float(match.group(1)):.{digits}g}"
+
+    return re.sub(r"=(-?\d+\.\d+(?:e-?\d+)?)(?=\s|$)", short, text)
+
+
 def _print_comparison(table: Any, *, metrics: list[str], parent_run_id: str) -> None:
-    console = Console(width=None if Console().is_terminal else 120)
-    out = Table(title=f"Sweep: {len(table)} runs under parent run {parent_run_id}")
-    for column in ("run", "overrides", *metrics):
-        out.add_column(column, justify="right" if column in metrics else "left", overflow="fold")
+    console = Console(width=None if Console().is_terminal else 100)
+    out = Table(
+        title=f"Sweep: {len(table)} runs under parent run {parent_run_id}, best first "
+        f"by {metrics[0]}"
+    )
+    out.add_column("run", overflow="fold")
+    out.add_column("overrides", overflow="fold", ratio=1)
+    for column in metrics:
+        out.add_column(column, justify="right")
     for row in table.to_dict("records"):
         cells = [
             "-" if not isinstance(v, float) or math.isnan(v) else f"{v:.3f}"
             for v in (row.get(m) for m in metrics)
         ]
-        out.add_row(str(row["run_id"])[:12], str(row.get("overrides") or ""), *cells)
+        mark = "* " if row.get("best") else ""
+        out.add_row(
+            f"{mark}{str(row['run_id'])[:8]}", round_overrides(str(row.get("overrides") or "")),
+            *cells, style="bold" if row.get("best") else None,
+        )  # fmt: skip
     console.print(out)
+    console.print("* the best run", highlight=False)

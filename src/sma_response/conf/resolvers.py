@@ -24,9 +24,26 @@ def target_name(kind: str, scale: str | None = None) -> str:
     return f"{kind}-{scale}" if kind == "delta" and scale else str(kind)
 
 
+#: The MLflow experiment of runs that belong to no ``experiments/`` file.
+DEFAULT_EXPERIMENT = "sma-response"
+
+
+def experiment_name(experiment: str | None = None) -> str:
+    """MLflow experiment of a run: one per ``experiments/`` file, the default one otherwise.
+
+    Examples
+    --------
+    >>> experiment_name(None), experiment_name("xgb_optuna")
+    ('sma-response', 'sma-response/xgb_optuna')
+    """
+    return f"{DEFAULT_EXPERIMENT}/{experiment}" if experiment else DEFAULT_EXPERIMENT
+
+
 def register_resolvers() -> None:
-    """Register ``${project_root:}`` and ``${target_name:kind,scale}`` (idempotent)."""
+    """Register ``${project_root:}``, ``${target_name:kind,scale}``, ``${experiment_name:e}``."""
     if not OmegaConf.has_resolver("project_root"):
         OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT))
     if not OmegaConf.has_resolver("target_name"):
         OmegaConf.register_new_resolver("target_name", target_name)
+    if not OmegaConf.has_resolver("experiment_name"):
+        OmegaConf.register_new_resolver("experiment_name", experiment_name)

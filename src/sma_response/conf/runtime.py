@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,7 +12,7 @@ from sma_response.conf.nodes import node_dict
 from sma_response.conf.train import TrainConfig
 from sma_response.tracking.provenance import git_dirty, git_sha, package_versions
 
-__all__ = ["flatten", "hydra_info", "run_tags"]
+__all__ = ["flatten", "hydra_info", "run_name", "run_tags"]
 
 
 def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -75,3 +76,25 @@ def run_tags(
         "overrides": " ".join(info.get("overrides", []))[:5000] or "none",
         **(extra or {}),
     }
+
+
+def run_name(spec: TrainConfig, overrides: list[str] | None = None) -> str:
+    """Name a run for the MLflow UI: experiment, model, target, seed and a short hash.
+
+    The hash is of the command-line overrides (the Hydra job's when ``overrides`` is
+    ``None``), so the members of a sweep, which differ only there, get distinct names.
+
+    Examples
+    --------
+    >>> spec = TrainConfig()
+    >>> spec.model.name = "xgboost"
+    >>> run_name(spec, ["model.classifier.max_depth=4"])
+    'train:xgboost:responder:seed0:60c54f'
+    """
+    if overrides is None:
+        overrides = list(hydra_info().get("overrides", []))
+    digest = hashlib.sha256(" ".join(sorted(overrides)).encode()).hexdigest()[:6]
+    delta = spec.target.kind == "delta"
+    target = f"delta-{spec.target.scale}" if delta else spec.target.kind
+    model = spec.model.label("regression" if delta else "classification")
+    return f"{spec.experiment or spec.task_name}:{model}:{target}:seed{spec.seed}:{digest}"

@@ -51,12 +51,27 @@ class ModelConfig:
         indicators and standardisation).
     classifier, regressor
         ``_target_`` nodes of the unfitted estimator for each task.
+    regressor_name
+        What the regressor is called where it is not ``name`` (``logreg`` fits a ridge
+        regression to a continuous target): tables and reports use :meth:`label`.
     """
 
     name: str = MISSING
     preprocess: str = "tree"
     classifier: Any = None
     regressor: Any = None
+    regressor_name: str | None = None
+
+    def label(self, task: str) -> str:
+        """Name of the estimator the option fits for ``task`` (``logreg`` -> ``ridge``).
+
+        Examples
+        --------
+        >>> m = ModelConfig(name="logreg", regressor_name="ridge")
+        >>> m.label("classification"), m.label("regression")
+        ('logreg', 'ridge')
+        """
+        return self.regressor_name if task == "regression" and self.regressor_name else self.name
 
 
 @dataclass

@@ -230,13 +230,17 @@ def plot_forest(
             label="small group",
         )
     if len(overall):
-        ax.axvline(float(overall[metric].iloc[0]), color="grey", linestyle="--", linewidth=1)
+        ax.axvline(
+            float(overall[metric].iloc[0]), color="grey", linestyle="--", linewidth=1,
+            label="all patients",
+        )  # fmt: skip
     if metric == "auroc":
-        ax.axvline(0.5, color="black", linestyle=":", linewidth=1)
+        ax.axvline(0.5, color="black", linestyle=":", linewidth=1, label="chance (0.5)")
     ax.set_yticks(pos, labels)
     ax.set(xlabel=metric.replace("_", " ").upper() if metric == "auroc" else metric)
     ax.set_title(title or f"{metric} by {variable or 'subgroup'}")
-    ax.legend(loc="lower right", frameon=False, fontsize="small")
+    # below the axes, where a legend marker cannot be read as one more group's estimate
+    fig.legend(loc="outside lower center", ncols=2, frameon=False, fontsize="small")
     return fig
 
 

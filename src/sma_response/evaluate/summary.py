@@ -19,7 +19,14 @@ from sma_response.evaluate.samplesize import SampleSize, run_sample_size
 from sma_response.evaluate.subgroups import subgroup_metrics
 from sma_response.evaluate.uncertainty import patient_clusters
 
-__all__ = ["InternalExternal", "RunEvaluation", "evaluate_run", "first_repeat", "internal_external"]
+__all__ = [
+    "InternalExternal",
+    "RunEvaluation",
+    "evaluate_run",
+    "first_repeat",
+    "held_out_regions",
+    "internal_external",
+]
 
 #: Metrics of the internal-external (leave-one-region-out) estimate, per held-out region.
 INTERNAL_EXTERNAL_KEYS = {
@@ -242,3 +249,20 @@ def evaluate_run(
         result.sample_size = run_sample_size(features, y, p, task=task)
     result.not_estimable = reasons
     return result
+
+
+def held_out_regions(ev: RunEvaluation, *, task: str, loro: bool) -> pd.DataFrame | None:
+    """Each region's figure when it was held out: ``region, n, <key>[, _ci_low, _ci_high]``.
+
+    With leave-one-region-out validation (``loro``) the run's own subgroup rows of the region
+    (with their bootstrap intervals); otherwise the internal-external fit beside it (point
+    estimates); ``None`` when the run has neither. ``<key>`` is ``auroc`` or ``rmse``.
+    """
+    key = "auroc" if task == "classification" else "rmse"
+    if loro and not ev.subgroups.empty:
+        rows = ev.subgroups.loc[ev.subgroups["variable"] == "region"]
+        cols = ["level", "n", key, f"{key}_ci_low", f"{key}_ci_high"]
+        return rows[[c for c in cols if c in rows]].rename(columns={"level": "region"})
+    if ev.internal_external is not None:
+        return ev.internal_external.regions[["region", "n", key]]
+    return None

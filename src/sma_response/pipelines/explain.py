@@ -126,9 +126,11 @@ def explain_training_run(
             "timing/explain_seconds": seconds,
         }
     )
+    n_patients = sum(p.name.endswith(".html") and p.name.count(".") == 1 for p in paths) - 1
     log.info(
-        "explain: SHAP %.1f s, whole step %.1f s; %d example reports", t_shap, seconds, len(paths)
-    )
+        "explain: SHAP %.1f s, whole step %.1f s; example reports of %d patients (%d files)",
+        t_shap, seconds, n_patients, len(paths),
+    )  # fmt: skip
     return ExplainOutcome(
         basis=basis,
         inputs=inputs,

@@ -22,7 +22,7 @@ from sma_response.cohort.target import describe_estimand
 from sma_response.conf.callbacks import PARENT_RUN_ENV
 from sma_response.conf.factory import ConfigError, build_estimator, check_targets
 from sma_response.conf.nodes import node_dict
-from sma_response.conf.runtime import flatten, hydra_info, run_tags
+from sma_response.conf.runtime import flatten, hydra_info, run_name, run_tags
 from sma_response.conf.train import TrainConfig, check_train_values
 from sma_response.effects.run import EffectsResult, effects_of_design
 from sma_response.evaluate.dropout import EstimandBias, drop_out_estimate
@@ -33,6 +33,7 @@ from sma_response.evaluate.summary import (
     RunEvaluation,
     evaluate_run,
     first_repeat,
+    held_out_regions,
     internal_external,
 )
 from sma_response.explain.shap_values import resolve_method
@@ -107,6 +108,8 @@ class TrainResult:
     estimand_text: str = ""  # what the target estimates (the attrition table's estimand step)
     drop_out: EstimandBias | None = None  # the cohort's mean target under drop-out
     effects: EffectsResult | None = None  # per-therapy contrasts, overlap, truth's score
+    held_out_regions: pd.DataFrame | None = None  # each region's AUROC/RMSE when held out
+    held_out_pooled: float | None = None  # leave-one-region-out, pooled (beside cv/)
 
 
 def _checked_config(cfg: DictConfig) -> tuple[DictConfig, TrainConfig]:
@@ -154,6 +157,13 @@ def _baseline(cfg: DictConfig, spec: TrainConfig, task: str) -> tuple[Any, str] 
     except ConfigError as err:
         raise TrainingError(str(err)) from err
     return estimator, str(cfg.baseline_model.preprocess)
+
+
+def _baseline_label(spec: TrainConfig) -> str | None:
+    """Name the comparator for tables and reports (``ridge`` for logreg on a change)."""
+    if spec.baseline_model is None:
+        return spec.evaluate.baseline
+    return spec.baseline_model.label(_task(spec.target.kind))
 
 
 def _design(cdm: dict[str, pd.DataFrame], spec: TrainConfig) -> Design:
@@ -361,7 +371,7 @@ def _log_tripod(
     md, html = tripod_report(
         design, ev, run=info, cohort_rules=node_dict(cfg.cohort),
         validation=node_dict(cfg.validation), model_params=node_dict(cfg.model[key]),
-        baseline_name=spec.evaluate.baseline if baseline is not None else None,
+        baseline_name=_baseline_label(spec) if baseline is not None else None,
     )  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -454,7 +464,11 @@ def _result(
         metrics=ev.metrics,
         baseline_metrics=ev.baseline_metrics,
         comparison=ev.comparison,
-        baseline_name=spec.evaluate.baseline if fits.baseline_cv is not None else None,
+        baseline_name=_baseline_label(spec) if fits.baseline_cv is not None else None,
+        held_out_regions=held_out_regions(ev, task=task, loro=spec.validation.kind == "loro"),
+        held_out_pooled=None
+        if ev.internal_external is None
+        else ev.internal_external.pooled["auroc" if task == "classification" else "rmse"],
         oracle=ev.oracle,
         attrition=design.attrition,
         model_uri=model_uri,
@@ -520,7 +534,7 @@ def run_training(cfg: DictConfig, *, extra_tags: dict[str, str] | None = None) -
     t = time.perf_counter()
     with mlflow_run(
         spec.tracking,
-        run_name=f"{spec.model.name}:{spec.target.kind}:{spec.validation.kind}",
+        run_name=run_name(spec),
         tags=run_tags(spec, Path(cfg.paths.root_dir), extra_tags),
         parent_run_id=os.environ.get(PARENT_RUN_ENV),
     ) as run:
