@@ -80,7 +80,11 @@ def synthetic_basis() -> ReportBasis:
         profile=cohort_profile(X),
         counts={
             "levels": {"region": {"DE": 60, "IT": 60}},
-            "type_therapy_age": {"1|risdiplam|6-24 mo": 5},
+            "type_therapy_age": {
+                "1|risdiplam|6-24 mo": 5,
+                "1|nusinersen|6-24 mo": 30,
+                "1|onasemnogene|6-24 mo": 3,
+            },
             "therapy_age": {
                 "risdiplam|6-24 mo": 25,
                 "nusinersen|6-24 mo": 30,

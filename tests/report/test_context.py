@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from tests.report.conftest import PID
+from tests.report.conftest import PID, synthetic_basis, synthetic_inputs
+
+from sma_response.report.context import build_patient_context
+from sma_response.report.render import render_patient_html
+from sma_response.report.spec import ReportSpec
 
 
 def test_prediction_and_interval_in_the_scales_units(report):
@@ -75,3 +79,58 @@ def test_a_missing_value_is_not_a_factor_but_a_note(report):
     assert {"age_at_index_months", "sma_type"} <= features
     assert report.missing_note.startswith("Not measured or not recorded: ")
     assert "says nothing about the child's condition" in report.missing_note
+
+
+def test_one_definition_of_similar_patients_serves_the_table_and_the_caution(report):
+    """Issue #14.8: a caution said 3 similar patients while the therapy table said 83."""
+    alts = {a.therapy: a for a in report.alternatives}
+    caution = next(f for f in report.flags if "few patients like this" in f)
+    assert f"{alts['risdiplam'].n_similar} with SMA type 1 starting risdiplam" in caution
+    assert (alts["nusinersen"].n_similar, alts["onasemnogene"].n_similar) == (30, 3)
+
+
+def test_a_badly_calibrated_own_subgroup_is_a_caution():
+    shap, patient, alternatives = synthetic_inputs()
+    basis = synthetic_basis()
+    basis.performance.append(
+        {
+            "variable": "sma_type",
+            "level": "1",
+            "n": 40,
+            "n_events": 7,
+            "small": False,
+            "mean_predicted": 0.58,
+            "mean_observed": 0.175,
+        }
+    )
+    basis.performance.append(
+        {
+            "variable": "age_band",
+            "level": "6-24 mo",
+            "n": 40,
+            "n_events": 19,
+            "small": False,
+            "mean_predicted": 0.52,
+            "mean_observed": 0.475,
+        }  # close enough to the observed share: no caution
+    )
+    ctx = build_patient_context(shap, patient=patient, alternatives=alternatives, basis=basis,
+                                spec=ReportSpec(), created="2026-01-01")  # fmt: skip
+    cautions = [f for f in ctx.flags if f.startswith("In training, the model gave")]
+    assert cautions == [
+        "In training, the model gave patients of this group (SMA type 1) a 58% chance on "
+        "average, but 18% of them improved (40 patients): it is off for this group, so read "
+        "this patient's chance with care."
+    ]
+
+
+def test_the_method_note_says_when_the_interval_pools_every_scale():
+    """Issue #14.8: a pooled interval was described as made 'separately per motor scale'."""
+    shap, patient, alternatives = synthetic_inputs()
+    pooled = build_patient_context(shap, patient=patient | {"interval_key": "_pooled"},
+                                   alternatives=alternatives, basis=synthetic_basis(),
+                                   spec=ReportSpec(), created="2026-01-01")  # fmt: skip
+    assert pooled.interval_pooled
+    html = render_patient_html(pooled)
+    assert "among all held-out patients together" in html
+    assert "among patients on the same motor scale" not in html

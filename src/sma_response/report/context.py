@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binomtest
 
 from sma_response.cohort.spec import MEANINGFUL_CHANGE
 from sma_response.evaluate.conformal import CELL_SEP, POOLED
@@ -238,6 +239,7 @@ class PatientReport:
     missing_note: str = ""
     reconciled_note: str = ""
     options_caveat: str = ""
+    interval_pooled: bool = False  # the interval's errors come from all scales together
     options_level: float = 0.8
     unit_text: str = "points"
     language: str = "en"
@@ -345,8 +347,7 @@ def _flags(
                 gettext("%(feature)s '%(value)s' was rare in training (%(n)s patients).")
                 % {"feature": label(feature), "value": describe_value(feature, level), "n": n}
             )
-    key = "|".join(subgroup[k] for k in ("sma_type", "therapy", "age_band"))
-    n = int(basis.counts.get("type_therapy_age", {}).get(key, 0))
+    n = similar_patients(basis, subgroup, subgroup["therapy"])
     if n < min_n:
         flags.append(
             gettext(
@@ -369,7 +370,73 @@ def _flags(
             )
             % {"region": subgroup["region"], "n": region_n}
         )
+    flags.extend(_miscalibrated_groups(basis, subgroup))
     return flags
+
+
+def similar_patients(basis: ReportBasis, subgroup: Mapping[str, str], therapy: str) -> int:
+    """Count the training patients like this one on ``therapy``: same SMA type and age band.
+
+    The one definition of "similar patients" in a report (the therapy table and the caution
+    about few similar patients both use it).
+
+    Examples
+    --------
+    >>> b = ReportBasis.from_json('{"task": "classification", "counts": '
+    ...     '{"type_therapy_age": {"1|risdiplam|0-6 mo": 3}}}')
+    >>> similar_patients(b, {"sma_type": "1", "age_band": "0-6 mo"}, "risdiplam")
+    3
+    """
+    key = "|".join([subgroup["sma_type"], therapy, subgroup["age_band"]])
+    return int(basis.counts.get("type_therapy_age", {}).get(key, 0))
+
+
+#: Subgroups whose calibration a report checks (the patient's own level of each).
+_GROUP_LABELS = {
+    "region": N_("Region"),
+    "sma_type": N_("SMA type"),
+    "therapy": N_("Therapy"),
+    "age_band": N_("Age at start"),
+}
+#: A subgroup is flagged when its mean predicted chance is this far from the observed share
+#: and a binomial test of the observed responders against that chance gives p < 0.05.
+_MISCALIBRATION_GAP = 0.10
+
+
+def _miscalibrated_groups(basis: ReportBasis, subgroup: Mapping[str, str]) -> list[str]:
+    """Cautions for the patient's own subgroups that the model predicts badly (chance only)."""
+    if basis.task != "classification":
+        return []
+    out = []
+    for row in basis.performance:
+        variable, level = str(row.get("variable")), str(row.get("level"))
+        if variable not in _GROUP_LABELS or subgroup.get(variable) != level:
+            continue
+        n, events = row.get("n"), row.get("n_events")
+        predicted, observed = row.get("mean_predicted"), row.get("mean_observed")
+        if not n or events is None or predicted is None or observed is None:
+            continue
+        if abs(predicted - observed) < _MISCALIBRATION_GAP:
+            continue
+        p = float(np.clip(predicted, 1e-9, 1 - 1e-9))
+        if binomtest(int(events), int(n), p).pvalue >= 0.05:
+            continue
+        fmt = current_format()
+        value = _therapy(level) if variable == "therapy" else level
+        out.append(
+            gettext(
+                "In training, the model gave patients of this group (%(group)s) a %(predicted)s "
+                "chance on average, but %(observed)s of them improved (%(n)s patients): it is "
+                "off for this group, so read this patient's chance with care."
+            )
+            % {
+                "group": f"{gettext(_GROUP_LABELS[variable])} {value}",
+                "predicted": fmt.percent(predicted),
+                "observed": fmt.percent(observed),
+                "n": int(n),
+            }
+        )
+    return out
 
 
 def _therapy(code: str) -> str:
@@ -724,9 +791,8 @@ def build_patient_context(
                     f"{shown} {unit_text(unit)}",
                 )
             )
-    therapy_age = basis.counts.get("therapy_age", {})
-    similar = {
-        str(a.therapy): int(therapy_age.get(f"{a.therapy}|{subgroup['age_band']}", 0))
+    similar = {  # one definition of "similar patients" for the table and the cautions
+        str(a.therapy): similar_patients(basis, subgroup, str(a.therapy))
         for a in alternatives.itertuples(index=False)
     }
     alts = [
@@ -754,6 +820,7 @@ def build_patient_context(
         upper=upper,
         level=float(basis.interval.get("level", spec.interval_level)),
         interval_note=interval_note,
+        interval_pooled=str(patient.get("interval_key") or POOLED) == POOLED,
         facts=facts,
         factors_up=up,
         factors_down=down,
