@@ -13,6 +13,7 @@ from pypdf import PdfReader
 from tests.report._chromium import chromium, load_page
 from tests.report.conftest import PID
 
+from sma_response.report.figures import change_svg
 from sma_response.report.render import render_index_html, render_patient_html, write_report
 
 SNAPSHOT = Path(__file__).parents[1] / "_fixtures" / "report_snapshot.html"
@@ -61,6 +62,28 @@ def test_pdf_text_holds_prediction_interval_factors_and_run_id(report, tmp_path)
     assert "Age at treatment start (8 months) strongly raises" in text
     assert "runabc123" in text
     assert len(PdfReader(paths[1]).pages) <= 3
+
+
+def test_printed_pages_carry_the_patient_page_and_run_and_no_page_is_provenance_only(
+    report, tmp_path
+):
+    """Issue #14.9: continuation pages name the patient, the page and the run."""
+    pdf = write_report(report, tmp_path, formats=["pdf"])[0]
+    pages = [re.sub(r"\s+", " ", page.extract_text()) for page in PdfReader(pdf).pages]
+    assert len(pages) >= 2  # the fixture's report spills onto a second page
+    for number, text in enumerate(pages, start=1):
+        assert f"Page {number} of {len(pages)}" in text
+        assert (f"Pseudonymous id {PID} Run id runabc123" in text) == (number > 1), number
+    last = pages[-1].replace(f"Pseudonymous id {PID} Run id runabc123", "").strip()
+    assert not last.startswith("Provenance"), last[:80]
+
+
+def test_a_threshold_label_at_the_right_edge_is_anchored_inside_the_figure():
+    """Issue #14.9: "meaningful gain (+4)" was clipped when the threshold sat at the edge."""
+    svg = change_svg(1.0, -3.0, 2.0, meaningful=4.0, unit="points")
+    label = re.search(r'text-anchor="(\w+)" fill="[^"]+">meaningful gain \(\+4\)', svg)
+    assert label is not None
+    assert label.group(1) == "end"
 
 
 def test_index_lists_the_reports(report):

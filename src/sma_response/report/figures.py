@@ -19,11 +19,21 @@ _NO_CHANGE = N_("no change")
 _MEANINGFUL = N_("meaningful gain (+%(points)s)")
 
 
-def _anchor(at: float, left: float, right: float) -> str:
-    """Anchor a label so that it stays inside the figure (long translations near an edge)."""
-    if at - left < 60:
+def _anchor(at: float, left: float, right: float, text: str = "") -> str:
+    """Anchor a label so that it stays inside the figure (long translations near an edge).
+
+    The label's width is estimated from its length (about 5.6 px a character at font size
+    10, at least 120 px).
+
+    Examples
+    --------
+    >>> _anchor(380, 10, 390, "meaningful gain (+4)"), _anchor(200, 10, 390, "no change")
+    ('end', 'middle')
+    """
+    half = max(120.0, 5.6 * len(text)) / 2
+    if at - left < half:
         return "start"
-    if right - at < 60:
+    if right - at < half:
         return "end"
     return "middle"
 
@@ -135,16 +145,16 @@ def change_svg(
         f'rx="3" fill="{_DOWN}" fill-opacity="0.25"/>',
         f'<line x1="{x(0):.1f}" y1="14" x2="{x(0):.1f}" y2="54" stroke="{_INK}" '
         f'stroke-dasharray="2,2"/><text x="{x(0):.1f}" y="66" font-size="10" '
-        f'text-anchor="{_anchor(x(0), x0, x1)}" '
+        f'text-anchor="{_anchor(x(0), x0, x1, gettext(_NO_CHANGE))}" '
         f'fill="{_INK}">{escape(_bidi(gettext(_NO_CHANGE)))}</text>',
     ]
     if meaningful is not None:
+        text = gettext(_MEANINGFUL) % {"points": f"{meaningful:g}"}
         body.append(
             f'<line x1="{x(meaningful):.1f}" y1="14" x2="{x(meaningful):.1f}" y2="54" '
             f'stroke="{_UP}" stroke-dasharray="4,2"/><text x="{x(meaningful):.1f}" y="10" '
-            f'font-size="10" text-anchor="middle" fill="{_UP}">'
-            f"{escape(_bidi(gettext(_MEANINGFUL) % {'points': f'{meaningful:g}'}))}"
-            "</text>"
+            f'font-size="10" text-anchor="{_anchor(x(meaningful), x0, x1, text)}" '
+            f'fill="{_UP}">{escape(_bidi(text))}</text>'
         )
     body.append(
         f'<circle cx="{x(expected):.1f}" cy="34" r="6" fill="{_DOWN}"/>'

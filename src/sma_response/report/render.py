@@ -10,20 +10,23 @@ id only and written atomically.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from sma_response._utils.io import atomic_path, atomic_write_text
 from sma_response.report.context import PatientReport
 from sma_response.report.family import family_summary
 from sma_response.report.figures import change_svg, factors_svg, position_svg, probability_svg
-from sma_response.report.i18n import LocaleFormat, translations, use_language
+from sma_response.report.i18n import LocaleFormat, gettext, translations, use_language
 
 __all__ = [
     "family_file",
+    "page_css",
     "render_family_html",
     "render_index_html",
     "render_patient_html",
@@ -109,10 +112,51 @@ def render_patient_html(report: PatientReport) -> str:
     """
     with use_language(report.language):
         figures = _figures(report)
+        page = page_css(report)
     return (
         template_environment(report.language)
         .get_template("patient.html.j2")
-        .render(r=report, figs=figures)
+        .render(r=report, figs=figures, page_css=page)
+    )
+
+
+def _css_string(text: str) -> str:
+    """Quote text as a CSS string (backslashes and double quotes escaped, no line breaks)."""
+    flat = text.replace("\n", " ").replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{flat}"'
+
+
+_PAGE_COUNTERS = {"%(page)s": "counter(page)", "%(pages)s": "counter(pages)"}
+
+
+def page_css(report: PatientReport) -> Markup:
+    """Write the printed report's running header and footer (``@page`` margin boxes).
+
+    Every page after the first names the pseudonymous id (top left) and the run (top right);
+    every page says "page x of y" (bottom). Text in the report's language.
+
+    Examples
+    --------
+    >>> from sma_response.report.context import PatientReport
+    >>> r = PatientReport(report_id="0123456789abcdef", patient_id="0123456789abcdef",
+    ...     index_id="0123456789abcdef#1", source="new", task="classification", scale="hfmse",
+    ...     scale_name="HFMSE", unit="points", meaningful_change=3.0, baseline_score=20.0,
+    ...     probability=0.6, expected_change=2.5, lower=-2.0, upper=7.0, level=0.8,
+    ...     interval_note="", facts=[], factors_up=[], factors_down=[], positions=[], flags=[],
+    ...     performance=[], coverage_text="", alternatives=[], provenance={"run_id": "abc"},
+    ...     explain={})
+    >>> 'content: "Page " counter(page) " of " counter(pages);' in page_css(r)
+    True
+    """
+    parts = re.split(r"(%\(pages?\)s)", gettext("Page %(page)s of %(pages)s"))
+    pages = " ".join(_PAGE_COUNTERS.get(part) or _css_string(part) for part in parts if part)
+    who = _css_string(gettext("Pseudonymous id %(id)s") % {"id": report.patient_id})
+    run = _css_string(f"{gettext('Run id')} {str(report.provenance.get('run_id', ''))[:12]}")
+    small = 'font: 7.5pt "DejaVu Sans", sans-serif; color: #666;'
+    return Markup(
+        f"@page {{ @bottom-center {{ content: {pages}; {small} }}"
+        f" @top-left {{ content: {who}; {small} }} @top-right {{ content: {run}; {small} }} }}\n"
+        "@page :first { @top-left { content: none; } @top-right { content: none; } }"
     )
 
 
