@@ -121,3 +121,12 @@ def test_the_harness_sees_requests_and_console_errors(tmp_path):
     page = load_page(page_file, user_data_dir=tmp_path / "profile")
     assert any("127.0.0.1:9" in url for url in page["requests"])
     assert page["console"]
+
+
+def test_model_jargon_is_only_in_the_provenance(report):
+    """Issue #14.7: xgboost_native, tree_path_dependent and log-odds left the clinical pages."""
+    html = render_patient_html(report)
+    clinical, _, provenance = html.partition("<footer>")
+    for word in ("xgboost_native", "tree_path_dependent", "log-odds"):
+        assert word not in clinical, word
+        assert word in provenance, word
