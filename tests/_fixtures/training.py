@@ -32,6 +32,7 @@ def compose_train(tmp: Path, *overrides: str, n_patients: int = 1200):
         "effects.enabled=false",  # per-therapy learners per run; the shared run has them
         "report.family_summary=false",  # three more PDFs per run; the shared run writes them
         "progress=false",
+        "tracking.register=true",  # the tests read their runs' model versions
     ]
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose(config_name="train", overrides=[*base, *overrides])

@@ -63,6 +63,8 @@ def test_a_sweep_groups_its_runs_under_one_parent_with_a_comparison(trained, tra
         tmp_path,
         "-m",
         "model=xgboost,hist_gb",
+        "tracking.register=true",
+        "tracking.alias=champion",
         "explain.enabled=false",
         "report.tripod=false",
         "evaluate.baseline=null",
@@ -87,6 +89,8 @@ def test_a_sweep_groups_its_runs_under_one_parent_with_a_comparison(trained, tra
     # Members register nothing; the sweep registers its best run once.
     versions = client.search_model_versions("name='sma-response-responder'")
     assert [v.run_id for v in versions] == [best_id]
+    champion = client.get_model_version_by_alias("sma-response-responder", "champion")
+    assert champion.run_id == best_id  # the alias points at the sweep's best run
     assert "registered as models:/sma-response-responder/1" in " ".join(proc.stdout.split())
     assert "Sweep: 2 runs under parent run" in proc.stdout
     assert "Traceback" not in proc.stderr

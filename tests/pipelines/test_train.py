@@ -256,9 +256,14 @@ def test_regression_target_runs(trained, train_tmp):
 
 
 def test_a_linear_model_is_trained_and_logged_without_tree_explanations(trained, train_tmp):
-    cfg = compose_train(train_tmp, "model=logreg", "evaluate.baseline=null")
+    cfg = compose_train(
+        train_tmp, "model=logreg", "evaluate.baseline=null", "tracking.register=false"
+    )
     result = run_training(cfg)
     run = _client(cfg).get_run(result.run_id)
+    # issue #14.2: a run registers a model version only when asked
+    assert result.model_version is None
+    assert _client(cfg).search_model_versions(f"run_id='{result.run_id}'") == []
     assert run.data.tags["model"] == "logreg"
     assert "tree ensembles only" in run.data.tags["explain.skipped"]
     assert 0.5 < run.data.metrics["cv/auroc"] <= 1.0

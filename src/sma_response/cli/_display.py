@@ -121,7 +121,12 @@ def train_summary(result: TrainResult, *, console: Console | None = None) -> Non
     )
     head.add_row("data digest", r.data_digest[:16])
     head.add_row("MLflow run", f"{r.run_id}  (experiment {r.experiment_name!r})")
-    head.add_row("model", r.registered_model or r.model_uri or "not logged")
+    head.add_row(
+        "model",
+        r.registered_model
+        or (f"{r.model_uri} (not registered: tracking.register=true)" if r.model_uri else "")
+        or "not logged",
+    )
     head.add_row("artifacts", r.artifact_uri)
     share = r.fit_seconds / r.wall_seconds if r.wall_seconds else float("nan")
     t = r.timings

@@ -108,8 +108,8 @@ class MLflowParentRun(Callback):
 def _register_best(spec: TrackingSpec, parent_run_id: str, best: str) -> str:
     """Tag the parent with the best child; register the best child's model (members do not)."""
     set_run_tags(spec, parent_run_id, {"sweep.best_run_id": best})
-    if not spec.registered_model_name or not spec.log_model:
-        return f"best run {best}"
+    if not spec.registered_model_name or not spec.log_model or not spec.register:
+        return f"best run {best} (not registered: tracking.register=true registers it)"
     try:
         version = register_model(spec, f"runs:/{best}/model")
     except Exception as err:

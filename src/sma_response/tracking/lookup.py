@@ -456,9 +456,10 @@ def register_model(spec: TrackingSpec, model_uri: str) -> str | None:
     """Register a finished run's model as a new version of ``spec.registered_model_name``.
 
     Called after the run has ended FINISHED, so a killed or failed run never has a version.
-    Returns the version (``None`` when no name is configured).
+    Moves ``spec.alias`` (when set) to the new version. Returns the version (``None`` when
+    no name is configured or ``spec.register`` is false).
     """
-    if not spec.registered_model_name:
+    if not spec.registered_model_name or not spec.register:
         return None
     _client(spec)
     loggers = ("mlflow.tracking._model_registry.fluent", "mlflow.store.model_registry")
@@ -470,4 +471,8 @@ def register_model(spec: TrackingSpec, model_uri: str) -> str | None:
     finally:
         for name, level in saved.items():
             logging.getLogger(name).setLevel(level)
+    if spec.alias:
+        MlflowClient(tracking_uri=spec.uri).set_registered_model_alias(
+            spec.registered_model_name, spec.alias, str(version.version)
+        )
     return str(version.version)

@@ -23,6 +23,13 @@ class TrackingSpec:
         Name under which the final model is registered (``None``: not registered).
     log_model
         Whether to log the fitted model.
+    register
+        Whether a finished run registers its model as a new version (only when asked, and in
+        the main job, ``experiments/baseline_responder.yaml``; a sweep then registers its best
+        run). ``True`` for configs logged before the key existed.
+    alias
+        A model-registry alias (for example ``champion``) moved to the version this run
+        registers, so that reports and validation can name ``models:/<name>@<alias>``.
     """
 
     uri: str = "sqlite:///mlruns/mlflow.db"
@@ -30,3 +37,5 @@ class TrackingSpec:
     experiment_name: str = "sma-response"
     registered_model_name: str | None = "sma-response"
     log_model: bool = True
+    register: bool = True
+    alias: str | None = None
