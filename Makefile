@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 # runs it serially (each worker trains its own copy of the shared session run).
 XDIST ?= -n 2
 
-.PHONY: help install lint format typecheck test test-all simulate calibration calibrate harmonise train effects reports reproduce validate notebooks mlflow-ui mlflow-server consortium-server i18n-extract i18n-update i18n-compile bench lock clean
+.PHONY: help install lint format typecheck test test-all readme-check simulate calibration calibrate harmonise train effects reports reproduce validate notebooks mlflow-ui mlflow-server consortium-server i18n-extract i18n-update i18n-compile bench lock clean
 
 help: ## List targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ test: install ## Fast suite (excludes @pytest.mark.slow)
 test-all: install ## Full suite, slow tests included
 	@echo ">>> make test-all: running pytest on tests/ including slow tests"
 	$(BIN)/pytest $(XDIST) -m "" $(PYTEST_ARGS)
+
+readme-check: ## Run the README's commands as written on a clean clone, small sizes (about 15 min)
+	bash scripts/readme_commands.sh $(ARGS)
 
 simulate: install ## Write synthetic registry exports: make simulate ARGS="seed=1"
 	$(BIN)/sma-simulate $(ARGS)
