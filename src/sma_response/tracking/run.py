@@ -8,6 +8,7 @@ predictions keyed by pseudonymous id only).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
@@ -113,15 +114,38 @@ def check_reachable(uri: str, timeout: float = REACH_TIMEOUT_S) -> None:
     _reached.add(uri)
 
 
+@contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """Hold an exclusive lock beside a SQLite store while it is created or its experiment is.
+
+    Two jobs started at once against a store that does not exist yet would both run MLflow's
+    schema migrations (one crashed in 3 of 3 tries) or both create the experiment; the
+    second now waits for the first. Other stores need no lock.
+    """
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    db = Path(uri.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with db.with_name(db.name + ".lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def configure(spec: TrackingSpec) -> str:
     """Point MLflow at the store in ``spec`` and return the experiment id (created if needed)."""
     uri = spec.uri
     check_reachable(uri)
-    if uri.startswith("sqlite:///"):
-        db = Path(uri.removeprefix("sqlite:///"))
-        db.parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
-    client = MlflowClient(tracking_uri=uri)
+    with _store_lock(uri):
+        return _experiment_id(spec)
+
+
+def _experiment_id(spec: TrackingSpec) -> str:
+    client = MlflowClient(tracking_uri=spec.uri)
     exp = client.get_experiment_by_name(spec.experiment_name)
     if exp is not None:
         return exp.experiment_id
