@@ -382,8 +382,8 @@ def similar_patients(basis: ReportBasis, subgroup: Mapping[str, str], therapy: s
 
     Examples
     --------
-    >>> b = ReportBasis.from_json('{"task": "classification", "counts": '
-    ...     '{"type_therapy_age": {"1|risdiplam|0-6 mo": 3}}}')
+    >>> b = ReportBasis(task="classification", target_kind="responder", target_scale=None,
+    ...     model_name="xgboost", counts={"type_therapy_age": {"1|risdiplam|0-6 mo": 3}})
     >>> similar_patients(b, {"sma_type": "1", "age_band": "0-6 mo"}, "risdiplam")
     3
     """
