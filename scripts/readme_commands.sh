@@ -60,7 +60,7 @@ skipped+=("make test (CI runs it on every submission)")
 ( setsid make mlflow-ui PORT=5077 >>"$LOG" 2>&1 & echo $! >"$CLONE/.ui.pid" )
 step "make mlflow-ui (answers on its port)" bash -c \
     'for i in $(seq 60); do curl -sf http://127.0.0.1:5077/health && exit 0; sleep 1; done; exit 1'
-kill -- "-$(cat "$CLONE/.ui.pid")" 2>/dev/null || true
+kill -TERM -- "-$(cat "$CLONE/.ui.pid")" 2>/dev/null || true
 step "make reports RUN=<run id>" make reports RUN="$RUN"
 
 # --- configs and experiments ---------------------------------------------------------------
@@ -111,7 +111,8 @@ step "make validate MODEL=models:/...@champion EXPORT=data/raw/external" \
 if command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     ( setsid make consortium-server PORT=5078 >>"$LOG" 2>&1 & echo $! >"$CLONE/.srv.pid" )
     step "make consortium-server (answers)" bash -c \
-        'for i in $(seq 120); do curl -s -o /dev/null http://127.0.0.1:5078/health && exit 0; sleep 1; done; exit 1'
+        'for i in $(seq 180); do [ -s .consortium/secrets/admin-password ] &&
+             curl -s -o /dev/null http://127.0.0.1:5078/health && exit 0; sleep 1; done; exit 1'
     export MLFLOW_TRACKING_URI=http://127.0.0.1:5078 MLFLOW_TRACKING_USERNAME=admin
     MLFLOW_TRACKING_PASSWORD="$(cat .consortium/secrets/admin-password)"
     export MLFLOW_TRACKING_PASSWORD SITE_PW=site-de-password-1 ROSSI_PW=dr-rossi-password-1
@@ -130,7 +131,9 @@ if command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/de
         .venv/bin/sma-consortium grant dr-rossi READ --experiment site-de
     step "sma-consortium grant dr-rossi READ --model site-de-responder" \
         .venv/bin/sma-consortium grant dr-rossi READ --model site-de-responder
-    kill -INT -- "-$(cat "$CLONE/.srv.pid")" 2>/dev/null || true  # the server stops PostgreSQL
+    # SIGTERM (a background job ignores SIGINT): sma-consortium stops the server and PostgreSQL
+    kill -TERM -- "-$(cat "$CLONE/.srv.pid")" 2>/dev/null || true
+    for _ in $(seq 30); do kill -0 "$(cat "$CLONE/.srv.pid")" 2>/dev/null || break; sleep 1; done
     unset MLFLOW_TRACKING_URI MLFLOW_TRACKING_USERNAME MLFLOW_TRACKING_PASSWORD
 else
     skipped+=("the consortium-server block (no PostgreSQL here; .ci/run installs it)")
