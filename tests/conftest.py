@@ -49,5 +49,6 @@ def trained(train_tmp):
         "evaluate.drop_out=ipcw",
         "effects.enabled=true",
         "report.family_summary=true",
+        "evaluate.internal_external=true",
     )
     return cfg, run_training(cfg)

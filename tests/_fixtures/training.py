@@ -31,6 +31,7 @@ def compose_train(tmp: Path, *overrides: str, n_patients: int = 1200):
         "evaluate.drop_out=none",  # a second cohort and weights per run; the shared run has them
         "effects.enabled=false",  # per-therapy learners per run; the shared run has them
         "report.family_summary=false",  # three more PDFs per run; the shared run writes them
+        "evaluate.internal_external=false",  # a second set of fits per run; the shared run has it
         "progress=false",
         "tracking.register=true",  # the tests read their runs' model versions
     ]

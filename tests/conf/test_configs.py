@@ -12,7 +12,6 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 from sklearn.base import is_classifier, is_regressor
 
-from sma_response.conf.compose import compose_config
 from sma_response.conf.factory import build_estimator
 from sma_response.conf.resolvers import CONFIG_DIR, PROJECT_ROOT, register_resolvers
 from sma_response.conf.train import register_train_configs
@@ -106,8 +105,8 @@ def test_other_primary_configs_compose(name):
 @pytest.mark.parametrize("name", ["train", "report"])
 def test_pdf_rendering_chatter_stays_out_of_the_job_log(name):
     """Issue #14.6: WeasyPrint's per-page INFO lines were 75% of train.log."""
-    cfg = compose_config(name, return_hydra_config=True)
-    loggers = OmegaConf.to_container(cfg.hydra.job_logging, resolve=False).get("loggers", {})
+    job_logging = OmegaConf.load(CONFIG_DIR / f"{name}.yaml").hydra.job_logging
+    loggers = OmegaConf.to_container(job_logging, resolve=False).get("loggers", {})
     for noisy in ("weasyprint", "fontTools"):  # parents of weasyprint.progress, fontTools.subset
         assert loggers.get(noisy, {}).get("level") == "WARNING", noisy
     assert "sma_response" not in loggers  # the package's own INFO lines stay

@@ -242,7 +242,12 @@ def test_unknown_estimator_is_a_clear_error(trained, train_tmp):
 
 def test_regression_target_runs(trained, train_tmp):
     result = run_training(
-        compose_train(train_tmp, "target=delta_hfmse", "tracking.log_model=false")
+        compose_train(
+            train_tmp,
+            "target=delta_hfmse",
+            "tracking.log_model=false",
+            "evaluate.internal_external=true",
+        )
     )
     assert result.task == "regression"
     assert np.isfinite(result.metrics["rmse"])
