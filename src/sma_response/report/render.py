@@ -137,14 +137,8 @@ def page_css(report: PatientReport) -> Markup:
 
     Examples
     --------
-    >>> from sma_response.report.context import PatientReport
-    >>> r = PatientReport(report_id="0123456789abcdef", patient_id="0123456789abcdef",
-    ...     index_id="0123456789abcdef#1", source="new", task="classification", scale="hfmse",
-    ...     scale_name="HFMSE", unit="points", meaningful_change=3.0, baseline_score=20.0,
-    ...     probability=0.6, expected_change=2.5, lower=-2.0, upper=7.0, level=0.8,
-    ...     interval_note="", facts=[], factors_up=[], factors_down=[], positions=[], flags=[],
-    ...     performance=[], coverage_text="", alternatives=[], provenance={"run_id": "abc"},
-    ...     explain={})
+    >>> from types import SimpleNamespace  # only the id and the run are read
+    >>> r = SimpleNamespace(patient_id="0123456789abcdef", provenance={"run_id": "abc"})
     >>> 'content: "Page " counter(page) " of " counter(pages);' in page_css(r)
     True
     """
