@@ -670,10 +670,8 @@ def calibration_in_the_large(
         out |= {"observed": observed, "expected": expected, "oe_ratio": oe}
         out |= {"oe_ci_low": oe_low, "oe_ci_high": oe_high}
         scale = "calibration intercept"
-        shown = (
-            f"{observed:.0f} {unit} observed where {expected:.1f} were expected "
-            f"(O/E {oe:.2f}, 95% CI {oe_low:.2f} to {oe_high:.2f}"
-        )
+        head = f"{observed:.0f} {unit} observed where {expected:.1f} were expected"
+        details = [f"O/E {oe:.2f}, 95% CI {oe_low:.2f} to {oe_high:.2f}"]
     else:
         observed, expected = float(y.mean()), float(p.mean())
         est = observed - expected
@@ -682,14 +680,15 @@ def calibration_in_the_large(
         out |= {"observed": observed, "expected": expected, "difference": est}
         out |= {"difference_ci_low": low, "difference_ci_high": high}
         scale = "difference"
-        shown = f"mean observed {observed:+.1f} against {expected:+.1f} predicted ("
+        head = f"mean observed {observed:+.1f} against {expected:+.1f} predicted"
+        details = []
     if not (np.isfinite(low) and np.isfinite(high)):
         verdict = "no_interval"
-        shown += f"; {scale} {est:.2f}, no interval)"
+        details.append(f"{scale} {est:.2f}, no interval")
     else:
         verdict = "too_high" if high < 0 else "too_low" if low > 0 else "consistent"
-        shown += f"; {scale} {est:.2f}, 95% CI {low:.2f} to {high:.2f})"
-    shown = shown.replace("(; ", "(")
+        details.append(f"{scale} {est:.2f}, 95% CI {low:.2f} to {high:.2f}")
+    shown = f"{head} ({'; '.join(details)})"
     out["verdict"] = verdict
     out["sentence"] = {
         "too_high": f"The model predicts too high here: {shown}. The {scale}'s interval lies "

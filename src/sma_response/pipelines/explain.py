@@ -49,16 +49,17 @@ class ExplainOutcome:
 
 def _example_reports(
     logger: Any, inputs: ReportInputs, basis: ReportBasis, *, spec: ReportSpec, created: str
-) -> list[Path]:
+) -> tuple[list[Path], int]:
+    """Write and log the example reports; return their files and the number of patients."""
     if not (spec.enabled and spec.n_examples > 0):
-        return []
+        return [], 0
     with tempfile.TemporaryDirectory() as tmp:
         chosen = example_ids(inputs.patients, n=spec.n_examples, task=basis.task)
         paths = write_reports(
             inputs, basis=basis, index_ids=chosen, folder=Path(tmp), spec=spec, created=created
         )
         logger.log_artifacts(Path(tmp), "reports")
-    return [Path("reports") / p.name for p in paths]
+    return [Path("reports") / p.name for p in paths], len(chosen)
 
 
 def explain_training_run(
@@ -117,7 +118,7 @@ def explain_training_run(
             register=False,
         )
     t_reports = time.perf_counter()
-    paths = _example_reports(logger, inputs, basis, spec=report_spec, created=created)
+    paths, n_patients = _example_reports(logger, inputs, basis, spec=report_spec, created=created)
     seconds = time.perf_counter() - started
     logger.log_metrics(
         {
@@ -126,7 +127,6 @@ def explain_training_run(
             "timing/explain_seconds": seconds,
         }
     )
-    n_patients = sum(p.name.endswith(".html") and p.name.count(".") == 1 for p in paths) - 1
     log.info(
         "explain: SHAP %.1f s, whole step %.1f s; example reports of %d patients (%d files)",
         t_shap, seconds, n_patients, len(paths),
