@@ -1,3 +1,3 @@
-"""Small helpers shared by every stage: seeding and atomic file writes."""
+"""Small helpers shared by every stage: seeding, atomic file writes, one-line errors."""
 
 from __future__ import annotations

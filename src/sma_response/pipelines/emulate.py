@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from sma_response._utils.errors import reraise
 from sma_response.report.calibration import write_calibration_report
 from sma_response.simulate.calibration import calibration_table
 from sma_response.simulate.evidence import read_published_figures
@@ -62,10 +63,8 @@ def run_emulation(
     if n_per_arm is not None:
         specs = [{**s, "n_per_arm": n_per_arm} for s in specs]
     figures = None if figures_file is None else read_published_figures(figures_file)
-    try:
+    with reraise(TrialSpecError, ValueError):
         params = DiseaseParams().with_overrides(disease)
-    except ValueError as err:
-        raise TrialSpecError(str(err)) from err
     table = calibration_table(specs, seed=seed, figures=figures, params=params)
     log.info("emulated %d trials, %d endpoint rows", len(specs), len(table))
     return table

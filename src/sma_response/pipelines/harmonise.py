@@ -25,6 +25,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
+from sma_response._utils.errors import reraise
 from sma_response.conf.nodes import node_spec
 from sma_response.harmonise.cdm import (
     cdm_manifest,
@@ -118,10 +119,8 @@ def load_registry_specs(
     HarmonisationError
         What :func:`registry_specs` refuses, as one line.
     """
-    try:
+    with reraise(HarmonisationError, ExportLayoutError):
         return registry_specs(registry_dir, names, raw_dir)
-    except ExportLayoutError as err:
-        raise HarmonisationError(str(err)) from err
 
 
 def _local_secret(path: Path) -> str | None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from sma_response._utils.errors import reraise
 from sma_response._utils.io import atomic_write_text
 from sma_response.cohort.build import cohort_exclusions
 from sma_response.cohort.spec import CohortSpec
@@ -103,18 +104,15 @@ class ReportRun:
 
 
 def _load_logged(tracking: TrackingSpec, run_id: str) -> tuple[ReportBasis, ReportInputs]:
-    try:
+    with reraise(ReportError, LookupError):  # no such run in this store
         run = get_run(tracking, run_id)
-    except LookupError as err:  # no such run in this store
-        raise ReportError(str(err)) from err
     text = read_run_text(tracking, run_id, "report/basis.json")
     if text is None:
         raise ReportError(missing_basis_reason(run))
-    try:  # a killed or failed run may have logged a basis: it is still no result to report
+    # a killed or failed run may have logged a basis: it is still no result to report
+    with reraise(ReportError, LookupError):
         require_finished(run)
         ref = resolve_model(tracking, run_id=run_id)
-    except LookupError as err:
-        raise ReportError(str(err)) from err
     basis = ReportBasis.from_json(text)
     if ref.version and not basis.provenance.get("model_version"):
         # registered after the run finished: the reports name the version
@@ -141,12 +139,10 @@ def _new_patients(
     """Harmonise an export, build the run's cohort and features, score with the final models."""
     export = Path(str(cfg.export_path))
     key = pseudonym_key(Path(str(cfg.pseudonym_key_file)))
-    try:
+    with reraise(ReportError, ExportLayoutError):
         registry = harmonise_export(
             export, Path(str(cfg.registry_dir)), str(cfg.export_registry or ""), key=key
         )
-    except ExportLayoutError as err:
-        raise ReportError(str(err)) from err
     harmonised = combine_registries([registry])
     if len(harmonised.rejects):
         log.warning(
@@ -154,12 +150,10 @@ def _new_patients(
             len(harmonised.rejects),
         )
     cdm = validate_cdm(harmonised.tables)
-    try:
+    with reraise(ReportError, ConfigError):
         run_cfg = logged_config(read_text_artifact(tracking, run_id, "config/config.yaml"), run_id)
         cohort_spec = node_spec(run_cfg.cohort, CohortSpec, key="cohort")
         feature_spec = node_spec(run_cfg.features, FeatureSpec, key="features")
-    except ConfigError as err:
-        raise ReportError(str(err)) from err
     skipped = skipped_patients(
         cohort_exclusions(cdm, spec=cohort_spec), harmonised.rejects, cdm["patients"]
     )
@@ -174,13 +168,12 @@ def _new_patients(
         )
         raise ReportError(msg) from err
     cohort = design.cohort
-    try:  # every model file checked against the digests the run recorded
+    # every model file checked against the digests the run recorded
+    with reraise(ReportError, LookupError):
         wrapper = load_model(tracking, f"runs:/{run_id}/model")
         change = wrapper.pipeline
         if basis.task == "classification":
             change = load_model(tracking, f"runs:/{run_id}/change_model").pipeline
-    except LookupError as err:
-        raise ReportError(str(err)) from err
     X = wrapper._restore(wrapper.prepare(design.X))
     inputs = score_patients(X, cohort, model=wrapper.pipeline, change_model=change, basis=basis)
     return _Export(inputs=inputs, skipped=skipped, rejects=harmonised.rejects)
@@ -212,10 +205,8 @@ def run_reports(cfg: DictConfig) -> ReportRun:
     if cfg.run_id:
         run_id = str(cfg.run_id)
     elif cfg.model_uri:
-        try:
+        with reraise(ReportError, LookupError):
             run_id = resolve_model(tracking, model=str(cfg.model_uri), key="model_uri").run_id
-        except LookupError as err:
-            raise ReportError(str(err)) from err
     else:
         msg = (
             "run_id: give the run to report on (run_id=<id>) or a model "

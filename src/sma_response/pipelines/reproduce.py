@@ -31,6 +31,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from sma_response._utils.errors import reraise
 from sma_response.conf.compose import with_baseline_model
 from sma_response.conf.factory import ConfigError
 from sma_response.conf.logged import logged_config, overrides_check, rerun_config, train_config
@@ -92,12 +93,9 @@ def _rerun_train_config(
     config: Mapping[str, Any], config_dir: str | Path | None, notes: list[str]
 ) -> DictConfig:
     """Return the re-run's config: comparator filled in for older runs, on today's schema."""
-    try:
-        filled, note = with_baseline_model(config, config_dir=config_dir)
-        notes.extend([note] if note else [])
-        return train_config(filled)
-    except ConfigError as err:
-        raise ReproductionError(str(err)) from err
+    filled, note = with_baseline_model(config, config_dir=config_dir)
+    notes.extend([note] if note else [])
+    return train_config(filled)
 
 
 def _data_check(
@@ -170,18 +168,16 @@ def reproduce_run(
     """
     started = time.perf_counter()
     root = str(root_dir or PROJECT_ROOT)
-    original, logged = _logged_run(tracking, run_id)
     notes: list[str] = []
-    try:  # a killed or failed run is no result to reproduce
-        require_finished(original)
-    except RunNotFinishedError as err:
-        raise ReproductionError(str(err)) from err
-    relocated, moved = relocate_config(
-        logged, root_dir=root, data_dir=data_dir, output_root=output_root
-    )
-    notes.extend(moved)
-    rerun_dict = _rerun_config(relocated, changes, tracking, original["experiment_name"])
-    rerun_cfg = _rerun_train_config(rerun_dict, config_dir, notes)
+    with reraise(ReproductionError, ConfigError, RunNotFoundError, RunNotFinishedError):
+        original, logged = _logged_run(tracking, run_id)
+        require_finished(original)  # a killed or failed run is no result to reproduce
+        relocated, moved = relocate_config(
+            logged, root_dir=root, data_dir=data_dir, output_root=output_root
+        )
+        notes.extend(moved)
+        rerun_dict = rerun_config(relocated, changes, tracking, original["experiment_name"])
+        rerun_cfg = _rerun_train_config(rerun_dict, config_dir, notes)
     checks = [
         config_check(relocated, rerun_dict, changes),
         *_environment_checks(
@@ -216,28 +212,10 @@ def reproduce_run(
     return report
 
 
-def _rerun_config(
-    relocated: dict[str, Any],
-    changes: Sequence[str],
-    tracking: TrackingSpec,
-    experiment: str | None,
-) -> dict[str, Any]:
-    try:
-        return rerun_config(relocated, changes, tracking, experiment)
-    except ConfigError as err:
-        raise ReproductionError(str(err)) from err
-
-
 def _logged_run(tracking: TrackingSpec, run_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return the original run and its logged (unresolved) config."""
-    try:
-        original = get_run(tracking, run_id)
-    except RunNotFoundError as err:
-        raise ReproductionError(str(err)) from err
-    try:
-        config = logged_config(read_run_text(tracking, run_id, "config/config.yaml"), run_id)
-    except ConfigError as err:
-        raise ReproductionError(str(err)) from err
+    original = get_run(tracking, run_id)
+    config = logged_config(read_run_text(tracking, run_id, "config/config.yaml"), run_id)
     logged = node_dict(config, resolve=False, key="config/config.yaml")
     return original, logged
 

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from sma_response._utils.errors import reraise
 from sma_response.cohort.target import describe_estimand
 from sma_response.conf.callbacks import PARENT_RUN_ENV
 from sma_response.conf.factory import ConfigError, build_estimator, check_targets
@@ -26,13 +27,11 @@ from sma_response.conf.runtime import flatten, hydra_info, run_name, run_tags
 from sma_response.conf.train import TrainConfig, check_train_values
 from sma_response.effects.run import EffectsResult, effects_of_design
 from sma_response.evaluate.dropout import EstimandBias, drop_out_estimate
-from sma_response.evaluate.plots import performance_figures
 from sma_response.evaluate.samplesize import SampleSize
 from sma_response.evaluate.subgroups import make_subgroups
 from sma_response.evaluate.summary import (
     RunEvaluation,
     evaluate_run,
-    first_repeat,
     held_out_regions,
     internal_external,
 )
@@ -59,10 +58,13 @@ from sma_response.report.render import render_pdf
 from sma_response.report.training import RunToExplain
 from sma_response.report.tripod import tripod_report
 from sma_response.tracking.lookup import register_model
+from sma_response.tracking.outputs import (
+    log_effects,
+    log_training_inputs,
+    log_training_results,
+)
 from sma_response.tracking.provenance import (
-    installed_requirements,
     model_requirements,
-    package_versions,
     run_provenance,
 )
 from sma_response.tracking.run import RunLogger, check_access, mlflow_run
@@ -114,20 +116,14 @@ class TrainResult:
 
 def _checked_config(cfg: DictConfig) -> tuple[DictConfig, TrainConfig]:
     """Return a read-only copy of the config and its typed form (targets allow-listed)."""
-    try:  # every _target_, at any depth, before any data is read
-        check_targets(cfg)
-    except ConfigError as err:
-        raise TrainingError(str(err)) from err
+    check_targets(cfg)  # every _target_, at any depth, before any data is read
     cfg = cfg.copy()
     OmegaConf.set_readonly(cfg, value=True)
     spec = OmegaConf.to_object(cfg)
     if not isinstance(spec, TrainConfig):
         msg = "run_training needs a composed 'train' config"
         raise TrainingError(msg)
-    try:  # values a run cannot use, a setting the estimator refuses: before any data is read
-        check_train_values(cfg, spec)
-    except ConfigError as err:
-        raise TrainingError(str(err)) from err
+    check_train_values(cfg, spec)  # values a run cannot use, an option the estimator refuses
     return cfg, spec
 
 
@@ -152,10 +148,7 @@ def _baseline(cfg: DictConfig, spec: TrainConfig, task: str) -> tuple[Any, str] 
         )
         raise TrainingError(msg)
     key = _estimator_key(task)
-    try:
-        estimator = build_estimator(cfg.baseline_model[key], key=f"baseline_model.{key}")
-    except ConfigError as err:
-        raise TrainingError(str(err)) from err
+    estimator = build_estimator(cfg.baseline_model[key], key=f"baseline_model.{key}")
     return estimator, str(cfg.baseline_model.preprocess)
 
 
@@ -184,10 +177,7 @@ def _fit(
     cfg: DictConfig, spec: TrainConfig, design: Design, task: str, timings: dict[str, float]
 ) -> RunFits:
     key = _estimator_key(task)
-    try:
-        estimator = build_estimator(cfg.model[key], key=f"model.{key}")
-    except ConfigError as err:
-        raise TrainingError(str(err)) from err
+    estimator = build_estimator(cfg.model[key], key=f"model.{key}")
     splits = assign_splits(design.cohort, design.targets, spec=spec.validation, seed=spec.seed)
     fits = fit_run(
         design.X, design.y, splits, estimator=estimator, preprocess_kind=spec.model.preprocess,
@@ -284,73 +274,6 @@ def _effects(
     return effects_of_design(
         design, groups["region"], spec=spec.effects, seed=spec.seed, truth=truth
     )
-
-
-def _log_effects(run: RunLogger, effects: EffectsResult | None) -> None:
-    if effects is None:
-        return
-    run.log_metrics(effects.metrics)
-    run.log_table(effects.estimates, "effects/estimates.parquet")
-    run.log_table(effects.overlap, "effects/overlap.csv")
-    run.log_table(effects.population, "effects/population.csv")
-    if not effects.scores.empty:
-        run.log_table(effects.scores, "effects/truth_scores.csv")
-    for path, fig in effects.figures.items():
-        run.log_figure(fig, path)
-
-
-def _log_inputs(
-    run: RunLogger, cfg: DictConfig, spec: TrainConfig, cdm_dir: Path, digest: str
-) -> None:
-    """Config, overrides, environment and data identity of the run."""
-    resolved = node_dict(cfg)
-    info = hydra_info()
-    skip = ("paths.", "harmonise.paths", "tracking.")
-    run.log_params({k: v for k, v in flatten(resolved).items() if not k.startswith(skip)})
-    run.log_dict(resolved, "config/config.yaml")
-    run.log_dict(
-        {"overrides": info.get("overrides", []), "choices": info.get("choices", {})},
-        "config/overrides.json",
-    )
-    run.log_text("\n".join(installed_requirements()) + "\n", "environment/versions.txt")
-    run.log_dict(package_versions(), "environment/key_packages.json")
-    run.log_dataset(uri=str(cdm_dir), digest=digest, name=f"cdm:{spec.dataset}")
-    # rows and digest per CDM table, so sma-reproduce can name what changed
-    run.log_dict(read_cdm_fingerprint(cdm_dir), "data/cdm_fingerprint.json")
-
-
-def _log_results(
-    run: RunLogger, design: Design, fits: RunFits, ev: RunEvaluation, *, task: str
-) -> None:
-    """Metrics, attrition, subgroups, out-of-fold predictions and figures."""
-    run.log_metrics(ev.logged_metrics())
-    if ev.not_estimable:  # a NaN figure always comes with its reason
-        run.set_tags({f"not_estimable.{k}": v for k, v in ev.not_estimable.items()})
-    cohort = design.cohort
-    run.log_metrics(
-        {"cohort/n_index_events": len(cohort), "cohort/n_patients": cohort["linked_id"].nunique()}
-    )
-    run.log_table(design.attrition, "cohort/attrition.csv")
-    run.log_table(ev.subgroups, "evaluation/subgroups.csv")
-    if ev.internal_external is not None:
-        run.log_table(ev.internal_external.regions, "evaluation/loro_regions.csv")
-    if isinstance(ev.sample_size, SampleSize):
-        run.log_table(ev.sample_size.table(), "evaluation/sample_size.csv")
-    elif ev.sample_size is not None:
-        run.set_tags({"samplesize.not_estimable": ev.sample_size})
-    oof = fits.cv.predictions.merge(cohort[["index_id", "patient_id"]], on="index_id", how="left")
-    run.log_table(
-        oof[["patient_id", "index_id", "repeat", "fold", "y_true", "y_pred"]],
-        "predictions/oof.parquet",
-    )
-    if fits.baseline_cv is not None:
-        run.log_table(fits.baseline_cv.predictions, "predictions/oof_baseline.parquet")
-    first = first_repeat(fits.cv.predictions)
-    figures = performance_figures(
-        first["y_true"].to_numpy(), first["y_pred"].to_numpy(), ev.subgroups, task=task
-    )
-    for path, fig in figures.items():
-        run.log_figure(fig, path)
 
 
 def _log_tripod(
@@ -508,15 +431,17 @@ def run_training(cfg: DictConfig, *, extra_tags: dict[str, str] | None = None) -
     TrainingError
         For problems the user can fix (no data, empty cohort, bad model option).
     """
+    with reraise(TrainingError, ConfigError, DataError):  # a user's mistake: one line
+        return _train(cfg, extra_tags)
+
+
+def _train(cfg: DictConfig, extra_tags: dict[str, str] | None) -> TrainResult:
     t_start = time.perf_counter()
     cfg, spec = _checked_config(cfg)
     check_access(spec.tracking)  # a server that refuses this user: say so before the work
     task = _task(spec.target.kind)
     t = time.perf_counter()
-    try:
-        cdm_dir = ensure_cdm(cfg)
-    except DataError as err:
-        raise TrainingError(str(err)) from err
+    cdm_dir = ensure_cdm(cfg)
     cdm, digest = load_cdm(cdm_dir)
     timings = {"data": time.perf_counter() - t}
     t = time.perf_counter()
@@ -538,9 +463,13 @@ def run_training(cfg: DictConfig, *, extra_tags: dict[str, str] | None = None) -
         tags=run_tags(spec, Path(cfg.paths.root_dir), extra_tags),
         parent_run_id=os.environ.get(PARENT_RUN_ENV),
     ) as run:
-        _log_inputs(run, cfg, spec, cdm_dir, digest)
-        _log_results(run, design, fits, ev, task=task)
-        _log_effects(run, effects)
+        resolved = node_dict(cfg)
+        log_training_inputs(
+            run, config=resolved, params=flatten(resolved), hydra=hydra_info(), cdm_dir=cdm_dir,
+            digest=digest, dataset=spec.dataset, fingerprint=read_cdm_fingerprint(cdm_dir),
+        )  # fmt: skip
+        log_training_results(run, design, fits, ev, task=task)
+        log_effects(run, effects)
         _log_tripod(run, cfg, spec, design, ev, digest=digest, baseline=fits.baseline_cv)
         model_uri = version = None
         if spec.tracking.log_model:

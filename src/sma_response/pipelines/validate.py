@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from sma_response._utils.errors import reraise
 from sma_response.conf.factory import ConfigError
 from sma_response.conf.harmonise import export_harmonise_config
 from sma_response.conf.logged import Definitions, definitions, logged_config
@@ -121,15 +122,13 @@ def _harmonise(
     tmp: Path,
     progress: bool,
 ) -> tuple[dict[str, pd.DataFrame], str, pd.DataFrame, list[str], str]:
-    try:
+    with reraise(ValidationError, ExportLayoutError, ConfigError, HarmonisationError):
         layout = export_layout(export_dir, registries, registry_dir, tmp)
         cfg = export_harmonise_config(
             layout, key_file=key_file, paths=paths, out_dir=tmp / "interim", linkage=linkage,
             progress=progress,
         )  # fmt: skip
         result = run_harmonisation(cfg)
-    except (ExportLayoutError, ConfigError, HarmonisationError) as err:
-        raise ValidationError(str(err)) from err
     tables = {name: pd.read_parquet(result.cdm_dir / f"{name}.parquet") for name in CDM_SCHEMAS}
     records = accounting_totals(result.accounting, by=("registry",))
     registries_used = sorted(records["registry"].astype(str).unique()) or layout.mapping_names
@@ -166,16 +165,11 @@ class _SiteData:
 
 
 def _model_run(spec: TrackingSpec, *, model_uri: str | None, run_id: str | None) -> _ModelRun:
-    try:
+    with reraise(ValidationError, LookupError, ConfigError):
         ref = resolve_model(spec, model=model_uri, run_id=run_id)
         original = get_run(spec, ref.run_id)
-    except LookupError as err:
-        raise ValidationError(str(err)) from err
-    try:
         config = logged_config(read_run_text(spec, ref.run_id, "config/config.yaml"), ref.run_id)
         defs = definitions(config)
-    except ConfigError as err:
-        raise ValidationError(str(err)) from err
     basis = read_run_json(spec, ref.run_id, "report/basis.json")
     return _ModelRun(spec=spec, ref=ref, original=original, config=config, defs=defs, basis=basis)
 
@@ -232,10 +226,8 @@ def _site_design(model: _ModelRun, cdm: dict[str, pd.DataFrame], *, min_cell: in
 
 def _predictions(model: _ModelRun, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
     """Return the model's predictions and the predicted change the intervals are centred on."""
-    try:
+    with reraise(ValidationError, LookupError):
         main = load_model(model.spec, model.ref.uri)
-    except LookupError as err:
-        raise ValidationError(str(err)) from err
     p = main.predict(None, main.prepare(X))["prediction"].to_numpy(dtype=float)
     if model.task != "classification":
         return p, p
@@ -385,10 +377,8 @@ def _publish(
         tracking, run_name=f"validate:{ref.name or ref.run_id}:{site}", tags=tags
     ) as run:
         report["run_id"] = run_id = run.run_id
-        try:
+        with reraise(ValidationError, ExportLeakError):
             json_path, html_path = write_export(report, identifiers, out_dir / run_id)
-        except ExportLeakError as err:
-            raise ValidationError(str(err)) from err
         run.log_params(params)
         run.log_metrics(headline_metrics(report))
         run.log_dataset(
@@ -425,8 +415,6 @@ def run_validation(cfg: DictConfig) -> ValidationResult:
     """
     cfg = cfg.copy()
     OmegaConf.set_readonly(cfg, value=True)
-    try:
+    with reraise(ValidationError, ConfigError):
         arguments = validate_arguments(cfg)
-    except ConfigError as err:
-        raise ValidationError(str(err)) from err
     return validate_model(**arguments)
