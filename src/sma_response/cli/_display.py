@@ -12,7 +12,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from sma_response.evaluate.dropout import EstimandBias
     from sma_response.evaluate.samplesize import SampleSize
-    from sma_response.pipelines.train import TrainResult
+    from sma_response.tracking.outputs import TrainResult
 
 #: Endpoint kinds whose value is a share (shown as a percentage).
 SHARE_KINDS = frozenset(

@@ -11,7 +11,6 @@ import logging
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +26,10 @@ from sma_response.conf.runtime import flatten, hydra_info, run_name, run_tags
 from sma_response.conf.train import TrainConfig, check_train_values
 from sma_response.effects.run import EffectsResult, effects_of_design
 from sma_response.evaluate.dropout import EstimandBias, drop_out_estimate
-from sma_response.evaluate.samplesize import SampleSize
 from sma_response.evaluate.subgroups import make_subgroups
 from sma_response.evaluate.summary import (
     RunEvaluation,
     evaluate_run,
-    held_out_regions,
     internal_external,
 )
 from sma_response.explain.shap_values import resolve_method
@@ -59,6 +56,7 @@ from sma_response.report.training import RunToExplain
 from sma_response.report.tripod import tripod_report
 from sma_response.tracking.lookup import register_model
 from sma_response.tracking.outputs import (
+    TrainResult,
     log_effects,
     log_training_inputs,
     log_training_results,
@@ -76,42 +74,6 @@ log = logging.getLogger(__name__)
 
 class TrainingError(Exception):
     """The run cannot go on for a reason the user can fix (one line, no traceback)."""
-
-
-@dataclass
-class TrainResult:
-    """What one training run produced (also what the CLI summary shows)."""
-
-    run_id: str
-    experiment_name: str
-    tracking_uri: str
-    artifact_uri: str
-    task: str
-    model_name: str
-    n_index_events: int
-    n_patients: int
-    n_events: int
-    metrics: dict[str, float]
-    baseline_metrics: dict[str, float]
-    comparison: dict[str, float]  # model minus baseline, paired bootstrap intervals
-    baseline_name: str | None
-    oracle: dict[str, float]
-    attrition: pd.DataFrame
-    model_uri: str | None
-    model_version: str | None
-    registered_model: str | None  # models:/<name>/<version>
-    data_digest: str
-    objective: float | None
-    fit_seconds: float
-    wall_seconds: float
-    timings: dict[str, float] = field(default_factory=dict)
-    sample_size: SampleSize | str | None = None  # Riley's criteria, or why not estimable
-    not_estimable: dict[str, str] = field(default_factory=dict)  # NaN figure -> why
-    estimand_text: str = ""  # what the target estimates (the attrition table's estimand step)
-    drop_out: EstimandBias | None = None  # the cohort's mean target under drop-out
-    effects: EffectsResult | None = None  # per-therapy contrasts, overlap, truth's score
-    held_out_regions: pd.DataFrame | None = None  # each region's AUROC/RMSE when held out
-    held_out_pooled: float | None = None  # leave-one-region-out, pooled (beside cv/)
 
 
 def _checked_config(cfg: DictConfig) -> tuple[DictConfig, TrainConfig]:
@@ -359,58 +321,6 @@ def _explain(
     )
 
 
-def _result(
-    run_id: str,
-    artifact_uri: str,
-    spec: TrainConfig,
-    design: Design,
-    fits: RunFits,
-    ev: RunEvaluation,
-    models: tuple[str | None, str | None],
-    digest: str,
-    timings: dict[str, float],
-) -> TrainResult:
-    task = _task(spec.target.kind)
-    model_uri, version = models
-    objective = ev.metrics.get(spec.optimized_metric.split("/", 1)[-1])
-    y = design.y
-    return TrainResult(
-        run_id=run_id,
-        experiment_name=spec.tracking.experiment_name,
-        tracking_uri=spec.tracking.uri,
-        artifact_uri=artifact_uri,
-        task=task,
-        model_name=spec.model.name,
-        n_index_events=len(design.cohort),
-        n_patients=int(design.cohort["linked_id"].nunique()),
-        n_events=int(y.sum()) if task == "classification" and y is not None else 0,
-        metrics=ev.metrics,
-        baseline_metrics=ev.baseline_metrics,
-        comparison=ev.comparison,
-        baseline_name=_baseline_label(spec) if fits.baseline_cv is not None else None,
-        held_out_regions=held_out_regions(ev, task=task, loro=spec.validation.kind == "loro"),
-        held_out_pooled=None
-        if ev.internal_external is None
-        else ev.internal_external.pooled["auroc" if task == "classification" else "rmse"],
-        oracle=ev.oracle,
-        attrition=design.attrition,
-        model_uri=model_uri,
-        model_version=version,
-        registered_model=(
-            f"models:/{spec.tracking.registered_model_name}/{version}" if version else None
-        ),
-        data_digest=digest,
-        objective=None if objective is None else float(objective),
-        fit_seconds=timings["fit_main"] + timings["fit_baseline"] + timings["fit_change_model"],
-        wall_seconds=timings["pipeline"],
-        timings=timings,
-        sample_size=ev.sample_size,
-        not_estimable=ev.not_estimable,
-        estimand_text=describe_estimand(spec.target, spec.cohort),
-        drop_out=ev.estimand,
-    )
-
-
 def run_training(cfg: DictConfig, *, extra_tags: dict[str, str] | None = None) -> TrainResult:
     """Run one training job and log it to MLflow.
 
@@ -497,13 +407,16 @@ def _train(cfg: DictConfig, extra_tags: dict[str, str] | None) -> TrainResult:
                 **{f"timing/{k}_seconds": v for k, v in timings.items()},
             }
         )
-        run_id, artifact_uri = run.run_id, run.artifact_uri
     # Only a FINISHED run gets a model version: a killed or failed one never reaches here; a
     # sweep's members do not register either (the sweep registers its best run at the end).
     in_sweep = bool(os.environ.get(PARENT_RUN_ENV))
     version = register_model(spec.tracking, model_uri) if model_uri and not in_sweep else None
-    result = _result(
-        run_id, artifact_uri, spec, design, fits, ev, (model_uri, version), digest, timings
-    )
+    result = TrainResult.of_run(
+        run, spec.tracking, design, fits, ev, task=task, model_name=spec.model.name,
+        baseline_name=_baseline_label(spec), objective_key=spec.optimized_metric,
+        loro=spec.validation.kind == "loro", model=(model_uri, version), digest=digest,
+        timings=timings,
+    )  # fmt: skip
     result.effects = effects
+    result.estimand_text = describe_estimand(spec.target, spec.cohort)
     return result
