@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from sma_response.harmonise.cdm import HarmonisationResult
 from sma_response.harmonise.quality import accounting_totals
-from sma_response.pipelines.harmonise import HarmonisationResult
 from sma_response.pipelines.simulate import SimulationResult
 from sma_response.simulate.params import THERAPIES
 

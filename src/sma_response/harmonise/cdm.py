@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +22,20 @@ import pyarrow.parquet as pq
 
 from sma_response._utils.io import atomic_directory, atomic_path, atomic_write_text
 from sma_response.harmonise.harmonise import CDM_COLUMNS, HarmonisedRegistry
+from sma_response.harmonise.io import TruthFileError, read_link_truth
 from sma_response.harmonise.linkage import LinkageSpec, apply_links, link_patients
-from sma_response.harmonise.order import sort_table
+from sma_response.harmonise.order import linkage_against_truth, sort_table
+from sma_response.harmonise.pseudonym import PseudonymKey
 from sma_response.harmonise.quality import accounting_totals, check_accounting
 from sma_response.schemas import validate_cdm
 
 __all__ = [
     "NOT_EXPORTS",
     "SUMMARY_FILE",
+    "TRUTH_FILE",
+    "HarmonisationResult",
     "cdm_manifest",
+    "linkage_quality",
     "linked_cdm",
     "n_linked_groups",
     "source_digest",
@@ -36,6 +43,74 @@ __all__ = [
 ]
 
 SUMMARY_FILE = "harmonise_summary.txt"
+#: The simulator's truth of who is whom across registries (never read for anything but QA).
+TRUTH_FILE = Path("ground_truth") / "registry_links.parquet"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class HarmonisationResult:
+    """What a harmonisation run produced.
+
+    Attributes
+    ----------
+    out_dir, cdm_dir
+        Output folder and its CDM sub-folder.
+    dataset
+        Dataset name.
+    n_rows
+        Rows per CDM table.
+    digest
+        Content digest of the CDM (see :func:`~sma_response.tracking.provenance.cdm_digest`).
+    accounting
+        Records in, accepted, corrected and quarantined per registry, file and table.
+    n_rejects
+        Rows of the rejects table.
+    n_linked_groups
+        Persons with records in more than one registry.
+    linkage
+        Linkage precision and recall against the simulator's truth (``None`` if not evaluated).
+    key_source
+        Where the pseudonymisation secret came from (``env``, ``file``, ``development``).
+    summary
+        The text written to ``harmonise_summary.txt``.
+    wall_seconds
+        Duration of the run.
+    notes
+        What the run noticed on the way (an unreadable truth file, an unused column).
+    """
+
+    out_dir: Path
+    cdm_dir: Path
+    dataset: str
+    n_rows: dict[str, int]
+    digest: str
+    accounting: pd.DataFrame
+    n_rejects: int
+    n_linked_groups: int
+    linkage: dict[str, float] | None
+    key_source: str
+    summary: str
+    wall_seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+def linkage_quality(
+    raw_dir: Path, links: pd.DataFrame, key: PseudonymKey, notes: list[str]
+) -> dict[str, float] | None:
+    """Linkage precision and recall against the simulator's truth (the only read of it).
+
+    ``None`` when the dataset has no truth (a real export). An unreadable truth file costs only
+    the linkage figures: the run carries on and says so in ``notes`` and the log.
+    """
+    try:
+        truth = read_link_truth(raw_dir / TRUTH_FILE)
+    except TruthFileError as err:
+        notes.append(f"linkage quality not evaluated: {err}")
+        log.warning("linkage quality not evaluated: %s", err)
+        return None
+    return None if truth is None else linkage_against_truth(links, truth, key=key)
 
 
 def linked_cdm(

@@ -15,7 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sma_response.harmonise.harmonise import HarmonisedRegistry, harmonise_registry
+from tqdm.auto import tqdm
+
+from sma_response.harmonise.harmonise import (
+    HarmonisedRegistry,
+    combine_registries,
+    harmonise_registry,
+)
 from sma_response.harmonise.io import read_registry, read_registry_spec
 from sma_response.harmonise.pseudonym import PseudonymKey
 from sma_response.harmonise.spec import RegistrySpec, RegistrySpecError
@@ -25,6 +31,7 @@ __all__ = [
     "ExportLayoutError",
     "export_layout",
     "harmonise_export",
+    "harmonise_registries",
     "registry_specs",
 ]
 
@@ -213,3 +220,16 @@ def harmonise_export(
             folder = Path(tmp)  # never follows a link out of the folder it reads)
             shutil.copyfile(export, folder / export.name)
         return harmonise_registry(read_registry(spec, folder), key=key)
+
+
+def harmonise_registries(
+    specs: Sequence[tuple[RegistrySpec, Path]], *, key: PseudonymKey, progress: bool = False
+) -> HarmonisedRegistry:
+    """Read and harmonise each registry (mapping, folder), then combine them (one bar)."""
+    results = []
+    with tqdm(total=len(specs), unit="registry", desc="harmonise", disable=not progress) as bar:
+        for spec, folder in specs:
+            bar.set_postfix_str(spec.name)
+            results.append(harmonise_registry(read_registry(spec, folder), key=key))
+            bar.update(1)
+    return combine_registries(results)

@@ -12,7 +12,13 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-__all__ = ["AccountingError", "accounting_totals", "check_accounting", "summarise"]
+__all__ = [
+    "AccountingError",
+    "accounting_totals",
+    "check_accounting",
+    "summarise",
+    "totals_line",
+]
 
 _COUNTS = ("n_in", "n_accepted", "n_corrected", "n_quarantined")
 
@@ -166,3 +172,12 @@ def summarise(
     if notes:
         lines += ["", "Notes:"] + [f"  - {n}" for n in notes]
     return "\n".join(lines) + "\n"
+
+
+def totals_line(accounting: pd.DataFrame) -> str:
+    """Say in one line how many records came in and were accepted, corrected, quarantined."""
+    totals = accounting_totals(accounting).iloc[0]
+    return (
+        f"harmonised {totals['n_in']} records: {totals['n_accepted']} accepted, "
+        f"{totals['n_corrected']} corrected, {totals['n_quarantined']} quarantined"
+    )
