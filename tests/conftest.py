@@ -47,6 +47,7 @@ def trained(train_tmp):
         train_tmp,
         "report.tripod=true",
         "evaluate.drop_out=ipcw",
+        "evaluate.drop_out_weights=ipcw",
         "effects.enabled=true",
         "report.family_summary=true",
         "evaluate.internal_external=true",

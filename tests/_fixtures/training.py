@@ -29,6 +29,7 @@ def compose_train(tmp: Path, *overrides: str, n_patients: int = 1200):
         "evaluate.n_boot=50",
         "report.tripod=false",  # one PDF per run; the shared run (conftest) writes one
         "evaluate.drop_out=none",  # a second cohort and weights per run; the shared run has them
+        "evaluate.drop_out_weights=none",  # censoring models per fold; the shared run has them
         "effects.enabled=false",  # per-therapy learners per run; the shared run has them
         "report.family_summary=false",  # three more PDFs per run; the shared run writes them
         "evaluate.internal_external=false",  # a second set of fits per run; the shared run has it

@@ -5,8 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
 
-from sma_response.evaluate.dropout import censoring_weights, estimand_bias
+from sma_response.evaluate.dropout import (
+    FoldWeights,
+    censoring_weights,
+    estimand_bias,
+    fold_weights,
+    weighted_evaluation,
+)
+from sma_response.evaluate.metrics import auroc
+from sma_response.features.design import EligibleEvents
+from sma_response.models.fit import fit_cv
 
 
 def _censored_sample(n: int, seed: int):
@@ -54,3 +65,72 @@ def test_nothing_censored_means_unit_weights_and_no_bias_without_truth():
     bias = estimand_bias(target, w)
     assert bias.complete_case == bias.corrected == 0.5
     assert "estimand/bias_complete_case" not in bias.metrics()  # no truth, no bias figure
+
+
+def _eligible_sample(n: int, seed: int):
+    """An EligibleEvents of the censored sample, with grouped folds of its labelled events."""
+    X, target, truth = _censored_sample(n, seed)
+    ids = X.index.to_list()
+    cohort = pd.DataFrame({"index_id": ids, "patient_id": [i.split("#")[0] for i in ids]}).assign(
+        linked_id=lambda d: d["patient_id"]
+    )
+    labels = pd.DataFrame({"index_id": ids, "target": target.to_numpy()})
+    kept = target.dropna().index
+    splits = pd.DataFrame({"index_id": kept, "repeat": 0, "fold": np.arange(len(kept)) % 4})
+    return EligibleEvents(cohort=cohort, labels=labels, X=X), splits, truth
+
+
+def test_fold_weights_of_held_out_events_come_from_a_model_that_never_saw_them():
+    eligible, splits, _ = _eligible_sample(600, 4)
+    w = fold_weights(eligible, splits)
+    labelled = eligible.labelled
+    fold0 = splits.loc[splits["fold"] == 0, "index_id"]
+    # The censoring model of fold 0, by hand: every eligible event except fold 0's persons.
+    outside = ~eligible.X.index.isin(fold0)
+    by_hand = LogisticRegression(max_iter=2000).fit(
+        StandardScaler().fit(eligible.X[outside]).transform(eligible.X[outside]),
+        labelled[outside],
+    )
+    scaler = StandardScaler().fit(eligible.X[outside])
+    chance = by_hand.predict_proba(scaler.transform(eligible.X.loc[fold0]))[:, 1]
+    got = w.test.loc[w.test["fold"] == 0].set_index("index_id")["weight"].loc[fold0]
+    np.testing.assert_allclose(got, 1 / np.clip(chance, 0.05, 1), rtol=1e-4)
+    for (_, fold), train_w in w.train.items():  # each training part's weights, mean 1
+        assert set(train_w.index) == set(splits.loc[splits["fold"] != fold, "index_id"])
+        assert train_w.mean() == pytest.approx(1.0)
+    assert w.final.mean() == pytest.approx(1.0)
+    assert len(w.final) == labelled.sum()
+    assert set(w.fold_of.index) == set(splits["index_id"])  # censored-only persons: no fold
+
+
+def test_weighted_evaluation_moves_the_held_out_figures_towards_all_eligible():
+    eligible, splits, truth = _eligible_sample(3000, 5)
+    w = fold_weights(eligible, splits)
+    y = eligible.labels.set_index("index_id")["target"]
+    cv = fit_cv(
+        eligible.X, y.dropna(), splits, estimator=LogisticRegression(), preprocess_kind="linear",
+        task="classification", keep_models=True, sample_weight=w.train,
+    )  # fmt: skip
+    m = weighted_evaluation(
+        cv, w, eligible, truth, task="classification", seed=0, n_boot=20, weighted_fits=True
+    )
+    assert m["ipcw/weighted_fits"] == 1.0
+    assert m["ipcw/n"] == len(splits)
+    # The selection is real: the labelled events' mean truth is far from all eligible's ...
+    gap_cc = m["ipcw/truth_complete_case_mean_truth"] - m["ipcw/truth_eligible_mean_truth"]
+    gap_w = m["ipcw/truth_weighted_mean_truth"] - m["ipcw/truth_eligible_mean_truth"]
+    assert gap_cc < -0.05
+    assert abs(gap_w) < 0.3 * abs(gap_cc)  # ... and the weights close most of the gap
+    assert m["ipcw/truth_eligible_mean_truth"] == pytest.approx(truth.mean())
+    assert m["ipcw/n_truth_eligible"] == len(truth)
+    # Unit weights give back the unweighted held-out AUROC.
+    ones = FoldWeights(
+        train=w.train, test=w.test.assign(weight=1.0), final=w.final, fold_of=w.fold_of
+    )
+    plain = weighted_evaluation(
+        cv, ones, eligible, None, task="classification", seed=0, n_boot=0, weighted_fits=True
+    )
+    assert plain["ipcw/auroc"] == pytest.approx(
+        auroc(cv.predictions["y_true"], cv.predictions["y_pred"])
+    )
+    assert "ipcw/truth_eligible_auroc" not in plain  # no truth, no truth figures

@@ -12,7 +12,10 @@ from sma_response.evaluate.metrics import (
     auroc,
     average_precision,
     calibration_intercept_slope,
+    classification_metrics,
     net_benefit,
+    regression_metrics,
+    weighted_metrics,
 )
 
 
@@ -179,3 +182,45 @@ def test_every_nan_figure_comes_with_its_reason():
     assert not_estimable(one, np.ones(5), np.full(5, 0.7), task="classification")["auroc"] == (
         "one outcome class only (5 events among 5)"
     )
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_weighted_metrics_with_unit_weights_are_the_plain_metrics(task):
+    rng = np.random.default_rng(3)
+    p = rng.random(300)
+    y = (
+        (rng.random(300) < p).astype(float)
+        if task == "classification"
+        else p + rng.normal(size=300)
+    )
+    plain = classification_metrics(y, p) if task == "classification" else regression_metrics(y, p)
+    weighted = weighted_metrics(y, p, np.ones(300), task=task, rng=rng, n_boot=0)
+    for name, value in weighted.items():
+        if name in plain:
+            assert value == pytest.approx(plain[name], rel=1e-9, abs=1e-12), name
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_an_integer_weight_counts_as_that_many_copies_of_the_row(task):
+    rng = np.random.default_rng(4)
+    p = rng.random(200)
+    y = (
+        (rng.random(200) < p).astype(float)
+        if task == "classification"
+        else p + rng.normal(size=200)
+    )
+    w = rng.integers(1, 4, size=200).astype(float)
+    copies = np.repeat(np.arange(200), w.astype(int))
+    weighted = weighted_metrics(y, p, w, task=task, rng=rng, n_boot=0)
+    fn = classification_metrics if task == "classification" else regression_metrics
+    for name, value in fn(y[copies], p[copies]).items():
+        if name in weighted:
+            assert weighted[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name
+    assert weighted["n_effective"] < len(y)  # unequal weights: fewer rows' worth of information
+
+
+def test_weighted_metrics_refuse_a_negative_or_missing_weight():
+    y, p = np.array([0.0, 1.0]), np.array([0.2, 0.7])
+    for bad in (np.array([1.0, -1.0]), np.array([1.0, np.nan]), np.ones(3)):
+        with pytest.raises(ValueError, match="sample_weight"):
+            weighted_metrics(y, p, bad, task="classification", rng=np.random.default_rng(0))

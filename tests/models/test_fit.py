@@ -162,3 +162,35 @@ def test_task_must_match_the_estimator(modelling, splits):
         fit_cv(
             X, y.iloc[:10], splits, estimator=_xgb(), preprocess_kind="tree", task="classification"
         )
+
+
+def test_fold_weights_reach_the_estimator_and_a_zero_weight_drops_the_row():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=60)}, index=[f"p{i}#1" for i in range(60)])
+    y = pd.Series(3 * X["x"] + rng.normal(size=60), index=X.index)
+    splits = pd.DataFrame({"index_id": X.index, "repeat": 0, "fold": np.arange(60) % 3})
+    kw = {"estimator": LinearRegression(), "preprocess_kind": "tree", "task": "regression"}
+    plain = fit_cv(X, y, splits, **kw)
+    train = {
+        (0, f): pd.Series(1.0, index=splits.loc[splits["fold"] != f, "index_id"]) for f in range(3)
+    }
+    unit = fit_cv(X, y, splits, sample_weight=train, **kw)
+    pd.testing.assert_frame_equal(plain.predictions, unit.predictions)
+    # Weight 0 on the first ten rows: each fold's fit is the fit without them.
+    dropped = {k: w.where(~w.index.isin(X.index[:10]), 0.0) for k, w in train.items()}
+    zero = fit_cv(X, y, splits, sample_weight=dropped, **kw)
+    assert len(zero.predictions) == 60  # a zero-weight row is still predicted when held out
+    kept = splits.loc[~splits["index_id"].isin(X.index[:10])]
+    without = fit_cv(X, y, kept, **kw)
+    both = zero.predictions.merge(without.predictions, on=["index_id", "fold"], suffixes=("", "_"))
+    np.testing.assert_allclose(both["y_pred"], both["y_pred_"], rtol=1e-9)
+    weights = pd.Series(np.r_[np.zeros(10), np.ones(50)], index=X.index)
+    final = fit_final(
+        X, y, estimator=LinearRegression(), preprocess_kind="tree", sample_weight=weights
+    )
+    alone = fit_final(
+        X.iloc[10:], y.iloc[10:], estimator=LinearRegression(), preprocess_kind="tree"
+    )
+    np.testing.assert_allclose(final.predict(X), alone.predict(X), rtol=1e-9)
+    with pytest.raises(ValueError, match="training rows have no weight"):
+        fit_cv(X, y, splits, sample_weight={k: w.iloc[1:] for k, w in train.items()}, **kw)

@@ -50,6 +50,16 @@ def test_run_logs_everything_a_consortium_needs(trained):
     )
     assert m["estimand/max_weight"] >= 1.0
     assert "estimand" in result.attrition["rule"].tolist()
+    # IPC weights in the fits and the held-out metrics, judged against the eligible truth.
+    assert m["ipcw/weighted_fits"] == 1.0
+    assert m["ipcw/n"] == m["cv/n"]
+    assert 0 < m["ipcw/n_effective"] <= m["ipcw/n"]
+    assert m["ipcw/auroc_ci_low"] <= m["ipcw/auroc"] <= m["ipcw/auroc_ci_high"]
+    assert m["ipcw/n_truth_eligible"] == m["estimand/n_truth"]
+    assert m["ipcw/bias_weighted_auroc"] == pytest.approx(
+        m["ipcw/truth_weighted_auroc"] - m["ipcw/truth_eligible_auroc"]
+    )
+    assert result.weighted["ipcw/auroc"] == m["ipcw/auroc"]
     silent = [
         k for k, v in m.items()
         if k.startswith(("cv/", "baseline/")) and math.isnan(v)
@@ -199,6 +209,7 @@ def test_no_logged_model_holds_a_cohort_row(trained, tmp_path):
         ("validation.test_fraction=1.5", r"^validation\.test_fraction: must be between 0 and 1"),
         ("target.estimand=alive", r"^target\.estimand: unknown 'alive'"),
         ("evaluate.drop_out=impute", r"^evaluate\.drop_out: unknown 'impute'"),
+        ("evaluate.drop_out_weights=fit", r"^evaluate\.drop_out_weights: unknown .fit."),
         ("effects.estimator=x_learner", r"^effects\.estimator: unknown 'x_learner'"),
         ("effects.min_propensity=0.7", r"^effects\.min_propensity: must be between 0 and 0\.5"),
         ("tracking.uri=http://site:pw@127.0.0.1:5000", r"^tracking\.uri: holds a password"),

@@ -189,6 +189,8 @@ def train_summary(result: TrainResult, *, console: Console | None = None) -> Non
         console.print(f"estimand: {r.estimand_text}", highlight=False)
     if r.drop_out is not None:
         console.print(drop_out_line(r.drop_out), highlight=False)
+    if r.weighted:
+        console.print(weighted_line(r.weighted, task=r.task), highlight=False)
     if r.effects is not None:
         for line in effects_lines(r.effects.metrics, r.effects.population):
             console.print(line, highlight=False)
@@ -258,6 +260,39 @@ def drop_out_line(bias: EstimandBias) -> str:
         f"{head}; truth of all eligible {bias.truth:.3f}: bias "
         f"{bias.complete_case - bias.truth:+.3f} complete case, "
         f"{bias.corrected - bias.truth:+.3f} weighted"
+    )
+
+
+def weighted_line(m: dict[str, float], *, task: str) -> str:
+    """Say the held-out performance weighted to every eligible event, and the truth's (one line).
+
+    Examples
+    --------
+    >>> m = {"ipcw/auroc": 0.876, "ipcw/auroc_ci_low": 0.843, "ipcw/auroc_ci_high": 0.904,
+    ...      "ipcw/calibration_intercept": -0.07, "ipcw/calibration_slope": 0.89,
+    ...      "ipcw/n_effective": 639.0, "ipcw/n": 817.0, "ipcw/truth_eligible_auroc": 0.855,
+    ...      "ipcw/truth_complete_case_auroc": 0.859, "ipcw/truth_weighted_auroc": 0.854,
+    ...      "ipcw/weighted_fits": 1.0}
+    >>> weighted_line(m, task="classification")  # doctest: +NORMALIZE_WHITESPACE
+    'weighted to all eligible (IPCW, fits and metrics): AUROC 0.876 (0.843 to 0.904),
+    calibration intercept -0.070, slope 0.890; effective n 639 of 817; against the truth of all
+    eligible: AUROC 0.855 (estimated 0.859 complete case, 0.854 weighted)'
+    """
+    key, label = ("auroc", "AUROC") if task == "classification" else ("rmse", "RMSE")
+    fits = "fits and metrics" if m.get("ipcw/weighted_fits") else "metrics only"
+    line = (
+        f"weighted to all eligible (IPCW, {fits}): {label} {m[f'ipcw/{key}']:.3f} "
+        f"({m.get(f'ipcw/{key}_ci_low', math.nan):.3f} to "
+        f"{m.get(f'ipcw/{key}_ci_high', math.nan):.3f}), calibration intercept "
+        f"{m['ipcw/calibration_intercept']:+.3f}, slope {m['ipcw/calibration_slope']:.3f}; "
+        f"effective n {m['ipcw/n_effective']:.0f} of {m['ipcw/n']:.0f}"
+    )
+    if "ipcw/truth_eligible_auroc" not in m:
+        return line
+    return (
+        f"{line}; against the truth of all eligible: AUROC {m['ipcw/truth_eligible_auroc']:.3f} "
+        f"(estimated {m['ipcw/truth_complete_case_auroc']:.3f} complete case, "
+        f"{m['ipcw/truth_weighted_auroc']:.3f} weighted)"
     )
 
 

@@ -20,7 +20,7 @@ from sma_response.conf.harmonise import HarmoniseConfig, register_harmonise_conf
 from sma_response.conf.store import PathsConfig
 from sma_response.effects.eligibility import coerce_rules
 from sma_response.effects.spec import ARMS, EFFECT_ESTIMATORS, EffectsSpec
-from sma_response.evaluate.dropout import DROP_OUT_METHODS
+from sma_response.evaluate.dropout import DROP_OUT_METHODS, DROP_OUT_WEIGHTS
 from sma_response.explain.spec import ExplainSpec
 from sma_response.features.spec import FeatureSpec
 from sma_response.models.spec import ValidationSpec
@@ -97,6 +97,13 @@ class EvaluateSpec:
         inverse-probability-of-censoring weights and, with a truth, log the bias of the
         complete-case and of the weighted estimate (``estimand/*``); ``none``: skip (the
         dataclass default, the behaviour of runs logged before the key existed).
+    drop_out_weights
+        ``ipcw``: the weights also enter the model and its evaluation: fitted inside each
+        training part of the run's folds, they weight the model's and the comparator's fits
+        (the final model's too) and the held-out metrics (``ipcw/*``, beside the unweighted
+        ``cv/*``; against the truth of every eligible event on synthetic data); ``metrics``:
+        the held-out metrics only (the fits unweighted: the comparison ``ipcw`` is judged by);
+        ``none``: unweighted (the default).
     internal_external
         Also fit leave-one-region-out (``loro/*`` metrics, ``evaluation/loro_regions.csv``):
         the estimate an external site's validation is compared with. Skipped when the run's
@@ -109,6 +116,7 @@ class EvaluateSpec:
     baseline: str | None = "logreg"
     oracle: bool = True
     drop_out: str = "none"
+    drop_out_weights: str = "none"
     internal_external: bool = False
 
 
@@ -194,6 +202,12 @@ def check_train_values(cfg: DictConfig, spec: TrainConfig) -> None:
         msg = (
             f"evaluate.drop_out: unknown {spec.evaluate.drop_out!r}; expected one of "
             f"{list(DROP_OUT_METHODS)}"
+        )
+        raise ConfigError(msg)
+    if spec.evaluate.drop_out_weights not in DROP_OUT_WEIGHTS:
+        msg = (
+            f"evaluate.drop_out_weights: unknown {spec.evaluate.drop_out_weights!r}; expected "
+            f"one of {list(DROP_OUT_WEIGHTS)}"
         )
         raise ConfigError(msg)
     _check_effects(spec.effects)

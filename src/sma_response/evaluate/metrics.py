@@ -31,11 +31,13 @@ __all__ = [
     "classification_metrics",
     "compare_models",
     "compute_metrics",
+    "fractional_classification",
     "model_vs_oracle",
     "net_benefit",
     "not_estimable",
     "oracle_metrics",
     "regression_metrics",
+    "weighted_metrics",
 ]
 
 log = logging.getLogger(__name__)
@@ -292,6 +294,27 @@ def _weighted_classification(
     return out
 
 
+def fractional_classification(
+    y: np.ndarray, p: np.ndarray, weights: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Compute the classification interval metrics per row of ``weights``, ``y`` in [0, 1].
+
+    A fractional ``y`` (a true probability) counts as ``y`` of an event and ``1 - y`` of a
+    non-event: the AUROC is then the share of concordant event/non-event weight (a row's event
+    and non-event parts tie with each other: a pull towards 0.5 of order 1/n), and the
+    calibration fits are quasi-likelihood logistic fits. With 0/1 ``y`` and a row of ones it is
+    :func:`classification_metrics`.
+
+    Examples
+    --------
+    >>> y, p = np.array([0.2, 0.5, 0.9]), np.array([0.1, 0.5, 0.8])
+    >>> round(float(fractional_classification(y, p, np.ones((1, 3)))["auroc"][0]), 3)
+    0.812
+    """
+    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    return _weighted_classification(y, p, np.atleast_2d(np.asarray(weights, dtype=float)))
+
+
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     """Point estimates for a binary outcome and predicted probabilities (no intervals).
 
@@ -431,6 +454,93 @@ def compute_metrics(
         raise ValueError(msg)
     out = {**head, **point}
     for name in ci_names:
+        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = cis[name]
+    return out
+
+
+def _weighted_regression(
+    y: np.ndarray, p: np.ndarray, weights: np.ndarray | None
+) -> dict[str, np.ndarray]:
+    """Compute :data:`REGRESSION_CI_METRICS` per row of ``weights`` (:func:`regression_metrics`).
+
+    With a row of ones it gives exactly :func:`regression_metrics`; a row of bootstrap counts
+    times case weights gives one weighted resample.
+    """
+    w = _as_weights(weights, len(y))
+    n = w.sum(axis=1)
+    resid = y[None, :] - p[None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y_bar, p_bar = (w @ y) / n, (w @ p) / n
+        y_c, p_c = y[None, :] - y_bar[:, None], p[None, :] - p_bar[:, None]
+        ss_tot, var_p = np.sum(w * y_c**2, axis=1), np.sum(w * p_c**2, axis=1)
+        sse = np.sum(w * resid**2, axis=1)
+        slope = np.where(var_p > 0, np.sum(w * p_c * y_c, axis=1) / var_p, np.nan)
+        return {
+            "mae": np.sum(w * np.abs(resid), axis=1) / n,
+            "rmse": np.sqrt(sse / n),
+            "r2": np.where(ss_tot > 0, 1.0 - sse / ss_tot, np.nan),
+            "calibration_intercept": y_bar - slope * p_bar,
+            "calibration_slope": slope,
+        }
+
+
+def weighted_metrics(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    sample_weight: np.ndarray,
+    *,
+    task: str,
+    rng: np.random.Generator,
+    n_boot: int = 200,
+    alpha: float = 0.05,
+    clusters: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Compute the interval metrics of a task with case weights (inverse-probability weights).
+
+    Each row counts ``sample_weight`` times: what the metric would be in the population the
+    weights stand for (all eligible index events, when they are IPC weights). The bootstrap
+    resamples rows (whole ``clusters`` when given) and keeps each row's weight, so the
+    intervals carry the weights' own variability only through the resampled rows (the
+    censoring model is not refitted per resample: intervals somewhat too narrow).
+
+    Returns
+    -------
+    dict
+        ``n``, ``n_effective`` (Kish), for classification ``prevalence`` (weighted), and each
+        metric of :data:`CLASSIFICATION_CI_METRICS` / :data:`REGRESSION_CI_METRICS` with its
+        ``_ci_low`` / ``_ci_high``.
+
+    Examples
+    --------
+    >>> y, p = np.array([0, 0, 1, 1.0]), np.array([0.1, 0.6, 0.4, 0.9])
+    >>> plain = weighted_metrics(y, p, np.ones(4), task="classification",
+    ...                          rng=np.random.default_rng(0), n_boot=0)
+    >>> heavy = weighted_metrics(y, p, np.array([1, 1, 3, 1.0]), task="classification",
+    ...                          rng=np.random.default_rng(0), n_boot=0)
+    >>> plain["auroc"], heavy["auroc"], round(heavy["prevalence"], 3)
+    (0.75, 0.625, 0.667)
+    """
+    y, p = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    w = np.asarray(sample_weight, dtype=float)
+    if not (y.shape == p.shape == w.shape) or not np.all(np.isfinite(w) & (w >= 0)):
+        msg = "y_true, y_pred and sample_weight need one finite, non-negative value per row"
+        raise ValueError(msg)
+    compute = {"classification": _weighted_classification, "regression": _weighted_regression}
+    if task not in compute:
+        msg = f"task: unknown task {task!r}; expected 'classification' or 'regression'"
+        raise ValueError(msg)
+    names = CLASSIFICATION_CI_METRICS if task == "classification" else REGRESSION_CI_METRICS
+    fn = compute[task]
+    out = {"n": float(len(y)), "n_effective": float(w.sum() ** 2 / np.sum(w**2)) if len(w) else 0.0}
+    if task == "classification":
+        out["prevalence"] = float(w @ y / w.sum()) if w.sum() > 0 else float("nan")
+    point = fn(y, p, w[None, :]) if len(y) else {}
+    cis: dict[str, tuple[float, float]] = dict.fromkeys(names, (np.nan, np.nan))
+    if n_boot > 0 and len(y):
+        counts = bootstrap_counts(len(y), rng=rng, n_boot=n_boot, clusters=clusters)
+        cis = percentile_intervals(fn(y, p, counts * w[None, :]), alpha=alpha)
+    for name in names:
+        out[name] = float(point[name][0]) if name in point else float("nan")
         out[f"{name}_ci_low"], out[f"{name}_ci_high"] = cis[name]
     return out
 

@@ -111,9 +111,10 @@ class RunEvaluation:
     not_estimable: dict[str, str] = field(default_factory=dict)  # NaN figure -> why
     estimand: EstimandBias | None = None  # the cohort's rate under drop-out (evaluate.drop_out)
     internal_external: InternalExternal | None = None  # leave-one-region-out, beside cv/
+    weighted: dict[str, float] = field(default_factory=dict)  # ipcw/*: weighted to the eligible
 
     def logged_metrics(self) -> dict[str, float]:
-        """Return the metrics to log (prefixes cv/, baseline/, comparison/, oracle/, estimand/)."""
+        """Return the metrics to log (cv/, baseline/, comparison/, oracle/, estimand/, ipcw/...)."""
         blocks = {
             "cv": self.metrics,
             "baseline": self.baseline_metrics,
@@ -132,6 +133,7 @@ class RunEvaluation:
             out.update(self.estimand.metrics())
         if self.internal_external is not None:
             out.update(self.internal_external.metrics())
+        out.update(self.weighted)
         return out
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -136,6 +137,7 @@ def fit_cv(
     preprocess_kind: str,
     task: str,
     keep_models: bool = False,
+    sample_weight: Mapping[tuple[int, int], pd.Series] | None = None,
 ) -> CVResult:
     """Fit one pipeline per repeat and fold, predict the held-out rows.
 
@@ -156,6 +158,10 @@ def fit_cv(
         ``classification`` (binary, 0/1 target) or ``regression``.
     keep_models
         Keep every fitted fold pipeline in the result.
+    sample_weight
+        ``{(repeat, fold): weights by index_id}`` of each fold's training rows (the
+        estimator's ``sample_weight``; e.g. IPC weights fitted inside that training part);
+        ``None``: unweighted.
 
     Returns
     -------
@@ -189,7 +195,8 @@ def fit_cv(
             train = position[train_ids].to_numpy()
             test = position[test_ids].to_numpy()
             model = make_pipeline(X.dtypes, estimator=estimator, preprocess_kind=preprocess_kind)
-            model.fit(X.iloc[train], y.iloc[train])
+            weights = None if sample_weight is None else sample_weight[(int(repeat), int(fold))]
+            model.fit(X.iloc[train], y.iloc[train], **_weight_param(weights, X.index[train]))
             frames.append(
                 pd.DataFrame(
                     {
@@ -219,8 +226,24 @@ def fit_cv(
     return CVResult(predictions=predictions, models=models, fit_seconds=seconds)
 
 
+def _weight_param(weights: pd.Series | None, rows: pd.Index) -> dict[str, np.ndarray]:
+    """Return the ``fit`` keyword that hands ``weights`` (by index id) to the estimator."""
+    if weights is None:
+        return {}
+    w = weights.reindex(rows)
+    if w.isna().any():
+        msg = f"sample_weight: {int(w.isna().sum())} training rows have no weight"
+        raise ValueError(msg)
+    return {"model__sample_weight": w.to_numpy(dtype=float)}
+
+
 def fit_final(
-    X: pd.DataFrame, y: pd.Series, *, estimator: BaseEstimator, preprocess_kind: str
+    X: pd.DataFrame,
+    y: pd.Series,
+    *,
+    estimator: BaseEstimator,
+    preprocess_kind: str,
+    sample_weight: pd.Series | None = None,
 ) -> Pipeline:
     """Fit the pipeline on every row (the model to ship; evaluate it with :func:`fit_cv`).
 
@@ -234,6 +257,8 @@ def fit_final(
         Unfitted estimator (cloned).
     preprocess_kind
         ``tree`` or ``linear``.
+    sample_weight
+        Weight of each row by index id (``None``: unweighted).
 
     Returns
     -------
@@ -252,7 +277,7 @@ def fit_final(
     task = "classification" if is_classifier(estimator) else "regression"
     target = _labels(_aligned(X, y), task)
     model = make_pipeline(X.dtypes, estimator=estimator, preprocess_kind=preprocess_kind)
-    return model.fit(X, target)
+    return model.fit(X, target, **_weight_param(sample_weight, X.index))
 
 
 @dataclass
@@ -278,24 +303,32 @@ def fit_run(
     task: str,
     keep_models: bool,
     baseline: tuple[BaseEstimator, str] | None = None,
+    weights: tuple[Mapping[tuple[int, int], pd.Series], pd.Series] | None = None,
 ) -> RunFits:
     """Cross-validate and refit the run's model; cross-validate the comparator on the same folds.
 
     ``baseline`` is the comparator's estimator and preprocessing (``None``: no comparator);
-    ``keep_models`` keeps the fold models (SHAP of every out-of-fold prediction).
+    ``keep_models`` keeps the fold models (SHAP of every out-of-fold prediction); ``weights``
+    are each fold's training weights and the final model's (both models use them).
     """
+    fold_w, final_w = weights if weights is not None else (None, None)
     t = time.perf_counter()
     cv = fit_cv(
         X, y, splits, estimator=estimator, preprocess_kind=preprocess_kind, task=task,
-        keep_models=keep_models,
+        keep_models=keep_models, sample_weight=fold_w,
     )  # fmt: skip
-    final = fit_final(X, y, estimator=estimator, preprocess_kind=preprocess_kind)
+    final = fit_final(
+        X, y, estimator=estimator, preprocess_kind=preprocess_kind, sample_weight=final_w
+    )
     fit_seconds = time.perf_counter() - t
     t = time.perf_counter()
     baseline_cv = None
     if baseline is not None:
         base_est, base_kind = baseline
-        baseline_cv = fit_cv(X, y, splits, estimator=base_est, preprocess_kind=base_kind, task=task)
+        baseline_cv = fit_cv(
+            X, y, splits, estimator=base_est, preprocess_kind=base_kind, task=task,
+            sample_weight=fold_w,
+        )  # fmt: skip
     return RunFits(splits, cv, final, baseline_cv, fit_seconds, time.perf_counter() - t)
 
 

@@ -25,7 +25,12 @@ from sma_response.conf.nodes import node_dict
 from sma_response.conf.runtime import flatten, hydra_info, run_name, run_tags
 from sma_response.conf.train import TrainConfig, check_train_values
 from sma_response.effects.run import EffectsResult, effects_of_design
-from sma_response.evaluate.dropout import EstimandBias, drop_out_estimate
+from sma_response.evaluate.dropout import (
+    FoldWeights,
+    drop_out_estimate,
+    fold_weights,
+    weighted_evaluation,
+)
 from sma_response.evaluate.subgroups import make_subgroups
 from sma_response.evaluate.summary import (
     RunEvaluation,
@@ -36,6 +41,7 @@ from sma_response.explain.shap_values import resolve_method
 from sma_response.features.design import (
     Design,
     DesignError,
+    EligibleEvents,
     build_design,
     eligible_events,
     synthetic_example,
@@ -135,15 +141,35 @@ def _design(cdm: dict[str, pd.DataFrame], spec: TrainConfig) -> Design:
         raise TrainingError(msg) from err
 
 
+def _eligible(spec: TrainConfig, cdm: dict[str, pd.DataFrame]) -> EligibleEvents | None:
+    """Every eligible index event, labelled or censored (for the drop-out analyses only)."""
+    if spec.evaluate.drop_out == "none" and spec.evaluate.drop_out_weights == "none":
+        return None
+    return eligible_events(
+        cdm, cohort_spec=spec.cohort, feature_spec=spec.features, target_spec=spec.target
+    )
+
+
 def _fit(
-    cfg: DictConfig, spec: TrainConfig, design: Design, task: str, timings: dict[str, float]
-) -> RunFits:
+    cfg: DictConfig,
+    spec: TrainConfig,
+    design: Design,
+    eligible: EligibleEvents | None,
+    timings: dict[str, float],
+) -> tuple[RunFits, FoldWeights | None]:
+    task = _task(spec.target.kind)
     key = _estimator_key(task)
     estimator = build_estimator(cfg.model[key], key=f"model.{key}")
     splits = assign_splits(design.cohort, design.targets, spec=spec.validation, seed=spec.seed)
+    weights = None
+    if spec.evaluate.drop_out_weights != "none" and eligible is not None:
+        weights = fold_weights(eligible, splits)  # the censoring model inside each training part
+    fitted = weights if spec.evaluate.drop_out_weights == "ipcw" else None
     fits = fit_run(
         design.X, design.y, splits, estimator=estimator, preprocess_kind=spec.model.preprocess,
-        task=task, keep_models=spec.explain.enabled, baseline=_baseline(cfg, spec, task),
+        task=task, keep_models=spec.explain.enabled or weights is not None,
+        baseline=_baseline(cfg, spec, task),
+        weights=None if fitted is None else (fitted.train, fitted.final),
     )  # fmt: skip
     timings["fit_main"], timings["fit_baseline"] = fits.fit_seconds, fits.baseline_seconds
     if spec.evaluate.internal_external and spec.validation.kind != "loro":
@@ -153,7 +179,7 @@ def _fit(
             preprocess_kind=spec.model.preprocess, task=task,
         )  # fmt: skip
         timings["fit_internal_external"] = time.perf_counter() - t
-    return fits
+    return fits, weights
 
 
 def _oracle(
@@ -173,28 +199,14 @@ def _oracle(
     )
 
 
-def _drop_out(
-    cfg: DictConfig, spec: TrainConfig, cdm: dict[str, pd.DataFrame]
-) -> EstimandBias | None:
-    """Estimate the cohort's mean target under drop-out: complete case, IPCW, the truth."""
-    if spec.evaluate.drop_out == "none":
-        return None
-    eligible = eligible_events(
-        cdm, cohort_spec=spec.cohort, feature_spec=spec.features, target_spec=spec.target
-    )
-    truth = _oracle(cfg, spec, eligible.cohort, eligible.labels)
-    return drop_out_estimate(
-        eligible, truth, seed=spec.seed, n_splits=max(spec.validation.n_splits, 2)
-    )
-
-
 def _evaluate(
     cfg: DictConfig,
     spec: TrainConfig,
-    cdm: dict[str, pd.DataFrame],
     design: Design,
     fits: RunFits,
     groups: pd.DataFrame,
+    eligible: EligibleEvents | None,
+    weights: FoldWeights | None,
 ) -> RunEvaluation:
     task = _task(spec.target.kind)
     oracle = _oracle(cfg, spec, design.cohort, design.targets)
@@ -210,7 +222,17 @@ def _evaluate(
         oracle=oracle,
         features=design.X,
     )
-    ev.estimand = _drop_out(cfg, spec, cdm)
+    if eligible is not None:  # drop-out: the cohort's rate, and the weighted performance
+        truth = _oracle(cfg, spec, eligible.cohort, eligible.labels)
+        n_splits = max(spec.validation.n_splits, 2)
+        if spec.evaluate.drop_out != "none":
+            ev.estimand = drop_out_estimate(eligible, truth, seed=spec.seed, n_splits=n_splits)
+        if weights is not None:
+            ev.weighted = weighted_evaluation(
+                fits.cv, weights, eligible, truth, task=task, seed=spec.seed,
+                n_boot=spec.evaluate.n_boot,
+                weighted_fits=spec.evaluate.drop_out_weights == "ipcw",
+            )  # fmt: skip
     if isinstance(fits.internal_external, CVResult):
         regions = design.cohort.set_index("index_id")["region"]
         ev.internal_external = internal_external(
@@ -357,10 +379,11 @@ def _train(cfg: DictConfig, extra_tags: dict[str, str] | None) -> TrainResult:
     t = time.perf_counter()
     design = _design(cdm, spec)
     timings["cohort_features"] = time.perf_counter() - t
-    fits = _fit(cfg, spec, design, task, timings)
+    eligible = _eligible(spec, cdm)
+    fits, weights = _fit(cfg, spec, design, eligible, timings)
     t = time.perf_counter()
     groups = make_subgroups(design.cohort, cdm["patients"])
-    ev = _evaluate(cfg, spec, cdm, design, fits, groups)
+    ev = _evaluate(cfg, spec, design, fits, groups, eligible, weights)
     timings["evaluate"] = time.perf_counter() - t
     t = time.perf_counter()
     effects = _effects(cfg, spec, design, groups)

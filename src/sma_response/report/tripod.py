@@ -153,6 +153,8 @@ class TripodFacts:
     drop_out
         ``estimand/*`` metrics (complete-case and IPCW-weighted mean target of the eligible
         index events; empty when not computed).
+    weighted
+        ``ipcw/*`` metrics when the fits and held-out metrics are IPC-weighted (else empty).
     """
 
     run: dict[str, Any]
@@ -173,6 +175,7 @@ class TripodFacts:
     coverage: pd.DataFrame = field(default_factory=pd.DataFrame)
     registries: dict[str, str] = field(default_factory=dict)
     drop_out: dict[str, float] = field(default_factory=dict)
+    weighted: dict[str, float] = field(default_factory=dict)  # ipcw/*: fits and metrics weighted
 
 
 # --------------------------------------------------------------------------- tables
@@ -534,8 +537,15 @@ def _missing_item(f: TripodFacts) -> tuple[str, str]:
     return FILLED, (
         f"{len(f.missing)} predictors have missing values (most: {top}); the table below gives "
         "the share per region. Missing values are not imputed for the trees (native handling) "
-        "and median-imputed with missing-value indicators for the logistic baseline; the "
-        "outcome is analysed complete-case (item 8a)."
+        "and median-imputed with missing-value indicators for the logistic baseline; "
+        + (
+            "index events without an outcome are handled by inverse-probability-of-censoring "
+            "weights (a logistic model of being labelled on the predictors, fitted inside each "
+            "training part), which weight the model fits and the weighted held-out metrics "
+            "(item 8a)."
+            if f.weighted.get("ipcw/weighted_fits")
+            else "the outcome is analysed complete-case (item 8a)."
+        )
     )
 
 
@@ -573,17 +583,31 @@ def _limitations(f: TripodFacts) -> str:
     if slope is not None and np.isfinite(slope) and slope < 0.9:
         notes.append(f"a calibration slope of {slope:.2f} shows some overfitting")
     notes.append("internal validation only")
-    d = f.drop_out
+    d, w = f.drop_out, f.weighted
     if d:
+        handled = (
+            "are weighted for in fitting and in the weighted metrics"
+            if w.get("ipcw/weighted_fits")
+            else "are weighted for in the weighted metrics (the fits are unweighted)"
+            if w
+            else "are left out of model fitting and validation"
+        )
         notes.append(
             f"{d['estimand/n_eligible'] - d['estimand/n_labelled']:.0f} of "
-            f"{d['estimand/n_eligible']:.0f} eligible index events have no outcome and are "
-            "left out of model fitting and validation; weighting the labelled ones by the "
-            "inverse of their chance of being labelled moves the cohort's mean target from "
+            f"{d['estimand/n_eligible']:.0f} eligible index events have no outcome and "
+            f"{handled}; weighting the labelled ones by the inverse of their chance of being "
+            "labelled moves the cohort's mean target from "
             f"{d['estimand/complete_case_rate']:.3f} (complete case) to "
             f"{d['estimand/corrected_rate']:.3f}"
         )
-    else:
+    if w and "ipcw/auroc" in w:
+        notes.append(
+            f"weighted to all eligible index events, the held-out AUROC is {w['ipcw/auroc']:.3f} "
+            f"(unweighted {f.metrics.get('auroc', float('nan')):.3f}), calibration intercept "
+            f"{w['ipcw/calibration_intercept']:+.2f}, slope {w['ipcw/calibration_slope']:.2f} "
+            f"(effective n {w['ipcw/n_effective']:.0f})"
+        )
+    if not d:
         notes.append("outcome missing for index events without a same-scale 12-month score")
     return "; ".join(notes) + "."
 
@@ -695,6 +719,7 @@ def tripod_report(
             cohort[["registry", "region"]].astype(str).drop_duplicates().itertuples(index=False)
         ),
         drop_out=ev.estimand.metrics() if ev.estimand is not None else {},
+        weighted=ev.weighted,
     )
     items = tripod_items(facts)
     return render_tripod_markdown(facts, items), render_tripod_html(facts, items)

@@ -142,6 +142,7 @@ class TrainResult:
     effects: EffectsResult | None = None  # per-therapy contrasts, overlap, truth's score
     held_out_regions: pd.DataFrame | None = None  # each region's AUROC/RMSE when held out
     held_out_pooled: float | None = None  # leave-one-region-out, pooled (beside cv/)
+    weighted: dict[str, float] = field(default_factory=dict)  # ipcw/*: weighted to the eligible
 
     @classmethod
     def of_run(
@@ -203,4 +204,5 @@ class TrainResult:
             sample_size=ev.sample_size,
             not_estimable=ev.not_estimable,
             drop_out=ev.estimand,
+            weighted=ev.weighted,
         )
