@@ -68,6 +68,7 @@ def test_a_sweep_groups_its_runs_under_one_parent_with_a_comparison(trained, tra
         "explain.enabled=false",
         "report.tripod=false",
         "evaluate.baseline=null",
+        "validation.confirmation=0.25",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = _runs(tmp_path)
@@ -104,6 +105,15 @@ def test_a_sweep_groups_its_runs_under_one_parent_with_a_comparison(trained, tra
     names = [client.get_run(r).info.run_name for r in children["run_id"]]
     assert len(set(names)) == 2, names  # distinct: the overrides' hash differs
     assert all(n.startswith(("train:xgboost:responder:seed0:", "train:hist_gb:")) for n in names)
+    # issue #13.4: the same persons are reserved from every trial; the parent reports the best
+    # trial's held-out confirmation beside the figure it was selected on, not as a column
+    confirm = [client.get_run(r).data.metrics for r in children["run_id"]]
+    assert len({(m["confirm/n"], m["confirm/n_persons"]) for m in confirm}) == 1
+    assert all(m["cv/n"] + m["confirm/n"] <= 1200 for m in confirm)
+    best_confirm = client.get_run(best_id).data.metrics["confirm/auroc"]
+    assert client.get_run(parent_id).data.metrics["best/confirm/auroc"] == best_confirm
+    assert "confirm/auroc" not in table.columns
+    assert "on the persons reserved from the whole search" in " ".join(proc.stdout.split())
 
 
 def test_a_failed_sweep_ends_its_parent_run_as_failed(trained, train_tmp, tmp_path):

@@ -4,7 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sma_response.features.design import Design, split_confirmation
 from sma_response.models import ValidationSpec, assign_splits, loro_regions
+from sma_response.models.split import reserve_confirmation
 from sma_response.schemas import Splits
 
 
@@ -103,3 +105,30 @@ def test_invalid_spec_names_the_key(modelling, change, key):
     cohort, targets, _, _ = modelling
     with pytest.raises(ValueError, match=key):
         assign_splits(cohort, targets, spec=ValidationSpec(**change), seed=0)
+
+
+def test_the_confirmation_set_is_whole_persons_stratified_and_fixed_by_the_seed(modelling):
+    cohort, targets, X, y = modelling
+    cohort = _with_linked_duplicates(cohort)
+    labelled = cohort.loc[cohort["index_id"].isin(targets["index_id"])]
+    held = reserve_confirmation(cohort, targets, fraction=0.2, seed=0)
+    share = len(held) / labelled["linked_id"].nunique()
+    assert 0.15 < share < 0.25
+    assert held.equals(reserve_confirmation(cohort, targets, fraction=0.2, seed=0))
+    assert not held.equals(reserve_confirmation(cohort, targets, fraction=0.2, seed=1))
+    assert reserve_confirmation(cohort, targets, fraction=0.0, seed=0).empty
+    rate = targets.merge(cohort[["index_id", "linked_id"]], on="index_id")
+    in_held = rate["linked_id"].isin(held)
+    assert abs(rate.loc[in_held, "target"].mean() - rate["target"].mean()) < 0.08
+    # Split off, the persons are gone from the design with all their index events.
+    ids = labelled["index_id"]
+    design = Design(
+        cohort=labelled.reset_index(drop=True), attrition=pd.DataFrame(), X=X.loc[ids],
+        targets=targets, y=y.loc[ids],
+    )  # fmt: skip
+    dev, confirm = split_confirmation(design, held)
+    assert set(dev.cohort["linked_id"]).isdisjoint(held)
+    assert set(confirm.cohort["linked_id"]) == set(held)
+    assert len(dev.X) + len(confirm.X) == len(design.X)
+    assert dev.attrition["rule"].iloc[-1] == "confirmation"
+    assert dev.attrition["excluded"].iloc[-1] == len(confirm.X)

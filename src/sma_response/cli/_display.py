@@ -191,6 +191,8 @@ def train_summary(result: TrainResult, *, console: Console | None = None) -> Non
         console.print(drop_out_line(r.drop_out), highlight=False)
     if r.weighted:
         console.print(weighted_line(r.weighted, task=r.task), highlight=False)
+    if r.confirmation:
+        console.print(confirmation_line(r.confirmation, r.metrics, task=r.task), highlight=False)
     if r.effects is not None:
         for line in effects_lines(r.effects.metrics, r.effects.population):
             console.print(line, highlight=False)
@@ -293,6 +295,30 @@ def weighted_line(m: dict[str, float], *, task: str) -> str:
         f"{line}; against the truth of all eligible: AUROC {m['ipcw/truth_eligible_auroc']:.3f} "
         f"(estimated {m['ipcw/truth_complete_case_auroc']:.3f} complete case, "
         f"{m['ipcw/truth_weighted_auroc']:.3f} weighted)"
+    )
+
+
+def confirmation_line(m: dict[str, float], cv: dict[str, float], *, task: str) -> str:
+    """Say how the final model does on the reserved confirmation set, beside the folds (one line).
+
+    Examples
+    --------
+    >>> m = {"confirm/auroc": 0.861, "confirm/auroc_ci_low": 0.80, "confirm/auroc_ci_high": 0.91,
+    ...      "confirm/calibration_intercept": 0.05, "confirm/calibration_slope": 0.88,
+    ...      "confirm/n": 163.0, "confirm/n_persons": 163.0}
+    >>> confirmation_line(m, {"auroc": 0.882}, task="classification")
+    ... # doctest: +NORMALIZE_WHITESPACE
+    'confirmation set (163 index events of 163 persons reserved before any fit, fold or search):
+    AUROC 0.861 (0.800 to 0.910), calibration intercept +0.050, slope 0.880; in the folds 0.882'
+    """
+    key, label = ("auroc", "AUROC") if task == "classification" else ("rmse", "RMSE")
+    return (
+        f"confirmation set ({m['confirm/n']:.0f} index events of {m['confirm/n_persons']:.0f} "
+        f"persons reserved before any fit, fold or search): {label} {m[f'confirm/{key}']:.3f} "
+        f"({m.get(f'confirm/{key}_ci_low', math.nan):.3f} to "
+        f"{m.get(f'confirm/{key}_ci_high', math.nan):.3f}), calibration intercept "
+        f"{m['confirm/calibration_intercept']:+.3f}, slope {m['confirm/calibration_slope']:.3f}; "
+        f"in the folds {cv.get(key, math.nan):.3f}"
     )
 
 

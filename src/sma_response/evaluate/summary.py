@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from sklearn.pipeline import Pipeline
 
 from sma_response.evaluate.dropout import EstimandBias
 from sma_response.evaluate.metrics import (
@@ -18,10 +19,13 @@ from sma_response.evaluate.metrics import (
 from sma_response.evaluate.samplesize import SampleSize, run_sample_size
 from sma_response.evaluate.subgroups import subgroup_metrics
 from sma_response.evaluate.uncertainty import patient_clusters
+from sma_response.features.design import Design
+from sma_response.models.fit import predict
 
 __all__ = [
     "InternalExternal",
     "RunEvaluation",
+    "confirmation_metrics",
     "evaluate_run",
     "first_repeat",
     "held_out_regions",
@@ -112,6 +116,7 @@ class RunEvaluation:
     estimand: EstimandBias | None = None  # the cohort's rate under drop-out (evaluate.drop_out)
     internal_external: InternalExternal | None = None  # leave-one-region-out, beside cv/
     weighted: dict[str, float] = field(default_factory=dict)  # ipcw/*: weighted to the eligible
+    confirmation: dict[str, float] = field(default_factory=dict)  # confirm/*: reserved persons
 
     def logged_metrics(self) -> dict[str, float]:
         """Return the metrics to log (cv/, baseline/, comparison/, oracle/, estimand/, ipcw/...)."""
@@ -134,6 +139,7 @@ class RunEvaluation:
         if self.internal_external is not None:
             out.update(self.internal_external.metrics())
         out.update(self.weighted)
+        out.update(self.confirmation)
         return out
 
 
@@ -251,6 +257,29 @@ def evaluate_run(
         result.sample_size = run_sample_size(features, y, p, task=task)
     result.not_estimable = reasons
     return result
+
+
+def confirmation_metrics(
+    final: Pipeline, held: Design, *, task: str, seed: int, n_boot: int
+) -> tuple[dict[str, float], dict[str, str]]:
+    """Score the final model once on the reserved confirmation set (``confirm/*`` metrics).
+
+    The persons of ``held`` were reserved before any split (``validation.confirmation``):
+    neither the folds, the final model nor a sweep's selection saw them, so for a tuned model
+    this is the held-out confirmation beside the folds' (selected-on) figures. Intervals
+    resample whole patients. Returns the metrics and the reasons of those not estimable.
+    """
+    if held.y is None or len(held.X) == 0:
+        return {}, {"confirm": "no index event was reserved"}
+    y = held.y.to_numpy(dtype=float)
+    p = predict(final, held.X, task=task)
+    clusters = patient_clusters(held.X.index)
+    rng = np.random.default_rng(seed)
+    found = compute_metrics(y, p, task=task, rng=rng, n_boot=n_boot, clusters=clusters)
+    metrics = {f"confirm/{k}": v for k, v in found.items()}
+    metrics["confirm/n_persons"] = float(held.cohort["linked_id"].nunique())
+    reasons = {f"confirm/{k}": v for k, v in not_estimable(found, y, p, task=task).items()}
+    return metrics, reasons
 
 
 def held_out_regions(ev: RunEvaluation, *, task: str, loro: bool) -> pd.DataFrame | None:

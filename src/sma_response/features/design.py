@@ -26,6 +26,7 @@ __all__ = [
     "build_design",
     "eligible_events",
     "observed_change",
+    "split_confirmation",
     "synthetic_example",
 ]
 
@@ -108,6 +109,58 @@ def build_design(
     return Design(cohort=cohort, attrition=attrition, X=X, targets=targets, y=y)
 
 
+def split_confirmation(design: Design, persons: pd.Index) -> tuple[Design, Design]:
+    """Split off the index events of reserved ``persons`` (``linked_id``) as a confirmation set.
+
+    Returns the development part (its attrition gains a ``confirmation`` step counting what
+    remains) and the confirmation part (the reserved events; same attrition as before).
+
+    Examples
+    --------
+    >>> cohort = pd.DataFrame({"index_id": ["a#1", "b#1", "c#1"], "patient_id": ["a", "b", "c"],
+    ...                        "linked_id": ["a", "b", "c"]})
+    >>> X = pd.DataFrame({"x": [1.0, 2.0, 3.0]}, index=cohort["index_id"])
+    >>> d = Design(cohort=cohort, attrition=pd.DataFrame(columns=["step"]), X=X,
+    ...            targets=pd.DataFrame({"index_id": cohort["index_id"], "target": [0, 1, 0.0]}),
+    ...            y=pd.Series([0, 1, 0.0], index=X.index))
+    >>> dev, held = split_confirmation(d, pd.Index(["b"]))
+    >>> dev.X.index.tolist(), held.X.index.tolist(), dev.attrition["rule"].tolist()
+    (['a#1', 'c#1'], ['b#1'], ['confirmation'])
+    """
+
+    def part(keep: np.ndarray, attrition: pd.DataFrame) -> Design:
+        cohort = design.cohort.loc[keep].reset_index(drop=True)
+        ids = pd.Index(cohort["index_id"])
+        targets = None
+        if design.targets is not None:
+            targets = design.targets.loc[design.targets["index_id"].isin(ids)]
+            targets = targets.reset_index(drop=True)
+        y = None if design.y is None else design.y.loc[ids]
+        return Design(cohort=cohort, attrition=attrition, X=design.X.loc[ids], targets=targets, y=y)
+
+    held = design.cohort["linked_id"].astype(str).isin(persons.astype(str)).to_numpy()
+    last = design.attrition.iloc[-1] if len(design.attrition) else None
+    kept = design.cohort.loc[~held]
+    n_kept = kept["patient_id"].nunique()
+    row = {
+        "step": len(design.attrition),
+        "rule": "confirmation",
+        "description": (
+            f"{int(held.sum())} index events of {len(persons)} persons reserved for the "
+            "confirmation set: never fitted on, validated in the folds, or tuned on"
+        ),
+        "n_patients": n_kept,
+        "n_index_events": len(kept),
+        "excluded": int(held.sum()),
+        "excluded_patients": None if last is None else last["n_patients"] - n_kept,
+    }
+    attrition = pd.concat([design.attrition, pd.DataFrame([row])], ignore_index=True)
+    for col in ("n_patients", "n_index_events", "excluded", "excluded_patients"):
+        if col in attrition:
+            attrition[col] = attrition[col].astype("Int64")
+    return part(~held, attrition), part(held, design.attrition)
+
+
 @dataclass
 class EligibleEvents:
     """Every index event the target applies to, labelled or censored (for drop-out analyses).
@@ -131,6 +184,14 @@ class EligibleEvents:
     def labelled(self) -> pd.Series:
         """Whether each event (by ``index_id``) has an outcome."""
         return self.labels.set_index("index_id")["target"].notna()
+
+    def without(self, persons: pd.Index) -> EligibleEvents:
+        """Return the events of every person but ``persons`` (``linked_id``)."""
+        keep = ~self.cohort["linked_id"].astype(str).isin(persons.astype(str))
+        cohort = self.cohort.loc[keep].reset_index(drop=True)
+        ids = pd.Index(cohort["index_id"])
+        labels = self.labels.loc[self.labels["index_id"].isin(ids)].reset_index(drop=True)
+        return EligibleEvents(cohort=cohort, labels=labels, X=self.X.loc[ids])
 
 
 def eligible_events(

@@ -29,6 +29,12 @@ class ValidationSpec:
         Share of index events held out by ``holdout``.
     stratify
         Balance the target across folds (classes; quintiles of a continuous target).
+    confirmation
+        Share of persons reserved before any split (grouped by person, stratified, chosen by
+        the run's seed alone, so every run of a sweep reserves the same ones): they are
+        neither fitted on nor validated in the folds, and the final model is scored on them
+        once (``confirm/*``). For a tuned model the folds' figures are those the search
+        selected on; ``confirm/*`` is the held-out confirmation. ``0``: none (the default).
     """
 
     kind: str = "grouped_kfold"
@@ -36,3 +42,4 @@ class ValidationSpec:
     n_repeats: int = 1
     test_fraction: float = 0.2
     stratify: bool = True
+    confirmation: float = 0.0

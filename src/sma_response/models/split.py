@@ -11,7 +11,13 @@ from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 from sma_response._utils.random import spawn_seeds
 from sma_response.models.spec import VALIDATION_KINDS, ValidationSpec
 
-__all__ = ["SPLIT_COLUMNS", "assign_splits", "check_validation_spec", "loro_regions"]
+__all__ = [
+    "SPLIT_COLUMNS",
+    "assign_splits",
+    "check_validation_spec",
+    "loro_regions",
+    "reserve_confirmation",
+]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +47,9 @@ def check_validation_spec(spec: ValidationSpec) -> None:
         raise ValueError(msg)
     if not 0.0 < spec.test_fraction < 1.0:
         msg = f"validation.test_fraction: must be in (0, 1), got {spec.test_fraction}"
+        raise ValueError(msg)
+    if not 0.0 <= spec.confirmation <= 0.5:
+        msg = f"validation.confirmation: must be in [0, 0.5], got {spec.confirmation}"
         raise ValueError(msg)
 
 
@@ -153,6 +162,42 @@ def assign_splits(
         sorted(out["fold"].unique().tolist()),
     )
     return out[list(SPLIT_COLUMNS)]
+
+
+def reserve_confirmation(
+    cohort: pd.DataFrame, target: pd.DataFrame, *, fraction: float, seed: int
+) -> pd.Index:
+    """Return the persons (``linked_id``) reserved for the confirmation set.
+
+    About ``fraction`` of the labelled persons, drawn as one fold of a stratified grouped split
+    with its own seed stream (not the folds' streams), so the reservation depends on the data
+    and ``seed`` only: the same persons in every run of a sweep over model settings.
+
+    Examples
+    --------
+    >>> ids = [f"p{i}#1" for i in range(40)]
+    >>> cohort = pd.DataFrame({"index_id": ids, "patient_id": [i[:-2] for i in ids],
+    ...                        "linked_id": [i[:-2] for i in ids], "region": "DE"})
+    >>> target = pd.DataFrame({"index_id": ids, "target": [0.0, 1.0] * 20})
+    >>> held = reserve_confirmation(cohort, target, fraction=0.25, seed=0)
+    >>> len(held), held.equals(reserve_confirmation(cohort, target, fraction=0.25, seed=0))
+    (10, True)
+    """
+    if fraction <= 0:
+        return pd.Index([], dtype=object, name="linked_id")
+    rows = (
+        cohort[["index_id", "linked_id"]]
+        .astype(str)
+        .merge(
+            target[["index_id", "target"]].assign(index_id=lambda d: d["index_id"].astype(str)),
+            on="index_id",
+        )
+    )
+    n_folds = max(2, round(1 / fraction))
+    stream = int(np.random.SeedSequence([seed, 0xC0F1]).generate_state(1)[0])
+    splitter = StratifiedGroupKFold(n_folds, shuffle=True, random_state=stream)
+    _, held = next(splitter.split(rows, _strata(rows["target"]), rows["linked_id"]))
+    return pd.Index(sorted(rows["linked_id"].iloc[held].unique()), name="linked_id")
 
 
 def loro_regions(cohort: pd.DataFrame) -> list[str]:

@@ -34,6 +34,7 @@ from sma_response.evaluate.dropout import (
 from sma_response.evaluate.subgroups import make_subgroups
 from sma_response.evaluate.summary import (
     RunEvaluation,
+    confirmation_metrics,
     evaluate_run,
     internal_external,
 )
@@ -44,10 +45,11 @@ from sma_response.features.design import (
     EligibleEvents,
     build_design,
     eligible_events,
+    split_confirmation,
     synthetic_example,
 )
 from sma_response.models.fit import CVResult, RunFits, fit_internal_external, fit_run
-from sma_response.models.split import assign_splits
+from sma_response.models.split import assign_splits, reserve_confirmation
 from sma_response.pipelines.data import (
     DataError,
     ensure_cdm,
@@ -127,9 +129,10 @@ def _baseline_label(spec: TrainConfig) -> str | None:
     return spec.baseline_model.label(_task(spec.target.kind))
 
 
-def _design(cdm: dict[str, pd.DataFrame], spec: TrainConfig) -> Design:
+def _design(cdm: dict[str, pd.DataFrame], spec: TrainConfig) -> tuple[Design, Design | None]:
+    """Return the design to fit and validate, and the reserved confirmation set (or ``None``)."""
     try:
-        return build_design(
+        design = build_design(
             cdm,
             cohort_spec=spec.cohort,
             feature_spec=spec.features,
@@ -139,6 +142,12 @@ def _design(cdm: dict[str, pd.DataFrame], spec: TrainConfig) -> Design:
     except DesignError as err:
         msg = f"cohort: {err} after the inclusion rules; too few to validate"
         raise TrainingError(msg) from err
+    if not spec.validation.confirmation or design.targets is None:
+        return design, None
+    persons = reserve_confirmation(
+        design.cohort, design.targets, fraction=spec.validation.confirmation, seed=spec.seed
+    )
+    return split_confirmation(design, persons)
 
 
 def _eligible(spec: TrainConfig, cdm: dict[str, pd.DataFrame]) -> EligibleEvents | None:
@@ -377,13 +386,20 @@ def _train(cfg: DictConfig, extra_tags: dict[str, str] | None) -> TrainResult:
     cdm, digest = load_cdm(cdm_dir)
     timings = {"data": time.perf_counter() - t}
     t = time.perf_counter()
-    design = _design(cdm, spec)
+    design, held = _design(cdm, spec)
     timings["cohort_features"] = time.perf_counter() - t
     eligible = _eligible(spec, cdm)
+    if eligible is not None and held is not None:  # the reserved persons stay out of it all
+        eligible = eligible.without(pd.Index(held.cohort["linked_id"].unique()))
     fits, weights = _fit(cfg, spec, design, eligible, timings)
     t = time.perf_counter()
     groups = make_subgroups(design.cohort, cdm["patients"])
     ev = _evaluate(cfg, spec, design, fits, groups, eligible, weights)
+    if held is not None:
+        ev.confirmation, reasons = confirmation_metrics(
+            fits.final, held, task=task, seed=spec.seed, n_boot=spec.evaluate.n_boot
+        )
+        ev.not_estimable.update(reasons)
     timings["evaluate"] = time.perf_counter() - t
     t = time.perf_counter()
     effects = _effects(cfg, spec, design, groups)

@@ -143,6 +143,7 @@ class TrainResult:
     held_out_regions: pd.DataFrame | None = None  # each region's AUROC/RMSE when held out
     held_out_pooled: float | None = None  # leave-one-region-out, pooled (beside cv/)
     weighted: dict[str, float] = field(default_factory=dict)  # ipcw/*: weighted to the eligible
+    confirmation: dict[str, float] = field(default_factory=dict)  # confirm/*: reserved persons
 
     @classmethod
     def of_run(
@@ -205,4 +206,5 @@ class TrainResult:
             not_estimable=ev.not_estimable,
             drop_out=ev.estimand,
             weighted=ev.weighted,
+            confirmation=ev.confirmation,
         )
