@@ -155,6 +155,8 @@ class TripodFacts:
         index events; empty when not computed).
     weighted
         ``ipcw/*`` metrics when the fits and held-out metrics are IPC-weighted (else empty).
+    confirmation
+        ``confirm/*`` metrics of the final model on the reserved persons (else empty).
     """
 
     run: dict[str, Any]
@@ -176,6 +178,7 @@ class TripodFacts:
     registries: dict[str, str] = field(default_factory=dict)
     drop_out: dict[str, float] = field(default_factory=dict)
     weighted: dict[str, float] = field(default_factory=dict)  # ipcw/*: fits and metrics weighted
+    confirmation: dict[str, float] = field(default_factory=dict)  # confirm/*: reserved persons
 
 
 # --------------------------------------------------------------------------- tables
@@ -560,8 +563,20 @@ def _performance(f: TripodFacts, headline: str) -> str:
             text += f" Comparator {f.baseline_name}: AUROC {_ci(f.baseline_metrics, 'auroc')}."
         if f.oracle:
             text += f" Simulator oracle (best possible): AUROC {_ci(f.oracle, 'auroc')}."
-        return text
-    return f"RMSE {_ci(m, 'rmse', 2)}; MAE {_ci(m, 'mae', 2)}; R2 {_ci(m, 'r2', 2)}."
+        return text + _confirmation(f, "auroc", 3)
+    text = f"RMSE {_ci(m, 'rmse', 2)}; MAE {_ci(m, 'mae', 2)}; R2 {_ci(m, 'r2', 2)}."
+    return text + _confirmation(f, "rmse", 2)
+
+
+def _confirmation(f: TripodFacts, key: str, digits: int) -> str:
+    """Say the final model's figure on the persons reserved before any fit, fold or tuning."""
+    c = {k.removeprefix("confirm/"): v for k, v in f.confirmation.items()}
+    if key not in c:
+        return ""
+    return (
+        f" On the {c['n']:.0f} index events of {c['n_persons']:.0f} persons reserved before any "
+        f"fit, fold or tuning (held-out confirmation): {key.upper()} {_ci(c, key, digits)}."
+    )
 
 
 def _subgroup_text(f: TripodFacts) -> str:
@@ -720,6 +735,7 @@ def tripod_report(
         ),
         drop_out=ev.estimand.metrics() if ev.estimand is not None else {},
         weighted=ev.weighted,
+        confirmation=ev.confirmation,
     )
     items = tripod_items(facts)
     return render_tripod_markdown(facts, items), render_tripod_html(facts, items)
