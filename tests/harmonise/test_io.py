@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from sma_response.harmonise.io import ROW, RawFile, _read_xlsx, _read_xlsx_openpyxl, read_registry
 from sma_response.harmonise.spec import parse_registry_spec
@@ -221,3 +223,90 @@ def test_a_nul_byte_quarantines_its_row_not_the_file(tmp_path: Path) -> None:
 def test_a_utf16_file_without_bom_is_still_a_file_error(tmp_path: Path) -> None:
     raw = _read_csv_text(tmp_path, "id,dob,sex\nA1,2020-01-01,F\n".encode("utf-16-le"))
     assert raw.error_rule == "wrong_encoding"
+
+
+def test_json_nesting_that_differs_from_the_mapping_quarantines_the_record(tmp_path: Path) -> None:
+    """issue #16.6: a list level given as an object (or a path through a number) is a bad row."""
+    records = [
+        {"id": "A", "dob": "2020-01-01", "visits": [{"d": "2020-02-01", "m": {"sit": "1"}}]},
+        {"id": "B", "dob": "2020-01-05", "visits": {"d": "2020-02-01"}},  # an object, not a list
+        {"id": "C", "dob": "2020-01-06", "visits": [{"d": "2020-03-01", "m": 1}]},  # m: a number
+        {"id": "D", "dob": "2020-01-07", "visits": ["2020-03-01"]},  # a list of strings
+        {"id": "E", "dob": "2020-01-08", "visits": None},  # null: missing data, not wrong
+    ]
+    (tmp_path / "e.json").write_text(json.dumps(records), encoding="utf-8")
+    spec = _spec(
+        "json",
+        {"id": "local_id", "dob": "birth_date", "visits[].d": "visit_date",
+         "visits[].m.sit": "able[sitting]"},
+    )  # fmt: skip
+    (f,) = read_registry(spec, tmp_path).files
+    assert f.error is None
+    assert f.n_rows == 5  # every record is counted: read or quarantined
+    assert f.bad_rows["row"].tolist() == [2, 3, 4]
+    assert set(f.bad_rows["rule"]) == {"wrong_nesting"}
+    reasons = f.bad_rows["reason"].tolist()
+    assert reasons[0].startswith("visits is an object, the mapping expects a list of records")
+    assert reasons[1].startswith("visits[1].m is a number, the mapping expects an object")
+    assert reasons[2].startswith("visits[1] is a string, the mapping expects an object")
+    assert "2020" not in " ".join(reasons)  # the reason never quotes a value
+    assert f.parts[""]["id"].tolist() == ["A", "E"]
+    assert f.parts["visits[]"]["visits[].m.sit"].tolist() == ["1"]
+
+
+def test_a_csv_without_its_header_line_is_named_so(tmp_path: Path) -> None:
+    f = _read_csv_text(tmp_path, b"A,2020-01-01,F\nB,2020-01-02,M\n")
+    assert f.error_rule == "no_header"
+    assert "looks like data" in f.error
+    assert "2020" not in f.error  # described by kind, never by value
+    assert f.n_rows == 2  # the first line is a data row too
+
+
+def test_mixed_encodings_are_read_line_by_line_and_reported(tmp_path: Path) -> None:
+    data = "id,dob,sex\nMüller,2020-01-01,F\n".encode() + "Zoë,2020-01-02,M\n".encode("cp1252")
+    f = _read_csv_text(tmp_path, data)
+    assert f.error is None
+    assert f.parts[""]["id"].tolist() == ["Müller", "Zoë"]
+    assert "encoding:mixed" in f.corrections
+    assert any("1 lines UTF-8, 1 lines cp1252" in n for n in f.notes)
+    # one encoding only (cp1252 throughout) is the plain fallback, not "mixed"
+    f = _read_csv_text(tmp_path, "id,dob,sex\nZoë,2020-01-02,M\n".encode("cp1252"))
+    assert f.corrections == ["encoding:cp1252"]
+
+
+def test_a_header_of_200000_columns_is_checked_in_one_pass(tmp_path: Path) -> None:
+    names = [f"c{i}" for i in range(200_000)] + ["c7", "c9"]
+    f = _read_csv_text(
+        tmp_path, (",".join(names) + "\n" + ",".join("1" * len(names)) + "\n").encode()
+    )
+    assert f.error_rule == "duplicate_columns"
+    assert "['c7', 'c9']" in f.error
+
+
+def test_a_damaged_parquet_row_group_quarantines_its_records_and_keeps_the_rest(
+    tmp_path: Path,
+) -> None:
+    frame = pd.DataFrame({"id": [f"P{i}" for i in range(100)], "dob": ["2020-01-01"] * 100})
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.Table.from_pandas(frame), path, row_group_size=40)
+    data = bytearray(path.read_bytes())
+    start = pq.ParquetFile(path).metadata.row_group(1).column(0).data_page_offset
+    data[start : start + 20] = bytes(b ^ 0xFF for b in data[start : start + 20])
+    path.write_bytes(bytes(data))
+    spec = _spec("parquet", {"id": "local_id", "dob": "birth_date"})
+    (f,) = read_registry(spec, tmp_path).files
+    assert f.error is None
+    assert f.n_rows == 100  # by the footer: every record is counted
+    assert f.bad_rows["row"].tolist() == list(range(41, 81))  # the second group, 40 records
+    assert set(f.bad_rows["rule"]) == {"unreadable_row_group"}
+    assert f.parts[""][ROW].tolist() == [*range(1, 41), *range(81, 101)]
+    assert f.parts[""]["id"].iloc[40] == "P80"
+    # every group damaged: one file error that still counts the records by the footer
+    for group in (0, 2):
+        start = pq.ParquetFile(path).metadata.row_group(group).column(0).data_page_offset
+        data[start : start + 20] = bytes(b ^ 0xFF for b in data[start : start + 20])
+    path.write_bytes(bytes(data))
+    (f,) = read_registry(spec, tmp_path).files
+    assert f.error_rule == "unreadable_file"
+    assert f.n_rows == 100
+    assert "100 records by its footer" in f.error

@@ -26,9 +26,11 @@ import csv
 import datetime as dt
 import json
 import logging
+import re
 import xml.etree.ElementTree as ET
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -303,6 +305,17 @@ def _decode(data: bytes, encoding: str, out: RawFile) -> str | None:
                 f"{out.path}: declared {encoding} but the file is UTF-8; read as UTF-8"
             )
             return text
+    # Only a file that is not valid UTF-8 but holds UTF-8 sequences can be mixed (cheap test).
+    if not data.isascii() and _UTF8_PAIR.search(data) and not _valid_utf8(data):
+        mixed = _mixed_encodings(data, "cp1252" if declared_utf8 else declared)
+        if mixed is not None:
+            text, n_utf8, n_other = mixed
+            out.corrections.append("encoding:mixed")
+            out.notes.append(
+                f"{out.path}: mixed encodings: {n_utf8} lines UTF-8, {n_other} lines "
+                f"{'cp1252' if declared_utf8 else encoding}; each line read in its own"
+            )
+            return text
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as err:
@@ -320,6 +333,52 @@ def _decode(data: bytes, encoding: str, out: RawFile) -> str | None:
         out.error_rule = "wrong_encoding"
         out.n_rows = max(data.count(b"\n") - 1, 0)
         return None
+
+
+#: A two-byte UTF-8 sequence (é, ü, ß ...): in cp1252 text it is practically never there.
+_UTF8_PAIR = re.compile(rb"[\xc2-\xdf][\x80-\xbf]")
+
+
+def _valid_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _mixed_encodings(data: bytes, other: str) -> tuple[str, int, int] | None:
+    r"""Decode a file whose lines are partly UTF-8 and partly ``other`` (cp1252, latin-1).
+
+    Happens when exports from two systems are concatenated. Returns the text (each line in its
+    own encoding) and the counts of non-ASCII lines in each, or ``None`` when the file is not
+    mixed (all its non-ASCII lines in one encoding).
+
+    Examples
+    --------
+    >>> data = "Müller\n".encode() + "Zoë\n".encode("cp1252") + b"plain\n"
+    >>> _mixed_encodings(data, "cp1252")
+    ('Müller\nZoë\nplain\n', 1, 1)
+    >>> _mixed_encodings("Müller\n".encode(), "cp1252") is None
+    True
+    """
+    if data.isascii():
+        return None
+    lines = data.split(b"\n")
+    texts, n_utf8, n_other = [], 0, 0
+    for raw in lines:
+        if raw.isascii():
+            texts.append(raw.decode("ascii"))
+            continue
+        try:
+            texts.append(raw.decode("utf-8"))
+            n_utf8 += 1
+        except UnicodeDecodeError:
+            texts.append(raw.decode(other, errors="replace"))
+            n_other += 1
+    if not (n_utf8 and n_other):
+        return None
+    return "\n".join(texts), n_utf8, n_other
 
 
 def _sparse_nul_lines(data: bytes) -> np.ndarray:
@@ -381,13 +440,23 @@ def _read_csv(path: Path, spec: FileSpec, out: RawFile) -> None:
             out.error_rule = "wrong_delimiter"
             out.n_rows = max(lines_total - reader.header_row, 0)
             return
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    dupes = sorted(n for n, k in Counter(names).items() if k > 1)  # linear: 200,000 columns too
     if dupes:
         out.error, out.error_rule = (
-            f"duplicated column names in header: {dupes}",
+            f"duplicated column names in header: {dupes[:10]}"
+            + (f" and {len(dupes) - 10} more" if len(dupes) > 10 else ""),
             "duplicate_columns",
         )
         out.n_rows = max(lines_total - reader.header_row, 0)
+        return
+    mapped = {c.source for c in spec.columns}
+    if mapped and not mapped & set(names) and _looks_like_data(names):
+        out.error = (
+            f"line {reader.header_row} holds none of the mapped columns and looks like data "
+            f"({_shape(names)}): the export has no header line (or reader.header_row is wrong)"
+        )
+        out.error_rule = "no_header"
+        out.n_rows = max(lines_total - reader.header_row + 1, 0)  # the first line is data too
         return
     invalid: list[tuple[int | None, int, int]] = []
 
@@ -468,6 +537,27 @@ def _read_csv(path: Path, spec: FileSpec, out: RawFile) -> None:
     out.n_rows = len(frame) + len(out.bad_rows)
 
 
+_DATA_LIKE = re.compile(r"^[-+]?\d[\d.,:/ -]*$")  # numbers and dates, never a column name
+
+
+def _looks_like_data(names: list[str]) -> bool:
+    """Whether a header line's fields look like values: at least a third are numbers or dates.
+
+    Examples
+    --------
+    >>> _looks_like_data(["P1", "2019-02-01", "w", "12,5"]), _looks_like_data(["id", "dob"])
+    (True, False)
+    """
+    hits = sum(bool(_DATA_LIKE.match(n)) for n in names if n)
+    return hits >= max(1, len(names) / 3)
+
+
+def _shape(names: list[str]) -> str:
+    """Describe a line's fields by kind, never by value (``3 numbers or dates of 4 fields``)."""
+    hits = sum(bool(_DATA_LIKE.match(n)) for n in names if n)
+    return f"{hits} numbers or dates of {len(names)} fields"
+
+
 def _split_merged_rows(
     frame: pd.DataFrame, rows: np.ndarray, delimiter: str
 ) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int, int]]]:
@@ -511,16 +601,61 @@ def _read_parquet(path: Path, spec: FileSpec, out: RawFile) -> None:
     try:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as err:
+        if _read_row_groups(path, out):
+            return
         kind = (
             "truncated or damaged"
             if "magic" in str(err).lower() or "size" in str(err).lower()
             else "damaged"
         )
         out.error, out.error_rule = f"not a readable parquet file ({kind})", "unreadable_file"
+        if out.n_rows:
+            out.error += f"; {out.n_rows} records by its footer"
         return
     frame = _typed_frame(table.to_pandas(types_mapper=_string_mapper))
     out.parts = {"": frame.assign(**{ROW: np.arange(1, len(frame) + 1, dtype=np.int64)})}
     out.n_rows = len(frame)
+
+
+def _read_row_groups(path: Path, out: RawFile) -> bool:
+    """Read a damaged parquet file row group by row group, when its footer is intact.
+
+    The readable groups are kept; every record of a damaged group is a bad row (rule
+    ``unreadable_row_group``, record numbers from the footer). Returns ``False`` when nothing
+    could be read (then ``out.n_rows`` holds the footer's record count, if there is a footer).
+    """
+    try:
+        parquet = pq.ParquetFile(path)
+        meta = parquet.metadata
+    except (pa.ArrowInvalid, OSError):
+        return False
+    out.n_rows = meta.num_rows
+    frames, bad, start = [], [], 1
+    for group in range(meta.num_row_groups):
+        n = meta.row_group(group).num_rows
+        try:
+            part = parquet.read_row_group(group).to_pandas(types_mapper=_string_mapper)
+        except (pa.ArrowInvalid, OSError):
+            bad.append((group, start, n))
+        else:
+            frames.append(part.assign(**{ROW: np.arange(start, start + n, dtype=np.int64)}))
+        start += n
+    if not frames:
+        return False
+    rows = [r for _, first, n in bad for r in range(first, first + n)]
+    reasons = [
+        f"row group {group + 1} of {meta.num_row_groups} cannot be read (damaged)"
+        for group, _, n in bad
+        for _ in range(n)
+    ]
+    out.bad_rows = _bad_rows(rows, ["unreadable_row_group"] * len(rows), reasons)
+    frame = pd.concat(frames, ignore_index=True)
+    out.parts = {"": _typed_frame(frame.drop(columns=[ROW])).assign(**{ROW: frame[ROW].to_numpy()})}
+    out.notes.append(
+        f"{out.path}: {len(bad)} of {meta.num_row_groups} row groups damaged; "
+        f"{len(rows)} records quarantined, the rest read"
+    )
+    return True
 
 
 # ---------------------------------------------------------------------------- XLSX
@@ -650,13 +785,20 @@ def _read_json(path: Path, spec: FileSpec, out: RawFile) -> None:
         out.error = f"expected a list of records at {where}"
         out.error_rule = "invalid_json"
         return
-    good = [isinstance(r, Mapping) for r in records]
-    bad_idx = [i + 1 for i, ok in enumerate(good) if not ok]
-    if bad_idx:
+    sources = {c.source for c in spec.columns} | set(spec.ignore)
+    tree = _source_tree(c.source for c in spec.columns)
+    problems: dict[int, tuple[str, str]] = {}
+    for i, record in enumerate(records):
+        if not isinstance(record, Mapping):
+            problems[i] = ("invalid_record", "record is not a JSON object")
+        elif (where := _nesting_error(record, tree)) is not None:
+            problems[i] = ("wrong_nesting", f"{where}: the whole record is quarantined")
+    good = [i not in problems for i in range(len(records))]
+    if problems:
         out.bad_rows = _bad_rows(
-            bad_idx,
-            ["invalid_record"] * len(bad_idx),
-            ["record is not a JSON object"] * len(bad_idx),
+            [i + 1 for i in problems],
+            [rule for rule, _ in problems.values()],
+            [reason for _, reason in problems.values()],
         )
     rows = np.array([i + 1 for i, ok in enumerate(good) if ok], dtype=np.int64)
     objs = [r for r, ok in zip(records, good, strict=True) if ok]
@@ -669,10 +811,87 @@ def _read_json(path: Path, spec: FileSpec, out: RawFile) -> None:
         )
         for lv in spec.levels
     }
-    sources = {c.source for c in spec.columns} | set(spec.ignore)
     unknown = sorted(_json_keys(objs[:200]) - _prefixes(sources))
     if unknown:
         out.notes.append(f"{out.path}: unmapped JSON keys ignored: {unknown[:10]}")
+
+
+def _source_tree(sources: Iterable[str]) -> dict[str, Any]:
+    """Arrange the mapping's JSON paths as a tree (``surveys[]`` -> ``milestones`` -> ...).
+
+    Examples
+    --------
+    >>> _source_tree(["id", "surveys[].date", "surveys[].milestones.sitting"])
+    {'id': {}, 'surveys[]': {'date': {}, 'milestones': {'sitting': {}}}}
+    """
+    tree: dict[str, Any] = {}
+    for source in sources:
+        node = tree
+        for part in source.replace("[]", "[].").split("."):
+            if part:
+                node = node.setdefault(part, {})
+    return tree
+
+
+def _nesting_error(record: Mapping[str, Any], tree: Mapping[str, Any], at: str = "") -> str | None:
+    """Say where a record's nesting differs from the mapping's paths (``None``: it does not).
+
+    A list level (``surveys[]``) must be a list of objects, a path through an object
+    (``milestones.sitting``) an object; absent or null values are fine (missing data). The
+    message names the path and the kind found, never a value.
+
+    Examples
+    --------
+    >>> tree = _source_tree(["id", "surveys[].date", "surveys[].milestones.sitting"])
+    >>> _nesting_error({"id": "A", "surveys": {"date": "2020-01-01"}}, tree)
+    'surveys is an object, the mapping expects a list of records'
+    >>> _nesting_error({"id": "A", "surveys": [{"milestones": 3}]}, tree)
+    'surveys[1].milestones is a number, the mapping expects an object'
+    >>> _nesting_error({"id": "A", "surveys": [{"date": "2020", "milestones": None}]}, tree)
+    """
+    for key, sub in tree.items():
+        if not sub:
+            continue  # a leaf: any value is the reader's and the rules' to judge
+        name = key.removesuffix("[]")
+        value = record.get(name)
+        if value is None:
+            continue
+        if key.endswith("[]"):
+            if not isinstance(value, list):
+                return f"{at}{name} is {_a(value)}, the mapping expects a list of records"
+            for n, item in enumerate(value, start=1):
+                if item is None:
+                    continue
+                if not isinstance(item, Mapping):
+                    return f"{at}{name}[{n}] is {_a(item)}, the mapping expects an object"
+                if (found := _nesting_error(item, sub, f"{at}{name}[{n}].")) is not None:
+                    return found
+        elif not isinstance(value, Mapping):
+            return f"{at}{name} is {_a(value)}, the mapping expects an object"
+        elif (found := _nesting_error(value, sub, f"{at}{name}.")) is not None:
+            return found
+    return None
+
+
+def _a(value: Any) -> str:
+    """Name a JSON value's kind with its article (never the value)."""
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string" if not _looks_numeric(value) else "a number"
+    return "a number"
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _prefixes(sources: Iterable[str]) -> set[str]:
