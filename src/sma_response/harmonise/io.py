@@ -791,8 +791,8 @@ def _read_json(path: Path, spec: FileSpec, out: RawFile) -> None:
     for i, record in enumerate(records):
         if not isinstance(record, Mapping):
             problems[i] = ("invalid_record", "record is not a JSON object")
-        elif (where := _nesting_error(record, tree)) is not None:
-            problems[i] = ("wrong_nesting", f"{where}: the whole record is quarantined")
+        elif (nesting := _nesting_error(record, tree)) is not None:
+            problems[i] = ("wrong_nesting", f"{nesting}: the whole record is quarantined")
     good = [i not in problems for i in range(len(records))]
     if problems:
         out.bad_rows = _bad_rows(
