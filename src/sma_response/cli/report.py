@@ -8,6 +8,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
+from sma_response.cli._errors import check_writable, one_line_errors, output_root
 from sma_response.cli._reports import report_summary
 from sma_response.conf.report import register_report_configs
 from sma_response.conf.resolvers import CONFIG_DIR, register_resolvers
@@ -22,12 +23,18 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # quiet 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="report")
 def main(cfg: DictConfig) -> None:
     """Write the reports and print what was written where."""
-    try:
+    with one_line_errors(
+        "sma-report", [ReportError, TrackingAccessError], where=str(cfg.out_dir), status=1
+    ):
         result = run_reports(cfg)
-    except (ReportError, TrackingAccessError) as err:
-        sys.exit(f"sma-report: error: {err}")  # one line on stderr, exit status 1
     report_summary(result)
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """Entry point: a read-only run folder is one line before Hydra creates it; the Hydra app."""
+    check_writable("sma-report", output_root(sys.argv[1:]), key="paths.output_root")
     main()
+
+
+if __name__ == "__main__":
+    cli()

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 
 from sma_response.cli._args import compose_from_argv
+from sma_response.cli._errors import one_line_errors
 from sma_response.cli._reports import reproduction_table
 from sma_response.conf.reproduce import ReproduceConfig
 from sma_response.pipelines.reproduce import ReproductionError, run_reproduction
@@ -35,11 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         known=[f.name for f in fields(ReproduceConfig)],
         collect="changes",
     )
-    try:
+    with one_line_errors("sma-reproduce", [ReproductionError, TrackingAccessError]):
         report = run_reproduction(cfg)
-    except (ReproductionError, TrackingAccessError) as err:
-        sys.stderr.write(f"sma-reproduce: error: {err}\n")
-        return 2
     reproduction_table(report)
     return 0 if report.status in ("identical", "consistent") else 1
 

@@ -9,6 +9,7 @@ import hydra
 from omegaconf import DictConfig
 from rich.console import Console
 
+from sma_response.cli._errors import check_writable, one_line_errors, output_root
 from sma_response.cli._tables import simulation_table
 from sma_response.conf.resolvers import CONFIG_DIR, register_resolvers
 from sma_response.conf.store import register_configs
@@ -23,13 +24,16 @@ register_configs()
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="simulate")
 def main(cfg: DictConfig) -> None:
     """Simulate the dataset described by ``cfg`` and print the summary table."""
-    try:
+    with one_line_errors("sma-simulate", [SimulationSpecError], where=str(cfg.paths.data_dir)):
         result = run_simulation(cfg)
-    except SimulationSpecError as err:
-        log.error("invalid simulation config: %s", err)
-        sys.exit(2)
     Console(width=None if Console().is_terminal else 120).print(simulation_table(result))
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """Entry point: a read-only run folder is one line before Hydra creates it; the Hydra app."""
+    check_writable("sma-simulate", output_root(sys.argv[1:]), key="paths.output_root")
     main()
+
+
+if __name__ == "__main__":
+    cli()

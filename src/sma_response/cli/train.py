@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 
 from sma_response.cli._args import check_group_choices, groups_help
 from sma_response.cli._display import train_summary
+from sma_response.cli._errors import check_writable, one_line_errors, output_root
 from sma_response.conf.resolvers import CONFIG_DIR, PROJECT_ROOT, register_resolvers
 from sma_response.conf.train import register_train_configs
 from sma_response.pipelines.train import TrainingError, run_training
@@ -21,11 +22,8 @@ register_train_configs()
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Run the training pipeline; return the optimised metric for sweepers."""
-    try:
+    with one_line_errors("sma-train", [TrainingError, TrackingAccessError]):
         result = run_training(cfg)
-    except (TrainingError, TrackingAccessError) as err:
-        sys.stderr.write(f"sma-train: error: {err}\n")
-        sys.exit(2)
     train_summary(result)
     return result.objective
 
@@ -45,6 +43,7 @@ def cli() -> None:
         sys.stdout.write(groups_help("sma-train", search, examples=EXAMPLES))
         sys.exit(0)
     check_group_choices(sys.argv[1:], prog="sma-train", search=search)
+    check_writable("sma-train", output_root(sys.argv[1:]), key="paths.output_root")
     main()
 
 

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from sma_response.cli._args import compose_from_argv
+from sma_response.cli._errors import one_line_errors
 from sma_response.cli._reports import validation_summary
 from sma_response.pipelines.validate import ValidationError, run_validation
 from sma_response.tracking.run import TrackingAccessError
@@ -30,11 +31,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         usage=__doc__ or "",
         aliases={"model": "model_uri", "registry": "registries"},
     )
-    try:
+    with one_line_errors(
+        "sma-validate", [ValidationError, TrackingAccessError], where=str(cfg.out_dir)
+    ):
         result = run_validation(cfg)
-    except (ValidationError, TrackingAccessError) as err:
-        sys.stderr.write(f"sma-validate: error: {err}\n")
-        return 2
     validation_summary(result)
     return 0
 
