@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sma_response.harmonise import io as io_module
 from sma_response.harmonise.io import ROW, RawFile, _read_xlsx, _read_xlsx_openpyxl, read_registry
 from sma_response.harmonise.spec import parse_registry_spec
 
@@ -274,13 +276,35 @@ def test_mixed_encodings_are_read_line_by_line_and_reported(tmp_path: Path) -> N
     assert f.corrections == ["encoding:cp1252"]
 
 
-def test_a_header_of_200000_columns_is_checked_in_one_pass(tmp_path: Path) -> None:
-    names = [f"c{i}" for i in range(200_000)] + ["c7", "c9"]
-    f = _read_csv_text(
-        tmp_path, (",".join(names) + "\n" + ",".join("1" * len(names)) + "\n").encode()
-    )
+def test_a_header_of_200000_columns_is_refused_and_duplicates_found_in_one_pass(
+    tmp_path: Path,
+) -> None:
+    names = [f"c{i}" for i in range(200_000)]
+    data = ",".join(names) + "\n" + ",".join("1" * len(names)) + "\n"
+    f = _read_csv_text(tmp_path, data.encode())
+    assert f.error_rule == "file_too_large"
+    assert f.error.startswith("200,000 columns: more than the 20,000")
+    names = [f"c{i}" for i in range(19_000)] + ["c7", "c9"]  # under the limit: linear check
+    data = ",".join(names) + "\n" + ",".join("1" * len(names)) + "\n"
+    f = _read_csv_text(tmp_path, data.encode())
     assert f.error_rule == "duplicate_columns"
     assert "['c7', 'c9']" in f.error
+
+
+def test_a_workbook_that_unzips_beyond_the_limit_is_refused_unread(tmp_path, monkeypatch) -> None:
+    """A zip bomb: small on disk, huge once inflated (the limit lowered to keep the test small)."""
+    path = tmp_path / "p.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["id", "dob"])
+    wb.active.append(["A", "2020-01-01"])
+    wb.save(path)
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/media/padding.bin", b"\0" * 2_000_000)  # 2 MB, a few kB zipped
+    monkeypatch.setattr(io_module, "MAX_INFLATED_BYTES", 1_000_000)
+    (f,) = read_registry(_spec("xlsx", {"id": "local_id", "dob": "birth_date"}), tmp_path).files
+    assert f.error_rule == "file_too_large"
+    assert "unzips to" in f.error
+    assert path.stat().st_size < 100_000
 
 
 def test_a_damaged_parquet_row_group_quarantines_its_records_and_keeps_the_rest(

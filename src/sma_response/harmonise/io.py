@@ -66,6 +66,12 @@ log = logging.getLogger(__name__)
 
 ROW = "_row"
 _CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
+#: Per-file limits, far above any registry export (a mapping reads about 30 columns): a file
+#: beyond one is refused with rule ``file_too_large`` before it is read into memory.
+MAX_FILE_BYTES = 4 << 30  # on disk
+MAX_INFLATED_BYTES = 4 << 30  # an XLSX workbook's parts once unzipped (a zip bomb's trick)
+MAX_COLUMNS = 20_000
+MAX_ROWS = 50_000_000
 
 
 @dataclass
@@ -244,6 +250,10 @@ def _read_file(path: Path, rel: str, spec: FileSpec) -> RawFile:
         return out
     if size == 0:
         out.error, out.error_rule = "empty file (0 bytes)", "empty_file"
+        return out
+    if size > MAX_FILE_BYTES:
+        out.error = f"{size:,} bytes: larger than the {MAX_FILE_BYTES:,} a file may have"
+        out.error_rule = "file_too_large"
         return out
     try:
         readers[spec.reader.format](path, spec, out)
@@ -428,6 +438,8 @@ def _read_csv(path: Path, spec: FileSpec, out: RawFile) -> None:
         return
     names = next(csv.reader([header_line], delimiter=reader.delimiter, quotechar=reader.quote))
     names = [n.strip() for n in names]
+    if _too_large(out, n_columns=len(names), n_rows=lines_total - reader.header_row):
+        return
     n_mapped = len({c.source for c in spec.columns})
     if len(names) == 1 and n_mapped > 1:
         found = [d for d in _CANDIDATE_DELIMITERS if d != reader.delimiter and d in header_line]
@@ -558,6 +570,18 @@ def _shape(names: list[str]) -> str:
     return f"{hits} numbers or dates of {len(names)} fields"
 
 
+def _too_large(out: RawFile, *, n_columns: int, n_rows: int) -> bool:
+    """Refuse a file beyond :data:`MAX_COLUMNS` or :data:`MAX_ROWS` (``out.error`` set)."""
+    if n_columns > MAX_COLUMNS:
+        out.error = f"{n_columns:,} columns: more than the {MAX_COLUMNS:,} a file may have"
+    elif n_rows > MAX_ROWS:
+        out.error = f"{n_rows:,} rows: more than the {MAX_ROWS:,} a file may have"
+    else:
+        return False
+    out.error_rule, out.n_rows = "file_too_large", max(n_rows, 0)
+    return True
+
+
 def _split_merged_rows(
     frame: pd.DataFrame, rows: np.ndarray, delimiter: str
 ) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int, int]]]:
@@ -598,6 +622,12 @@ def _string_mapper(dtype: pa.DataType) -> Any:
 
 
 def _read_parquet(path: Path, spec: FileSpec, out: RawFile) -> None:
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except (pa.ArrowInvalid, OSError):
+        meta = None  # no footer: the read below names the damage
+    if meta is not None and _too_large(out, n_columns=meta.num_columns, n_rows=meta.num_rows):
+        return
     try:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as err:
@@ -671,6 +701,14 @@ def _read_xlsx(path: Path, spec: FileSpec, out: RawFile) -> None:
         )
         return
     with archive:
+        inflated = sum(info.file_size for info in archive.infolist())
+        if inflated > MAX_INFLATED_BYTES:
+            out.error = (
+                f"unzips to {inflated:,} bytes: more than the {MAX_INFLATED_BYTES:,} a workbook "
+                "may hold (a damaged or crafted file?)"
+            )
+            out.error_rule = "file_too_large"
+            return
         names = set(archive.namelist())
         try:
             sheets = _xlsx.sheet_paths(archive.read)
@@ -710,7 +748,9 @@ def _finish_sheet(
         out.error, out.error_rule = f"no header on row {header_row}", "no_header"
         out.n_rows = len(frame)
         return
-    dupes = sorted({n for n in names if names.count(n) > 1 and n})
+    if _too_large(out, n_columns=len(names), n_rows=len(frame)):
+        return
+    dupes = sorted(n for n, k in Counter(names).items() if k > 1 and n)
     if dupes:
         out.error, out.error_rule = (
             f"duplicated column names in header: {dupes}",
