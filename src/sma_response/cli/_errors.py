@@ -14,12 +14,14 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from sma_response.conf.resolvers import PROJECT_ROOT
 
 __all__ = [
     "WRITE_ERRNOS",
+    "Outcome",
     "check_writable",
     "one_line_errors",
     "output_root",
@@ -55,21 +57,42 @@ def write_error_message(err: OSError, where: str | None = None) -> str:
     return f"cannot write {path}: {why}"
 
 
+@dataclass
+class Outcome:
+    """How the guarded block ended: ``status`` 0, or the exit status of the error it printed."""
+
+    status: int = 0
+
+
 @contextmanager
 def one_line_errors(
-    prog: str, errors: Sequence[type[Exception]], *, where: str | None = None, status: int = 2
-) -> Iterator[None]:
-    """Turn ``errors`` and refused writes into ``<prog>: error: <one line>`` and an exit."""
+    prog: str,
+    errors: Sequence[type[Exception]],
+    *,
+    where: str | None = None,
+    status: int = 2,
+    exit: bool = True,
+) -> Iterator[Outcome]:
+    """Turn ``errors`` and refused writes into ``<prog>: error: <one line>`` and an exit.
+
+    With ``exit=False`` the block is left instead and the yielded :class:`Outcome` holds the
+    status, for a ``main`` that returns its exit status rather than exiting.
+    """
+    outcome = Outcome()
     try:
-        yield
+        yield outcome
     except tuple(errors) as err:
-        sys.stderr.write(f"{prog}: error: {err}\n")
-        raise SystemExit(status) from None
+        message = str(err)
     except OSError as err:
         if err.errno not in WRITE_ERRNOS:
             raise
-        sys.stderr.write(f"{prog}: error: {write_error_message(err, where)}\n")
-        raise SystemExit(status) from None
+        message = write_error_message(err, where)
+    else:
+        return
+    sys.stderr.write(f"{prog}: error: {message}\n")
+    outcome.status = status
+    if exit:
+        raise SystemExit(status)
 
 
 def check_writable(prog: str, folder: str | Path, *, key: str) -> None:

@@ -36,8 +36,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         known=[f.name for f in fields(ReproduceConfig)],
         collect="changes",
     )
-    with one_line_errors("sma-reproduce", [ReproductionError, TrackingAccessError]):
+    errors = [ReproductionError, TrackingAccessError]
+    with one_line_errors("sma-reproduce", errors, exit=False) as done:
         report = run_reproduction(cfg)
+    if done.status:
+        return done.status
     reproduction_table(report)
     return 0 if report.status in ("identical", "consistent") else 1
 

@@ -31,10 +31,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         usage=__doc__ or "",
         aliases={"model": "model_uri", "registry": "registries"},
     )
-    with one_line_errors(
-        "sma-validate", [ValidationError, TrackingAccessError], where=str(cfg.out_dir)
-    ):
+    errors = [ValidationError, TrackingAccessError]
+    with one_line_errors("sma-validate", errors, where=str(cfg.out_dir), exit=False) as done:
         result = run_validation(cfg)
+    if done.status:
+        return done.status
     validation_summary(result)
     return 0
 
