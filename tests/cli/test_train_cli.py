@@ -142,6 +142,8 @@ def test_every_experiment_runs_on_small_data(trained, train_tmp, tmp_path, name)
     sweeps = {
         "model_comparison": ["-m"],
         "xgb_optuna": ["-m", "hydra.sweeper.n_trials=2"],
+        "xgb_optuna_confirmed": ["-m", "hydra.sweeper.n_trials=2"],
+        "learning_curve": ["-m", "validation.confirmation=0.5,0.2"],
     }
     proc = _train(train_tmp, tmp_path, f"experiments={name}", *sweeps.get(name, []))
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -154,6 +156,16 @@ def test_every_experiment_runs_on_small_data(trained, train_tmp, tmp_path, name)
         assert len(children) == (3 if name == "model_comparison" else 2)
     else:
         assert len(children) == 1
+    if name == "learning_curve":  # the parent holds the curve: a table and two figures
+        client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+        parent_id = runs.loc[runs["sweep"] == "parent", "run_id"].iloc[0]
+        logged = {a.path for a in client.list_artifacts(parent_id, "sweep")}
+        assert {"sweep/learning_curve.csv", "sweep/learning_curve_auroc.png"} <= logged
+        curve = pd.read_csv(
+            client.download_artifacts(parent_id, "sweep/learning_curve.csv", str(tmp_path))
+        )
+        assert curve["n"].is_monotonic_increasing
+        assert curve["confirm/auroc"].notna().all()
 
 
 @pytest.mark.parametrize(

@@ -117,6 +117,10 @@ def test_the_confirmation_set_is_whole_persons_stratified_and_fixed_by_the_seed(
     assert held.equals(reserve_confirmation(cohort, targets, fraction=0.2, seed=0))
     assert not held.equals(reserve_confirmation(cohort, targets, fraction=0.2, seed=1))
     assert reserve_confirmation(cohort, targets, fraction=0.0, seed=0).empty
+    smaller = reserve_confirmation(cohort, targets, fraction=0.1, seed=0)
+    larger = reserve_confirmation(cohort, targets, fraction=0.7, seed=0)
+    assert set(smaller) < set(held) < set(larger)  # nested: a learning curve's sizes
+    assert 0.65 < len(larger) / labelled["linked_id"].nunique() < 0.75
     rate = targets.merge(cohort[["index_id", "linked_id"]], on="index_id")
     in_held = rate["linked_id"].isin(held)
     assert abs(rate.loc[in_held, "target"].mean() - rate["target"].mean()) < 0.08

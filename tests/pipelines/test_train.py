@@ -210,7 +210,7 @@ def test_no_logged_model_holds_a_cohort_row(trained, tmp_path):
         ("target.estimand=alive", r"^target\.estimand: unknown 'alive'"),
         ("evaluate.drop_out=impute", r"^evaluate\.drop_out: unknown 'impute'"),
         ("evaluate.drop_out_weights=fit", r"^evaluate\.drop_out_weights: unknown .fit."),
-        ("validation.confirmation=0.8", r"^validation\.confirmation: must be between 0 and 0\.5"),
+        ("validation.confirmation=0.95", r"^validation\.confirmation: must be between 0 and 0\.9"),
         ("effects.estimator=x_learner", r"^effects\.estimator: unknown 'x_learner'"),
         ("effects.min_propensity=0.7", r"^effects\.min_propensity: must be between 0 and 0\.5"),
         ("tracking.uri=http://site:pw@127.0.0.1:5000", r"^tracking\.uri: holds a password"),

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sma_response.conf.nodes import node_spec
+from sma_response.evaluate.plots import plot_learning_curve
 from sma_response.tracking.lookup import register_model, set_run_tags
 from sma_response.tracking.provenance import git_dirty, git_sha
 from sma_response.tracking.run import child_runs, end_parent_run, start_parent_run
@@ -31,6 +32,8 @@ SWEEP_METRICS = {
     "classification": ["cv/auroc", "cv/auprc", "cv/brier", "cv/calibration_slope"],
     "regression": ["cv/rmse", "cv/mae", "cv/r2", "cv/calibration_slope"],
 }
+#: A sweep tagged so (``tags: [learning_curve]``) also logs its learning curve on the parent.
+LEARNING_CURVE = "learning_curve"
 #: Metrics for which lower is better (the sweep's best run minimises them).
 LOWER_IS_BETTER = ("brier", "rmse", "mae")
 
@@ -95,19 +98,52 @@ class MLflowParentRun(Callback):
             row = table.loc[table["best"]].iloc[0]
             summary[f"best/{key}"] = float(row[key])
             best_line = _register_best(spec, self.run_id, str(row["run_id"]))
-            if not math.isnan(float(row[confirm])):
+            curve = LEARNING_CURVE in list(config.get("tags") or [])
+            if not curve and not math.isnan(float(row[confirm])):  # a curve has no "best"
                 summary[f"best/{confirm}"] = float(row[confirm])
                 best_line += confirmation_note(key, float(row[key]), float(row[confirm]))
         table = table.drop(columns=[confirm])
+        extra = {}
+        if LEARNING_CURVE in list(config.get("tags") or []):
+            extra = learning_curve(spec, self.run_id, metric=key.split("/", 1)[-1])
         run_id, self.run_id = self.run_id, None
         failed = bool(len(table)) and "status" in table and (table["status"] != "FINISHED").any()
         end_parent_run(
-            spec, run_id, summary=summary, table=table, status="FAILED" if failed else "FINISHED"
-        )
+            spec, run_id, summary=summary, table=table, status="FAILED" if failed else "FINISHED",
+            extra=extra,
+        )  # fmt: skip
         os.environ.pop(PARENT_RUN_ENV, None)
         _print_comparison(table, metrics=metrics, parent_run_id=run_id)
         if best_line:
             Console().print(best_line, highlight=False)
+
+
+def learning_curve(spec: TrackingSpec, parent_run_id: str, *, metric: str) -> dict[str, Any]:
+    """Return the sweep's learning curve: its table and a figure per metric, by artifact path.
+
+    Each child is one development size (``cohort/n_index_events``); its cross-validated and
+    reserved-person (``confirm/*``) figures are drawn against it, with the largest run's Riley
+    minimum (``samplesize/n_required``) as a line.
+    """
+    metrics = [metric, "calibration_slope"]
+    names = [
+        f"{prefix}/{m}{end}"
+        for m in metrics
+        for prefix in ("cv", "confirm")
+        for end in ("", "_ci_low", "_ci_high")
+    ]
+    runs = child_runs(
+        spec, parent_run_id, metrics=["cohort/n_index_events", "samplesize/n_required", *names]
+    )
+    runs = runs.rename(columns={"cohort/n_index_events": "n"}).sort_values("n")
+    required = runs["samplesize/n_required"].dropna()
+    n_required = float(required.iloc[-1]) if len(required) else None
+    out: dict[str, Any] = {"sweep/learning_curve.csv": runs}
+    for m in metrics:
+        out[f"sweep/learning_curve_{m}.png"] = plot_learning_curve(
+            runs, metric=m, n_required=n_required
+        )
+    return out
 
 
 def confirmation_note(key: str, selected: float, confirmed: float) -> str:

@@ -190,9 +190,9 @@ def check_train_values(cfg: DictConfig, spec: TrainConfig) -> None:
     if not 0.0 < fraction < 1.0:
         msg = f"validation.test_fraction: must be between 0 and 1, got {fraction}"
         raise ConfigError(msg)
-    if not 0 <= spec.validation.confirmation <= 0.5:
+    if not 0 <= spec.validation.confirmation <= 0.9:
         msg = (
-            "validation.confirmation: must be between 0 and 0.5 (the share of persons "
+            "validation.confirmation: must be between 0 and 0.9 (the share of persons "
             f"reserved), got {spec.validation.confirmation}"
         )
         raise ConfigError(msg)

@@ -22,6 +22,7 @@ __all__ = [
     "plot_calibration",
     "plot_decision_curve",
     "plot_forest",
+    "plot_learning_curve",
     "plot_predicted_vs_observed",
     "plot_roc",
 ]
@@ -278,6 +279,66 @@ def plot_predicted_vs_observed(
         )
     ax.set(xlabel=f"Predicted ({unit})", ylabel=f"Observed ({unit})", title=title)
     ax.legend(loc="upper left", frameon=False)
+    return fig
+
+
+def plot_learning_curve(
+    runs: pd.DataFrame, *, metric: str = "auroc", n_required: float | None = None
+) -> Figure:
+    """Learning curve: a metric against the number of index events a model was developed on.
+
+    Parameters
+    ----------
+    runs
+        One row per run: ``n`` (index events developed on) and, for ``prefix`` in ``cv`` and
+        ``confirm``, ``<prefix>/<metric>`` with ``_ci_low``/``_ci_high`` where known.
+    metric
+        The metric to draw (``auroc``, ``calibration_slope``, ``rmse`` ...).
+    n_required
+        Riley's minimum sample size, drawn as a vertical line (``None``: not drawn).
+
+    Examples
+    --------
+    >>> runs = pd.DataFrame({"n": [200, 400], "cv/auroc": [0.8, 0.85],
+    ...                      "cv/auroc_ci_low": [0.7, 0.8], "cv/auroc_ci_high": [0.9, 0.9],
+    ...                      "confirm/auroc": [0.78, 0.84]})
+    >>> [t.get_text() for t in plot_learning_curve(runs).axes[0].get_legend().get_texts()]
+    ['cross-validated (developed on n)', 'reserved persons (final model)']
+    """
+    fig = Figure(figsize=(6.0, 4.0))
+    ax = fig.subplots()
+    runs = runs.sort_values("n")
+    labels = {
+        "cv": "cross-validated (developed on n)",
+        "confirm": "reserved persons (final model)",
+    }
+    for shift, (prefix, label) in zip((-0.01, 0.01), labels.items(), strict=True):
+        column = f"{prefix}/{metric}"
+        if column not in runs or runs[column].isna().all():
+            continue
+        x = runs["n"].to_numpy(dtype=float) * (1 + shift)
+        y = runs[column].to_numpy(dtype=float)
+        low = runs.get(f"{column}_ci_low", pd.Series(np.nan, index=runs.index)).to_numpy(float)
+        high = runs.get(f"{column}_ci_high", pd.Series(np.nan, index=runs.index)).to_numpy(float)
+        err = np.vstack([y - low, high - y])
+        ax.errorbar(x, y, yerr=np.where(np.isfinite(err), err, 0.0), marker="o", capsize=3,
+                    label=label)  # fmt: skip
+    if n_required is not None and np.isfinite(n_required):
+        ax.axvline(n_required, color="grey", linestyle="--", linewidth=1)
+        ax.annotate(
+            f"Riley's minimum ({n_required:.0f})", (n_required, 1.0),
+            xycoords=("data", "axes fraction"), xytext=(-4, -12), textcoords="offset points",
+            color="grey", fontsize=8, ha="right",
+        )  # fmt: skip
+        ax.set_xlim(right=max(float(runs["n"].max()), n_required) * 1.05)
+    if metric == "calibration_slope":
+        ax.axhline(1.0, color="grey", linewidth=0.8)  # no over- or underfitting
+    label = {"auroc": "AUROC", "rmse": "RMSE"}.get(metric, metric.replace("_", " "))
+    ax.set_xlabel("index events the model was developed on")
+    ax.set_ylabel(label)
+    ax.set_title(f"Learning curve: {label} (95 % bootstrap intervals)")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
     return fig
 
 

@@ -22,6 +22,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SPLIT_COLUMNS = ("index_id", "repeat", "fold")
+#: Folds the confirmation set is drawn from (its share comes in steps of 1/20).
+_CONFIRMATION_FOLDS = 20
 #: Bins of a continuous target used for stratification (quantiles).
 _N_STRATA_BINS = 5
 
@@ -48,8 +50,8 @@ def check_validation_spec(spec: ValidationSpec) -> None:
     if not 0.0 < spec.test_fraction < 1.0:
         msg = f"validation.test_fraction: must be in (0, 1), got {spec.test_fraction}"
         raise ValueError(msg)
-    if not 0.0 <= spec.confirmation <= 0.5:
-        msg = f"validation.confirmation: must be in [0, 0.5], got {spec.confirmation}"
+    if not 0.0 <= spec.confirmation <= 0.9:
+        msg = f"validation.confirmation: must be in [0, 0.9], got {spec.confirmation}"
         raise ValueError(msg)
 
 
@@ -169,9 +171,10 @@ def reserve_confirmation(
 ) -> pd.Index:
     """Return the persons (``linked_id``) reserved for the confirmation set.
 
-    About ``fraction`` of the labelled persons, drawn as one fold of a stratified grouped split
-    with its own seed stream (not the folds' streams), so the reservation depends on the data
-    and ``seed`` only: the same persons in every run of a sweep over model settings.
+    About ``fraction`` of the labelled persons (in steps of 5 %: that many of the 20 folds of a
+    stratified grouped split), with its own seed stream (not the folds' streams), so the
+    reservation depends on the data and ``seed`` only: the same persons in every run of a sweep
+    over model settings, and a larger fraction holds the persons of a smaller one.
 
     Examples
     --------
@@ -193,10 +196,13 @@ def reserve_confirmation(
             on="index_id",
         )
     )
-    n_folds = max(2, round(1 / fraction))
+    n_groups = rows["linked_id"].nunique()
+    n_folds = min(_CONFIRMATION_FOLDS, n_groups)
+    take = min(max(1, round(fraction * n_folds)), n_folds - 1)
     stream = int(np.random.SeedSequence([seed, 0xC0F1]).generate_state(1)[0])
     splitter = StratifiedGroupKFold(n_folds, shuffle=True, random_state=stream)
-    _, held = next(splitter.split(rows, _strata(rows["target"]), rows["linked_id"]))
+    folds = splitter.split(rows, _strata(rows["target"]), rows["linked_id"])
+    held = np.concatenate([test for _, (_, test) in zip(range(take), folds, strict=False)])
     return pd.Index(sorted(rows["linked_id"].iloc[held].unique()), name="linked_id")
 
 

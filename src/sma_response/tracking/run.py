@@ -26,6 +26,7 @@ from typing import Any
 
 import mlflow
 import pandas as pd
+from matplotlib.figure import Figure
 from mlflow.data.dataset_source import DatasetSource
 from mlflow.data.meta_dataset import MetaDataset
 from mlflow.tracking import MlflowClient
@@ -435,16 +436,24 @@ def end_parent_run(
     summary: Mapping[str, float] | None = None,
     table: pd.DataFrame | None = None,
     status: str = "FINISHED",
+    extra: Mapping[str, pd.DataFrame | Figure] | None = None,
 ) -> None:
-    """Finish a parent run (``status`` FINISHED or FAILED), logging a summary and table if given."""
+    """Finish a parent run (``status`` FINISHED or FAILED), logging a summary and table if given.
+
+    ``extra`` holds more tables (``.csv``) and figures (``.png``) by artifact path.
+    """
     client = MlflowClient(tracking_uri=spec.uri)
     for key, value in (summary or {}).items():
         client.log_metric(run_id, _metric_name(key), float(value))
-    if table is not None:
+    tables = {"sweep/comparison.csv": table} if table is not None else {}
+    for path, item in {**tables, **(extra or {})}.items():
+        if isinstance(item, Figure):
+            client.log_figure(run_id, item, path)
+            continue
         with tempfile.TemporaryDirectory() as tmp:
-            local = Path(tmp) / "comparison.csv"
-            table.to_csv(local, index=False)
-            client.log_artifact(run_id, str(local), artifact_path="sweep")
+            local = Path(tmp) / Path(path).name
+            item.to_csv(local, index=False)
+            client.log_artifact(run_id, str(local), artifact_path=str(Path(path).parent))
     client.set_terminated(run_id, status)
 
 
