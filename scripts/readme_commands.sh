@@ -72,6 +72,10 @@ step "sma-train -m experiments=model_comparison" \
     .venv/bin/sma-train -m experiments=model_comparison $SMALL
 step "sma-train -m experiments=xgb_optuna (3 trials)" \
     .venv/bin/sma-train -m experiments=xgb_optuna hydra.sweeper.n_trials=3 $SMALL
+step "sma-train -m experiments=xgb_optuna_confirmed (3 trials)" \
+    .venv/bin/sma-train -m experiments=xgb_optuna_confirmed hydra.sweeper.n_trials=3 $SMALL
+step "sma-train -m experiments=learning_curve" \
+    .venv/bin/sma-train -m experiments=learning_curve $SMALL
 skipped+=("sma-train -m hydra/launcher=slurm ... (needs a SLURM cluster)")
 
 # --- reports -----------------------------------------------------------------------------------
