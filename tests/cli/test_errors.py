@@ -65,6 +65,7 @@ def mounted(tmp_path):
         subprocess.run(["umount", str(folder)], capture_output=True, check=False)
 
 
+@pytest.mark.slow  # two harmonisation processes; the constructed errors above run by default
 def test_harmonising_into_a_read_only_or_full_file_system_is_one_line(mounted, trained, train_tmp):
     ro, small = mounted
     command = [
