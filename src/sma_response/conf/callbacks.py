@@ -93,19 +93,17 @@ class MLflowParentRun(Callback):
         table = child_runs(spec, self.run_id, metrics=[*metrics, confirm])
         table = ranked(table, key)
         summary: dict[str, float] = {"sweep/n_runs": float(len(table))}
+        curve = LEARNING_CURVE in list(config.get("tags") or [])
         best_line = ""
         if table["best"].any():
             row = table.loc[table["best"]].iloc[0]
             summary[f"best/{key}"] = float(row[key])
             best_line = _register_best(spec, self.run_id, str(row["run_id"]))
-            curve = LEARNING_CURVE in list(config.get("tags") or [])
             if not curve and not math.isnan(float(row[confirm])):  # a curve has no "best"
                 summary[f"best/{confirm}"] = float(row[confirm])
                 best_line += confirmation_note(key, float(row[key]), float(row[confirm]))
         table = table.drop(columns=[confirm])
-        extra = {}
-        if LEARNING_CURVE in list(config.get("tags") or []):
-            extra = learning_curve(spec, self.run_id, metric=key.split("/", 1)[-1])
+        extra = learning_curve(spec, self.run_id, metric=key.split("/", 1)[-1]) if curve else {}
         run_id, self.run_id = self.run_id, None
         failed = bool(len(table)) and "status" in table and (table["status"] != "FINISHED").any()
         end_parent_run(
