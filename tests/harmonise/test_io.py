@@ -334,3 +334,17 @@ def test_a_damaged_parquet_row_group_quarantines_its_records_and_keeps_the_rest(
     assert f.error_rule == "unreadable_file"
     assert f.n_rows == 100
     assert "100 records by its footer" in f.error
+
+
+def test_an_undecodable_byte_quarantines_its_row_not_the_file(tmp_path: Path) -> None:
+    rows = b"".join(b"P%d,2020-01-01,F\n" % i for i in range(150))
+    data = b"id,dob,sex\n" + rows + b"X\x81,2020-01-02,M\n" + rows
+    f = _read_csv_text(tmp_path, data, encoding="cp1252")  # 0x81 is no cp1252 character
+    assert f.error is None
+    assert f.bad_rows["rule"].tolist() == ["undecodable_byte"]
+    assert f.bad_rows["row"].tolist() == [152]
+    assert f.n_rows == 301
+    assert len(f.parts[""]) == 300
+    # many such lines: a wrong encoding, the whole file refused as before
+    f = _read_csv_text(tmp_path, b"id,dob,sex\n" + b"X\x81,2020-01-02,M\n" * 50, encoding="cp1252")
+    assert f.error_rule == "wrong_encoding"

@@ -391,6 +391,30 @@ def _mixed_encodings(data: bytes, other: str) -> tuple[str, int, int] | None:
     return "\n".join(texts), n_utf8, n_other
 
 
+def _rare_undecodable_lines(data: bytes, encoding: str) -> np.ndarray:
+    r"""Return the lines (1-based) that are not ``encoding`` text, when they are rare (<= 1 %).
+
+    A few such lines are corrupted values (their rows are quarantined); many mean a wrong
+    encoding (an empty array then: the file error stands).
+
+    Examples
+    --------
+    >>> data = b"id,name\n" + b"a,x\n" * 200 + b"b,\x81\n"
+    >>> _rare_undecodable_lines(data, "cp1252").tolist()
+    [202]
+    """
+    lines = data.split(b"\n")
+    bad = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            line.decode(encoding)
+        except UnicodeDecodeError:
+            bad.append(number)
+            if len(bad) > max(1, len(lines) // 100):
+                return np.zeros(0, dtype=np.int64)
+    return np.asarray(bad, dtype=np.int64)
+
+
 def _sparse_nul_lines(data: bytes) -> np.ndarray:
     """Line numbers (1-based) holding a NUL byte, when NULs are rare (a corrupted value).
 
@@ -418,6 +442,14 @@ def _read_csv(path: Path, spec: FileSpec, out: RawFile) -> None:
             return
         data = data.replace(b"\x00", b"")  # the rows that held one are quarantined below
     text = _decode(data, reader.encoding, out)
+    byte_lines = np.zeros(0, dtype=np.int64)
+    if text is None and out.error_rule == "wrong_encoding":
+        byte_lines = _rare_undecodable_lines(data, reader.encoding)
+        if len(byte_lines) and not (byte_lines <= reader.header_row).any():
+            # a few corrupted values, not a wrong encoding: their rows are quarantined below
+            out.error = out.error_rule = None
+            out.n_rows = 0
+            text = data.decode(reader.encoding, errors="replace")
     if text is None:
         return
     if "\r" in text:
@@ -530,12 +562,16 @@ def _read_csv(path: Path, spec: FileSpec, out: RawFile) -> None:
                 f"a quote opened in this row runs over {lines - 1} more line(s) that hold "
                 "delimiters: rows were merged (fix the quoting in the export)"
             ] * lines
-    if len(nul_lines):
-        hit = np.isin(rows, nul_lines)
-        bad_row_numbers += rows[hit].astype(int).tolist()
-        bad_rules += ["nul_byte"] * int(hit.sum())
-        reasons += ["a NUL byte in the row (a corrupted value)"] * int(hit.sum())
-        frame, rows = frame.loc[~hit], rows[~hit]
+    for at, rule, reason in (
+        (nul_lines, "nul_byte", "a NUL byte in the row (a corrupted value)"),
+        (byte_lines, "undecodable_byte", f"a byte that is not {reader.encoding} text in the row"),
+    ):
+        if len(at):
+            hit = np.isin(rows, at)
+            bad_row_numbers += rows[hit].astype(int).tolist()
+            bad_rules += [rule] * int(hit.sum())
+            reasons += [reason] * int(hit.sum())
+            frame, rows = frame.loc[~hit], rows[~hit]
     if len(arr) and arr[-1] != 10 and len(rows) and rows[-1] == line_no[-1]:
         # No final line break: the export was cut off, and the last row may be incomplete.
         bad_row_numbers.append(int(rows[-1]))
