@@ -187,25 +187,15 @@ def reproduce_run(
     new_run_id = None
     if rerun:
         new_run_id = _rerun(tracking, run_id, rerun_cfg, original, notes)
-        checks.extend(
-            result_checks(
-                tracking,
-                run_id,
-                new_run_id,
-                original["metrics"],
-                compare,
-                optimized=logged.get("optimized_metric"),
-            )
-        )
+        checks += result_checks(
+            tracking, run_id, new_run_id, original["metrics"], compare,
+            optimized=logged.get("optimized_metric"),
+        )  # fmt: skip
     report = ReproductionReport(
-        run_id=run_id,
-        new_run_id=new_run_id,
-        status=ReproductionReport.status_of(checks, rerun=rerun),
-        checks=checks,
-        notes=notes,
-        tracking_uri=tracking.uri,
+        run_id=run_id, new_run_id=new_run_id, checks=checks, notes=notes,
+        status=ReproductionReport.status_of(checks, rerun=rerun), tracking_uri=tracking.uri,
         wall_seconds=time.perf_counter() - started,
-    )
+    )  # fmt: skip
     if new_run_id is not None:
         tag_reproduction(tracking, new_run_id, report)
     log.info("%s", report.summary())

@@ -150,13 +150,19 @@ def _design(cdm: dict[str, pd.DataFrame], spec: TrainConfig) -> tuple[Design, De
     return split_confirmation(design, persons)
 
 
-def _eligible(spec: TrainConfig, cdm: dict[str, pd.DataFrame]) -> EligibleEvents | None:
-    """Every eligible index event, labelled or censored (for the drop-out analyses only)."""
+def _eligible(
+    spec: TrainConfig, cdm: dict[str, pd.DataFrame], held: Design | None
+) -> EligibleEvents | None:
+    """Every eligible index event, labelled or censored (for the drop-out analyses only).
+
+    The persons of the confirmation set (``held``) stay out of these too.
+    """
     if spec.evaluate.drop_out == "none" and spec.evaluate.drop_out_weights == "none":
         return None
-    return eligible_events(
+    eligible = eligible_events(
         cdm, cohort_spec=spec.cohort, feature_spec=spec.features, target_spec=spec.target
     )
+    return eligible if held is None else eligible.without(pd.Index(held.cohort["linked_id"]))
 
 
 def _fit(
@@ -216,6 +222,7 @@ def _evaluate(
     groups: pd.DataFrame,
     eligible: EligibleEvents | None,
     weights: FoldWeights | None,
+    held: Design | None,
 ) -> RunEvaluation:
     task = _task(spec.target.kind)
     oracle = _oracle(cfg, spec, design.cohort, design.targets)
@@ -242,6 +249,11 @@ def _evaluate(
                 n_boot=spec.evaluate.n_boot,
                 weighted_fits=spec.evaluate.drop_out_weights == "ipcw",
             )  # fmt: skip
+    if held is not None:  # the final model on the persons reserved from everything
+        ev.confirmation, reasons = confirmation_metrics(
+            fits.final, held, task=task, seed=spec.seed, n_boot=spec.evaluate.n_boot
+        )
+        ev.not_estimable.update(reasons)
     if isinstance(fits.internal_external, CVResult):
         regions = design.cohort.set_index("index_id")["region"]
         ev.internal_external = internal_external(
@@ -388,18 +400,11 @@ def _train(cfg: DictConfig, extra_tags: dict[str, str] | None) -> TrainResult:
     t = time.perf_counter()
     design, held = _design(cdm, spec)
     timings["cohort_features"] = time.perf_counter() - t
-    eligible = _eligible(spec, cdm)
-    if eligible is not None and held is not None:  # the reserved persons stay out of it all
-        eligible = eligible.without(pd.Index(held.cohort["linked_id"].unique()))
+    eligible = _eligible(spec, cdm, held)
     fits, weights = _fit(cfg, spec, design, eligible, timings)
     t = time.perf_counter()
     groups = make_subgroups(design.cohort, cdm["patients"])
-    ev = _evaluate(cfg, spec, design, fits, groups, eligible, weights)
-    if held is not None:
-        ev.confirmation, reasons = confirmation_metrics(
-            fits.final, held, task=task, seed=spec.seed, n_boot=spec.evaluate.n_boot
-        )
-        ev.not_estimable.update(reasons)
+    ev = _evaluate(cfg, spec, design, fits, groups, eligible, weights, held)
     timings["evaluate"] = time.perf_counter() - t
     t = time.perf_counter()
     effects = _effects(cfg, spec, design, groups)
