@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import json
 import zipfile
@@ -348,3 +349,12 @@ def test_an_undecodable_byte_quarantines_its_row_not_the_file(tmp_path: Path) ->
     # many such lines: a wrong encoding, the whole file refused as before
     f = _read_csv_text(tmp_path, b"id,dob,sex\n" + b"X\x81,2020-01-02,M\n" * 50, encoding="cp1252")
     assert f.error_rule == "wrong_encoding"
+
+
+def test_a_utf8_mark_before_a_cp1252_body_is_read_as_cp1252(tmp_path: Path) -> None:
+    data = codecs.BOM_UTF8 + "id,dob,sex\nMüller,2020-01-01,F\n".encode("cp1252")
+    for declared in ("cp1252", "utf-8"):
+        f = _read_csv_text(tmp_path, data, encoding=declared)
+        assert f.error is None
+        assert f.parts[""]["id"].tolist() == ["Müller"]  # not "M\ufffdller"
+        assert any("byte-order mark before a body that is not UTF-8" in n for n in f.notes)

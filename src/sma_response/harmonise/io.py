@@ -297,12 +297,17 @@ def _decode(data: bytes, encoding: str, out: RawFile) -> str | None:
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
         declared_utf8 = codecs.lookup(encoding).name == "utf-8"
-        if not declared_utf8:
-            out.corrections.append("encoding:utf-8")
-            out.notes.append(
-                f"{out.path}: UTF-8 byte-order mark although {encoding} is declared; read as UTF-8"
-            )
-        return data.decode("utf-8", errors="replace")
+        if _valid_utf8(data):
+            if not declared_utf8:
+                out.corrections.append("encoding:utf-8")
+                out.notes.append(
+                    f"{out.path}: UTF-8 byte-order mark although {encoding} is declared; "
+                    "read as UTF-8"
+                )
+            return data.decode("utf-8")
+        # a UTF-8 mark before a body that is not UTF-8 (a cp1252 export with a mark added):
+        # the mark is dropped and the body decoded as any other below, never with "?" for "ü"
+        out.notes.append(f"{out.path}: a UTF-8 byte-order mark before a body that is not UTF-8")
     declared_utf8 = codecs.lookup(encoding).name == "utf-8"
     if not declared_utf8 and not data.isascii():
         try:
