@@ -104,13 +104,12 @@ def censoring_weights(
     folds = StratifiedGroupKFold(
         n_splits=min(n_splits, n_minority), shuffle=True, random_state=seed
     )
-    chance = np.full(len(X), np.nan)
+    inverse = pd.Series(np.nan, index=X.index)
     y = labelled.to_numpy()
     for train, test in folds.split(X, y, groups=patients.reindex(X.index).to_numpy()):
         model = _censoring_model(X.iloc[train], y[train])
-        chance[test] = model.predict_proba(X.iloc[test])[:, 1]
-    chance = np.clip(chance, MIN_LABELLED_PROBABILITY, 1.0)
-    return weights.where(~labelled, 1.0 / pd.Series(chance, index=X.index))
+        inverse.iloc[test] = _inverse_chance(model, X.iloc[test]).to_numpy()
+    return weights.where(~labelled, inverse)
 
 
 def _censoring_model(X: pd.DataFrame, labelled: np.ndarray) -> Pipeline:
