@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 from sma_response.tracking.lookup import get_run, read_run_json
-from sma_response.tracking.outputs import log_training_inputs
-from sma_response.tracking.run import mlflow_run
 from sma_response.tracking.spec import TrackingSpec
 
 
-def test_inputs_leave_folders_and_the_store_out_of_the_parameters(tmp_path):
-    spec = TrackingSpec(uri=f"sqlite:///{tmp_path / 'mlflow.db'}", experiment_name="outputs")
-    params = {"seed": 3, "model.name": "xgboost", "paths.root_dir": "/home/x", "tracking.uri": "s"}
-    with mlflow_run(spec, run_name="inputs") as run:
-        log_training_inputs(
-            run, config={"seed": 3}, params=params, hydra={"overrides": ["seed=3"]},
-            cdm_dir=tmp_path, digest="abc", dataset="synthetic", fingerprint={"digest": "abc"},
-        )  # fmt: skip
-        run_id = run.run_id
-    logged = get_run(spec, run_id)
-    assert logged["params"] == {"seed": "3", "model.name": "xgboost"}
-    assert read_run_json(spec, run_id, "config/overrides.json") == {
-        "overrides": ["seed=3"],
-        "choices": {},
-    }
-    assert read_run_json(spec, run_id, "data/cdm_fingerprint.json") == {"digest": "abc"}
-    assert read_run_json(spec, run_id, "environment/key_packages.json")["sma-response"]
+def test_inputs_leave_folders_and_the_store_out_of_the_parameters(trained):
+    """The shared run logged its inputs through ``tracking.outputs.log_training_inputs``."""
+    cfg, result = trained
+    spec = TrackingSpec(uri=cfg.tracking.uri)
+    params = get_run(spec, result.run_id)["params"]
+    assert params["seed"] == "0"
+    assert params["model.name"] == "xgboost"
+    assert not [k for k in params if k.startswith(("paths.", "harmonise.paths", "tracking."))]
+    overrides = read_run_json(spec, result.run_id, "config/overrides.json")
+    assert set(overrides) == {"overrides", "choices"}
+    fingerprint = read_run_json(spec, result.run_id, "data/cdm_fingerprint.json")
+    assert fingerprint["digest"].startswith(result.data_digest[:16])
+    assert read_run_json(spec, result.run_id, "environment/key_packages.json")["sma-response"]
