@@ -10,10 +10,12 @@ from sma_response.evaluate.conformal import (
     POOLED,
     ConformalQuantiles,
     conformal_interval,
+    coverage_metrics,
     coverage_table,
     cross_conformal,
     fit_conformal,
     gain_probability,
+    predicted_quintiles,
 )
 
 
@@ -121,3 +123,23 @@ def test_quantiles_logged_before_mondrian_cells_read_back_as_one_cell_per_scale(
     q = ConformalQuantiles.from_dict(old)
     assert q.groups == []
     assert q.key("hfmse") == "hfmse"
+
+
+def test_quintiles_of_the_predicted_change_are_reported_apart_from_the_subgroups():
+    cov = pd.DataFrame(
+        {
+            "variable": ["overall", "region", "region", *["predicted_change_quintile"] * 5],
+            "level": ["all", "DE", "IT", "Q1", "Q2", "Q3", "Q4", "Q5"],
+            "n": [500, 250, 250, 100, 100, 100, 100, 100],
+            "coverage": [0.8, 0.78, 0.82, 0.64, 0.8, 0.82, 0.85, 0.94],
+            "mean_width": [6.0] * 8,
+        }
+    )
+    m = coverage_metrics(cov, 0.8)
+    assert m["interval/coverage_min_subgroup"] == 0.78
+    assert m["interval/coverage_max_subgroup"] == 0.82  # the quintiles are not subgroups
+    assert m["interval/coverage_min_quintile"] == 0.64
+    assert m["interval/coverage_max_quintile"] == 0.94
+    assert "interval/coverage_min_quintile" not in coverage_metrics(cov.iloc[:3], 0.8)
+    labels = predicted_quintiles(pd.Series(np.linspace(-5, 5, 50)))
+    assert labels.value_counts().tolist() == [10] * 5

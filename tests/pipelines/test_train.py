@@ -60,6 +60,8 @@ def test_run_logs_everything_a_consortium_needs(trained):
         m["ipcw/truth_weighted_auroc"] - m["ipcw/truth_eligible_auroc"]
     )
     assert result.weighted["ipcw/auroc"] == m["ipcw/auroc"]
+    # coverage by quintile of the predicted change, apart from the patient subgroups
+    assert 0 <= m["interval/coverage_min_quintile"] <= m["interval/coverage_max_quintile"] <= 1
     silent = [
         k for k, v in m.items()
         if k.startswith(("cv/", "baseline/")) and math.isnan(v)

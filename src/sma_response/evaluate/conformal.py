@@ -35,6 +35,7 @@ __all__ = [
     "CELL_SEP",
     "MIN_COVERAGE_GROUP",
     "POOLED",
+    "QUINTILE_VARIABLE",
     "ConformalQuantiles",
     "conformal_interval",
     "coverage_metrics",
@@ -43,6 +44,7 @@ __all__ = [
     "fit_conformal",
     "gain_probability",
     "interval_cells",
+    "predicted_quintiles",
 ]
 
 #: Key of the residuals of all scales together (used for scales with too few patients).
@@ -395,6 +397,21 @@ def coverage_table(intervals: pd.DataFrame, groups: pd.DataFrame) -> pd.DataFram
 
 #: Subgroups smaller than this are left out of the smallest and largest subgroup coverage.
 MIN_COVERAGE_GROUP = 50
+#: The coverage table's row variable for quintiles of the predicted change: not a patient
+#: subgroup, so reported apart (``interval/coverage_min_quintile`` / ``_max_quintile``).
+QUINTILE_VARIABLE = "predicted_change_quintile"
+
+
+def predicted_quintiles(predicted: pd.Series) -> pd.Series:
+    """Label each prediction with its quintile, ``Q1`` (lowest predicted change) to ``Q5``.
+
+    Examples
+    --------
+    >>> predicted_quintiles(pd.Series(range(10), index=list("abcdefghij"))).tolist()
+    ['Q1', 'Q1', 'Q2', 'Q2', 'Q3', 'Q3', 'Q4', 'Q4', 'Q5', 'Q5']
+    """
+    ranks = predicted.rank(method="first")
+    return pd.qcut(ranks, 5, labels=[f"Q{i}" for i in range(1, 6)]).astype(str)
 
 
 def coverage_metrics(
@@ -403,7 +420,9 @@ def coverage_metrics(
     """Flat metrics of a :func:`coverage_table` (``interval/coverage[/<variable>/<level>]``).
 
     ``interval/coverage_min_subgroup`` and ``interval/coverage_max_subgroup`` range over the
-    subgroups of at least ``min_group`` patients (NaN when there is none).
+    subgroups of at least ``min_group`` patients (NaN when there is none);
+    ``interval/coverage_min_quintile`` / ``_max_quintile`` over the quintiles of the predicted
+    change (rows of :data:`QUINTILE_VARIABLE`, when the table has them).
 
     Examples
     --------
@@ -427,7 +446,15 @@ def coverage_metrics(
         out[key] = float(r.coverage)
         if r.variable == "overall":
             out["interval/mean_width"] = float(r.mean_width)
-    sub = coverage.loc[(coverage["variable"] != "overall") & (coverage["n"] >= min_group)]
-    out["interval/coverage_min_subgroup"] = float(sub["coverage"].min()) if len(sub) else np.nan
-    out["interval/coverage_max_subgroup"] = float(sub["coverage"].max()) if len(sub) else np.nan
+    big = coverage["n"] >= min_group
+    quintile = coverage["variable"] == QUINTILE_VARIABLE
+    for name, rows in (
+        ("subgroup", coverage.loc[(coverage["variable"] != "overall") & ~quintile & big]),
+        ("quintile", coverage.loc[quintile]),
+    ):
+        found = rows["coverage"].dropna()
+        out[f"interval/coverage_min_{name}"] = float(found.min()) if len(found) else np.nan
+        out[f"interval/coverage_max_{name}"] = float(found.max()) if len(found) else np.nan
+    if not quintile.any():
+        del out["interval/coverage_min_quintile"], out["interval/coverage_max_quintile"]
     return out

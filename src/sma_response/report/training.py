@@ -24,11 +24,13 @@ from sklearn.pipeline import Pipeline
 
 from sma_response.effects import EffectsResult
 from sma_response.evaluate.conformal import (
+    QUINTILE_VARIABLE,
     ConformalQuantiles,
     coverage_table,
     cross_conformal,
     fit_conformal,
     interval_cells,
+    predicted_quintiles,
 )
 from sma_response.features.design import Design, observed_change
 from sma_response.models.fit import CVResult, fit_cv, fit_final
@@ -167,6 +169,9 @@ def change_intervals(
     cov_groups = run.groups[["region", "sma_type", "therapy", "age_band"]].join(
         outcome[["scale"]].astype(object).fillna("unknown")
     )
+    # where the intervals fail is often where the prediction is extreme: by predicted change too
+    quintiles = predicted_quintiles(held.set_index("index_id")["y_pred"])
+    cov_groups = cov_groups.join(quintiles.rename(QUINTILE_VARIABLE))
     return ChangeIntervals(
         change_cv=change_cv,
         change_final=change_final,
