@@ -90,9 +90,14 @@ def test_interval_coverage_is_reported_per_subgroup(trained, tmp_path):
     assert len(regions) >= 3
     table = pd.read_csv(_artifact(cfg, result.run_id, "evaluation/interval_coverage.csv", tmp_path))
     assert set(table["variable"]) == {
-        "overall", "region", "sma_type", "therapy", "age_band", "scale"
+        "overall", "region", "sma_type", "therapy", "age_band", "scale",
+        "predicted_change_quintile",
     }  # fmt: skip
-    big = table.loc[(table["variable"] != "overall") & (table["n"] >= 50), "coverage"]
+    subgroup = ~table["variable"].isin(["overall", "predicted_change_quintile"])
+    big = table.loc[subgroup & (table["n"] >= 50), "coverage"]
+    quintiles = table.loc[table["variable"] == "predicted_change_quintile"]
+    assert quintiles["level"].tolist() == ["Q1", "Q2", "Q3", "Q4", "Q5"]
+    assert metrics["interval/coverage_min_quintile"] == quintiles["coverage"].min()
     assert metrics["interval/coverage_min_subgroup"] == big.min()
     assert metrics["interval/coverage_max_subgroup"] == big.max()
     basis = json.loads(_artifact(cfg, result.run_id, "report/basis.json", tmp_path).read_text())
