@@ -294,34 +294,28 @@ def _decode(data: bytes, encoding: str, out: RawFile) -> str | None:
         out.error_rule = "wrong_encoding"
         out.n_rows = max(data.count(b"\n") - 1, 0)
         return None
-    if data.startswith(codecs.BOM_UTF8):
+    declared_utf8 = declared == "utf-8"
+    marked = data.startswith(codecs.BOM_UTF8)
+    if marked:
         data = data[len(codecs.BOM_UTF8) :]
-        declared_utf8 = codecs.lookup(encoding).name == "utf-8"
-        if _valid_utf8(data):
-            if not declared_utf8:
-                out.corrections.append("encoding:utf-8")
-                out.notes.append(
-                    f"{out.path}: UTF-8 byte-order mark although {encoding} is declared; "
-                    "read as UTF-8"
-                )
-            return data.decode("utf-8")
+    as_utf8 = _utf8_text(data)  # the one UTF-8 decode of the file (None: not UTF-8)
+    if marked and as_utf8 is None:
         # a UTF-8 mark before a body that is not UTF-8 (a cp1252 export with a mark added):
         # the mark is dropped and the body decoded as any other below, never with "?" for "ü"
         out.notes.append(f"{out.path}: a UTF-8 byte-order mark before a body that is not UTF-8")
-    declared_utf8 = codecs.lookup(encoding).name == "utf-8"
-    if not declared_utf8 and not data.isascii():
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            pass
-        else:  # valid UTF-8 with non-ASCII bytes is practically never a cp1252/latin-1 file
-            out.corrections.append("encoding:utf-8")
-            out.notes.append(
-                f"{out.path}: declared {encoding} but the file is UTF-8; read as UTF-8"
-            )
-            return text
+    elif as_utf8 is not None and not declared_utf8 and (marked or not data.isascii()):
+        # valid UTF-8 with non-ASCII bytes is practically never a cp1252/latin-1 file
+        out.corrections.append("encoding:utf-8")
+        out.notes.append(
+            f"{out.path}: UTF-8 byte-order mark although {encoding} is declared; read as UTF-8"
+            if marked
+            else f"{out.path}: declared {encoding} but the file is UTF-8; read as UTF-8"
+        )
+        return as_utf8
+    if as_utf8 is not None and declared_utf8:
+        return as_utf8
     # Only a file that is not valid UTF-8 but holds UTF-8 sequences can be mixed (cheap test).
-    if not data.isascii() and _UTF8_PAIR.search(data) and not _valid_utf8(data):
+    if as_utf8 is None and _UTF8_PAIR.search(data):
         mixed = _mixed_encodings(data, "cp1252" if declared_utf8 else declared)
         if mixed is not None:
             text, n_utf8, n_other = mixed
@@ -354,12 +348,12 @@ def _decode(data: bytes, encoding: str, out: RawFile) -> str | None:
 _UTF8_PAIR = re.compile(rb"[\xc2-\xdf][\x80-\xbf]")
 
 
-def _valid_utf8(data: bytes) -> bool:
+def _utf8_text(data: bytes) -> str | None:
+    """Return the bytes as UTF-8 text, ``None`` when they are not UTF-8."""
     try:
-        data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
-        return False
-    return True
+        return None
 
 
 def _mixed_encodings(data: bytes, other: str) -> tuple[str, int, int] | None:
